@@ -1,0 +1,205 @@
+/* ann2snn accuracy: the ANN's accuracy on a labelled data set, by the reference evaluator. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "data.h"
+#include "eval.h"
+#include "fileio.h"
+#include "onnx_import.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: ann2snn accuracy MODEL.onnx --data FILE --labels FILE [options]\n"
+            "\n"
+            "Classifies every sample with the float reference evaluator (one at a time) and\n"
+            "prints the accuracy. Data: IDX (.gz or plain), .npy or .pb; labels likewise.\n"
+            "  -d, --data FILE        samples; the leading dimension counts them\n"
+            "  -l, --labels FILE      class index per sample\n"
+            "      --scale S          multiply raw values by S (default: the model's metadata,\n"
+            "                         else 1/255 for uint8 data and 1 otherwise)\n"
+            "      --mean M           subtract M after scaling (default: metadata, else 0)\n"
+            "      --std D            divide by D after that (default: metadata, else 1)\n"
+            "  -n, --limit N          use only the first N samples\n"
+            "      --reference FILE   predictions to compare with (.npy/.idx of class indices,\n"
+            "                         e.g. PyTorch's); prints the agreement rate\n"
+            "      --save-pred FILE   write our predictions as IDX uint8\n"
+            "  -h, --help             this help\n");
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int argmax(const float *v, int64_t n)
+{
+    int best = 0;
+    for (int64_t i = 1; i < n; i++)
+        if (v[i] > v[best])
+            best = (int)i;
+    return best;
+}
+
+/* Predictions as a 1-D IDX uint8 file; pred has 8 bytes of room in front for the header. */
+static snn_status save_predictions(const char *path, uint8_t *buf, int64_t n, snn_diag *diag)
+{
+    uint8_t hdr[8] = {0, 0, 0x08, 1, (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8),
+                      (uint8_t)n};
+    memcpy(buf, hdr, sizeof hdr);
+    return snn_file_write_atomic(path, buf, (size_t)n + 8, diag);
+}
+
+int cmd_accuracy(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"data", required_argument, NULL, 'd'},   {"labels", required_argument, NULL, 'l'},
+        {"scale", required_argument, NULL, 's'},  {"mean", required_argument, NULL, 'm'},
+        {"std", required_argument, NULL, 'S'},    {"limit", required_argument, NULL, 'n'},
+        {"reference", required_argument, NULL, 'r'}, {"save-pred", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    const char *data_path = NULL, *label_path = NULL, *ref_path = NULL, *save_path = NULL;
+    float scale = 0, mean = 0, std = 1;
+    bool has_scale = false, has_mean = false, has_std = false;
+    long long limit = -1;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:l:n:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': data_path = optarg; break;
+        case 'l': label_path = optarg; break;
+        case 's': if (!cli_parse_float("--scale", optarg, &scale)) return EXIT_BAD_INPUT; has_scale = true; break;
+        case 'm': if (!cli_parse_float("--mean", optarg, &mean)) return EXIT_BAD_INPUT; has_mean = true; break;
+        case 'S': if (!cli_parse_float("--std", optarg, &std) || std == 0) return EXIT_BAD_INPUT; has_std = true; break;
+        case 'n': if (!cli_parse_long("--limit", optarg, 1, 1LL << 40, &limit)) return EXIT_BAD_INPUT; break;
+        case 'r': ref_path = optarg; break;
+        case 'p': save_path = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return EXIT_BAD_INPUT;
+        }
+    }
+    if (argc - optind != 1 || !data_path || !label_path) {
+        usage(stderr);
+        return EXIT_BAD_INPUT;
+    }
+    const char *model = argv[optind];
+    int rc = EXIT_BAD_INPUT;
+    snn_diag diag;
+    snn_diag_clear(&diag);
+    snn_graph g;
+    snn_eval ev;
+    snn_dataset ds;
+    snn_labels lb, ref;
+    uint8_t *pred = NULL;
+    float *x = NULL;
+    snn_graph_init(&g);
+    memset(&ev, 0, sizeof ev);
+    memset(&ds, 0, sizeof ds);
+    memset(&lb, 0, sizeof lb);
+    memset(&ref, 0, sizeof ref);
+    double t0 = now_s();
+    snn_status st = snn_onnx_load_file(model, NULL, &g, &diag);
+    if (st != SNN_OK) {
+        rc = cli_report(model, st, &diag);
+        goto done;
+    }
+    if ((st = snn_dataset_read(data_path, &ds, &diag)) != SNN_OK) {
+        rc = cli_report(data_path, st, &diag);
+        goto done;
+    }
+    if ((st = snn_labels_read(label_path, &lb, &diag)) != SNN_OK) {
+        rc = cli_report(label_path, st, &diag);
+        goto done;
+    }
+    if (ref_path && (st = snn_labels_read(ref_path, &ref, &diag)) != SNN_OK) {
+        rc = cli_report(ref_path, st, &diag);
+        goto done;
+    }
+    double t_load = now_s() - t0;
+    if (g.n_inputs != 1 || g.n_outputs < 1) {
+        fprintf(stderr, "ann2snn: %s: accuracy needs a model with one input (it has %d)\n", model,
+                g.n_inputs);
+        goto done;
+    }
+    const snn_tensor *in = &g.tensors[g.inputs[0]];
+    if (snn_tensor_numel(in) != ds.sample_size) {
+        fprintf(stderr, "ann2snn: %s: samples have %lld values, the model's input '%s' takes %lld\n",
+                data_path, (long long)ds.sample_size, in->name, (long long)snn_tensor_numel(in));
+        goto done;
+    }
+    int64_t n = ds.n < lb.n ? ds.n : lb.n;
+    if (ds.n != lb.n)
+        fprintf(stderr, "ann2snn: warning: %lld samples but %lld labels; using %lld\n",
+                (long long)ds.n, (long long)lb.n, (long long)n);
+    if (limit > 0 && limit < n)
+        n = limit;
+    if (ref_path && ref.n < n) {
+        fprintf(stderr, "ann2snn: %s: %lld reference predictions for %lld samples\n", ref_path,
+                (long long)ref.n, (long long)n);
+        goto done;
+    }
+    snn_preprocess pp = {
+        has_scale ? scale : g.has_preprocess ? g.pre_scale : ds.from_uint8 ? 1.0f / 255.0f : 1.0f,
+        has_mean ? mean : g.has_preprocess ? g.pre_mean : 0.0f,
+        has_std ? std : g.has_preprocess ? g.pre_std : 1.0f,
+    };
+    if ((st = snn_eval_init(&ev, &g, &diag)) != SNN_OK) {
+        rc = cli_report(model, st, &diag);
+        goto done;
+    }
+    x = malloc((size_t)ds.sample_size * sizeof *x);
+    pred = malloc((size_t)n + 8); /* (8 + n): IDX header, then one class per sample */
+    if (!x || !pred) {
+        fprintf(stderr, "ann2snn: out of memory\n");
+        rc = EXIT_RUN_FAILED;
+        goto done;
+    }
+    int64_t n_out = snn_tensor_numel(&g.tensors[g.outputs[0]]);
+    int64_t correct = 0, agree = 0;
+    double t1 = now_s();
+    for (int64_t i = 0; i < n; i++) {
+        snn_preprocess_sample(&ds, i, &pp, x);
+        const float *feed[1] = {x};
+        if ((st = snn_eval_run(&ev, feed, &diag)) != SNN_OK) {
+            rc = cli_report(model, st, &diag);
+            goto done;
+        }
+        int p = argmax(snn_eval_output(&ev, 0), n_out);
+        pred[8 + i] = (uint8_t)p;
+        correct += p == lb.y[i];
+        if (ref_path)
+            agree += p == ref.y[i];
+    }
+    double t_eval = now_s() - t1;
+    printf("model      %s\n", model);
+    printf("samples    %lld\n", (long long)n);
+    printf("preprocess x * %g - %g, / %g\n", (double)pp.scale, (double)pp.mean, (double)pp.std);
+    printf("accuracy   %.2f %% (%lld / %lld)\n", n ? 100.0 * (double)correct / (double)n : 0.0,
+           (long long)correct, (long long)n);
+    if (ref_path)
+        printf("agreement  %.2f %% with %s (%lld / %lld)\n", n ? 100.0 * (double)agree / (double)n : 0.0,
+               ref_path, (long long)agree, (long long)n);
+    printf("time       load %.3f s, evaluate %.3f s (%.0f samples/s)\n", t_load, t_eval,
+           t_eval > 0 ? (double)n / t_eval : 0.0);
+    if (save_path && (st = save_predictions(save_path, pred, n, &diag)) != SNN_OK) {
+        rc = cli_report(save_path, st, &diag);
+        goto done;
+    }
+    rc = 0;
+done:
+    free(x);
+    free(pred);
+    snn_eval_free(&ev);
+    snn_graph_free(&g);
+    snn_dataset_free(&ds);
+    snn_labels_free(&lb);
+    snn_labels_free(&ref);
+    return rc;
+}

@@ -1,0 +1,142 @@
+/* NumPy .npy: "\x93NUMPY", version, header length, a Python-literal dict
+ * {'descr': '<f4', 'fortran_order': False, 'shape': (n, ...), }, then the data.
+ * Format: numpy.lib.format (NEP 1). */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data.h"
+
+/* Find key in the header dict; returns pointer after its ':' or NULL. */
+static const char *dict_value(const char *h, size_t hl, const char *key)
+{
+    size_t kl = strlen(key);
+    for (size_t i = 0; i + kl + 2 <= hl; i++) {
+        if ((h[i] == '\'' || h[i] == '"') && memcmp(h + i + 1, key, kl) == 0 && h[i + 1 + kl] == h[i]) {
+            const char *p = h + i + kl + 2;
+            while (p < h + hl && isspace((unsigned char)*p))
+                p++;
+            if (p < h + hl && *p == ':')
+                return p + 1;
+        }
+    }
+    return NULL;
+}
+
+static const char *skip_ws(const char *p, const char *end)
+{
+    while (p < end && isspace((unsigned char)*p))
+        p++;
+    return p;
+}
+
+snn_status snn_npy_parse(const uint8_t *buf, size_t len, snn_dataset *ds, snn_diag *diag)
+{
+    memset(ds, 0, sizeof *ds);
+    if (len < 10 || memcmp(buf, "\x93NUMPY", 6) != 0)
+        return snn_diag_set(diag, SNN_ERR_FORMAT, "not a .npy file (bad magic)");
+    uint8_t major = buf[6];
+    size_t hl, start;
+    if (major == 1) {
+        hl = (size_t)buf[8] | (size_t)buf[9] << 8;
+        start = 10;
+    } else if (major == 2 || major == 3) {
+        if (len < 12)
+            return snn_diag_set(diag, SNN_ERR_FORMAT, ".npy header truncated");
+        hl = (size_t)buf[8] | (size_t)buf[9] << 8 | (size_t)buf[10] << 16 | (size_t)buf[11] << 24;
+        start = 12;
+    } else {
+        return snn_diag_set(diag, SNN_ERR_UNSUPPORTED, ".npy version %u is not supported", major);
+    }
+    if (hl > len - start) {
+        if (diag)
+            diag->offset = (int64_t)len;
+        return snn_diag_set(diag, SNN_ERR_FORMAT, ".npy header says %zu bytes, file has %zu", hl,
+                            len - start);
+    }
+    const char *h = (const char *)buf + start, *end = h + hl;
+    const char *descr = dict_value(h, hl, "descr");
+    const char *fortran = dict_value(h, hl, "fortran_order");
+    const char *shape = dict_value(h, hl, "shape");
+    if (!descr || !fortran || !shape)
+        return snn_diag_set(diag, SNN_ERR_FORMAT, ".npy header lacks descr, fortran_order or shape");
+    descr = skip_ws(descr, end);
+    char dt[8] = {0};
+    if (descr >= end || (*descr != '\'' && *descr != '"'))
+        return snn_diag_set(diag, SNN_ERR_FORMAT, ".npy descr is not a string");
+    for (int i = 0; i < 7 && descr + 1 + i < end && descr[1 + i] != *descr; i++)
+        dt[i] = descr[1 + i];
+    size_t es;
+    int kind; /* 0 u8, 1 f32, 2 f64, 3 i64, 4 i32 */
+    if (strcmp(dt, "|u1") == 0 || strcmp(dt, "<u1") == 0) { es = 1; kind = 0; }
+    else if (strcmp(dt, "<f4") == 0) { es = 4; kind = 1; }
+    else if (strcmp(dt, "<f8") == 0) { es = 8; kind = 2; }
+    else if (strcmp(dt, "<i8") == 0) { es = 8; kind = 3; }
+    else if (strcmp(dt, "<i4") == 0) { es = 4; kind = 4; }
+    else
+        return snn_diag_set(diag, SNN_ERR_UNSUPPORTED,
+                            ".npy dtype '%s' is not supported (uint8, float32, float64, int32, int64)", dt);
+    fortran = skip_ws(fortran, end);
+    if ((size_t)(end - fortran) >= 4 && memcmp(fortran, "True", 4) == 0)
+        return snn_diag_set(diag, SNN_ERR_UNSUPPORTED, ".npy in Fortran order; save with C order");
+    shape = skip_ws(shape, end);
+    if (shape >= end || *shape != '(')
+        return snn_diag_set(diag, SNN_ERR_FORMAT, ".npy shape is not a tuple");
+    int64_t dims[SNN_MAX_RANK + 1], numel = 1;
+    int nd = 0;
+    const char *p = shape + 1;
+    for (;;) {
+        p = skip_ws(p, end);
+        if (p < end && *p == ')')
+            break;
+        if (p >= end || !isdigit((unsigned char)*p))
+            return snn_diag_set(diag, SNN_ERR_FORMAT, ".npy shape is malformed");
+        int64_t v = 0;
+        while (p < end && isdigit((unsigned char)*p)) {
+            if (v > SNN_MAX_NUMEL)
+                return snn_diag_set(diag, SNN_ERR_LIMIT, ".npy dimension too large");
+            v = v * 10 + (*p++ - '0');
+        }
+        if (nd == SNN_MAX_RANK + 1)
+            return snn_diag_set(diag, SNN_ERR_UNSUPPORTED, ".npy rank above %d", SNN_MAX_RANK + 1);
+        if (v > 0 && numel > SNN_MAX_NUMEL / v)
+            return snn_diag_set(diag, SNN_ERR_LIMIT, ".npy dimensions multiply past %lld elements",
+                                (long long)SNN_MAX_NUMEL);
+        numel *= v;
+        dims[nd++] = v;
+        p = skip_ws(p, end);
+        if (p < end && *p == ',')
+            p++;
+    }
+    if (nd == 0)
+        return snn_diag_set(diag, SNN_ERR_UNSUPPORTED, ".npy holds a scalar; need at least 1-D");
+    size_t data_len = len - start - hl;
+    if (data_len % es || data_len / es != (size_t)numel) {
+        if (diag)
+            diag->offset = (int64_t)len;
+        return snn_diag_set(diag, SNN_ERR_FORMAT, ".npy data has %zu bytes, shape needs %lld",
+                            data_len, (long long)numel * (long long)es);
+    }
+    ds->x = malloc((size_t)(numel ? numel : 1) * sizeof *ds->x);
+    if (!ds->x)
+        return snn_diag_set(diag, SNN_ERR_NOMEM, "out of memory");
+    const uint8_t *d = buf + start + hl;
+    for (int64_t i = 0; i < numel; i++, d += es) {
+        switch (kind) {
+        case 0: ds->x[i] = d[0]; break;
+        case 1: memcpy(&ds->x[i], d, 4); break;
+        case 2: { double v; memcpy(&v, d, 8); ds->x[i] = (float)v; break; }
+        case 3: { int64_t v; memcpy(&v, d, 8); ds->x[i] = (float)v; break; }
+        default: { int32_t v; memcpy(&v, d, 4); ds->x[i] = (float)v; break; }
+        }
+    }
+    ds->n = dims[0];
+    ds->rank = nd - 1;
+    ds->sample_size = 1;
+    for (int i = 1; i < nd; i++) {
+        ds->dims[i - 1] = dims[i];
+        ds->sample_size *= dims[i];
+    }
+    ds->from_uint8 = kind == 0;
+    return SNN_OK;
+}

@@ -1,0 +1,89 @@
+/* ann2snn: the converter's command-line front end. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#ifndef ANN2SNN_VERSION
+#define ANN2SNN_VERSION "unknown"
+#endif
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: ann2snn COMMAND [OPTIONS]\n"
+            "\n"
+            "Commands:\n"
+            "  info MODEL.onnx                 print the imported graph, one line per node\n"
+            "  infer MODEL.onnx IN.pb... -o DIR\n"
+            "                                  run the float reference evaluator; write each graph\n"
+            "                                  output as DIR/output_K.pb (ONNX TensorProto)\n"
+            "  accuracy MODEL.onnx --data FILE --labels FILE\n"
+            "                                  ANN accuracy of the model on a labelled data set\n"
+            "\n"
+            "Run 'ann2snn COMMAND --help' for a command's options.\n"
+            "  -h, --help       this help\n"
+            "  -V, --version    print the version\n"
+            "\n"
+            "Exit status: 0 success, 1 the run failed, 2 bad input or usage.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_BAD_INPUT;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("ann2snn %s\n", ANN2SNN_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "infer") == 0)
+        return cmd_infer(argc - 1, argv + 1);
+    if (strcmp(cmd, "accuracy") == 0)
+        return cmd_accuracy(argc - 1, argv + 1);
+    if (strcmp(cmd, "info") == 0)
+        return cmd_info(argc - 1, argv + 1);
+    fprintf(stderr, "ann2snn: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return EXIT_BAD_INPUT;
+}
+
+int cli_report(const char *file, snn_status st, const snn_diag *diag)
+{
+    fprintf(stderr, "ann2snn: %s: %s", file, diag->msg[0] ? diag->msg : snn_status_name(st));
+    if (diag->offset >= 0)
+        fprintf(stderr, " (at byte %lld)", (long long)diag->offset);
+    fputc('\n', stderr);
+    return st == SNN_ERR_NOMEM ? EXIT_RUN_FAILED : EXIT_BAD_INPUT;
+}
+
+int cli_parse_float(const char *opt, const char *arg, float *out)
+{
+    char *end;
+    float v = strtof(arg, &end);
+    if (end == arg || *end) {
+        fprintf(stderr, "ann2snn: %s: '%s' is not a number\n", opt, arg);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_parse_long(const char *opt, const char *arg, long long min, long long max, long long *out)
+{
+    char *end;
+    long long v = strtoll(arg, &end, 10);
+    if (end == arg || *end || v < min || v > max) {
+        fprintf(stderr, "ann2snn: %s: '%s' is not a whole number from %lld to %lld\n", opt, arg, min, max);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
