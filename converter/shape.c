@@ -1,5 +1,7 @@
 #include "shape.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 bool snn_shape_broadcast(int ra, const int64_t *a, int rb, const int64_t *b, int *rout,
@@ -32,6 +34,8 @@ int snn_shape_const_ints(const snn_graph *g, int t, int64_t *vals, int max)
     return (int)n;
 }
 
+static snn_status node_error(snn_diag *diag, const snn_node *n, const char *fmt, ...);
+
 static int64_t ceil_div(int64_t a, int64_t b)
 {
     return a >= 0 ? (a + b - 1) / b : -((-a) / b);
@@ -43,10 +47,9 @@ snn_status snn_shape_window(const snn_node *n, const int64_t kernel[2], const in
     const snn_attrs *a = &n->attr;
     for (int d = 0; d < 2; d++) {
         if (kernel[d] < 1 || a->strides[d] < 1 || a->dilations[d] < 1)
-            return snn_diag_at(diag, SNN_ERR_INVALID, n->name,
-                               "kernel, strides and dilations must be positive");
+            return node_error(diag, n, "kernel, strides and dilations must be positive");
         if (kernel[d] > (1 << 20) || a->strides[d] > (1 << 20) || a->dilations[d] > (1 << 20))
-            return snn_diag_at(diag, SNN_ERR_LIMIT, n->name, "kernel, stride or dilation too large");
+            return node_error(diag, n, "kernel, stride or dilation too large");
         int64_t ext = (kernel[d] - 1) * a->dilations[d] + 1; /* receptive field */
         int64_t in = in_hw[d], s = a->strides[d], out;
         int64_t pb = a->pads[d], pe = a->pads[d + 2];
@@ -67,7 +70,7 @@ snn_status snn_shape_window(const snn_node *n, const int64_t kernel[2], const in
             break;
         default: {
             if (pb < 0 || pe < 0 || pb > (1 << 20) || pe > (1 << 20))
-                return snn_diag_at(diag, SNN_ERR_INVALID, n->name, "pads out of range");
+                return node_error(diag, n, "pads out of range");
             int64_t span = in + pb + pe - ext;
             if (span < 0) {
                 out = 0;
@@ -82,9 +85,9 @@ snn_status snn_shape_window(const snn_node *n, const int64_t kernel[2], const in
         }
         }
         if (out < 1)
-            return snn_diag_at(diag, SNN_ERR_INVALID, n->name,
-                               "window of %lld (dilated) does not fit the input of %lld with these pads",
-                               (long long)ext, (long long)in);
+            return node_error(diag, n,
+                              "window of %lld (dilated) does not fit the input of %lld with these pads",
+                              (long long)ext, (long long)in);
         pads[d] = pb;
         pads[d + 2] = pe;
         out_hw[d] = out;
@@ -110,10 +113,28 @@ static int64_t norm_axis(int64_t axis, int rank)
     return axis < 0 ? axis + rank : axis;
 }
 
+/* "node 'NAME' (Op): message", as every shape error reads. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static snn_status node_error(snn_diag *diag, const snn_node *n, const char *fmt, ...)
+{
+    if (diag) {
+        char msg[400];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        snn_diag_at(diag, SNN_ERR_INVALID, n->name, "node '%.100s' (%s): %s", n->name,
+                    snn_op_name(n->op), msg);
+    }
+    return SNN_ERR_INVALID;
+}
+
 #define REQUIRE(cond, ...)                                                                  \
     do {                                                                                   \
         if (!(cond))                                                                       \
-            return snn_diag_at(diag, SNN_ERR_INVALID, n->name, __VA_ARGS__);               \
+            return node_error(diag, n, __VA_ARGS__);                                       \
     } while (0)
 
 static snn_status infer_matmul(const snn_node *n, const snn_tensor *A, const snn_tensor *B,
@@ -396,5 +417,5 @@ snn_status snn_shape_infer_node(const snn_graph *g, const snn_node *n, int *rank
     case SNN_OP_COUNT:
         break;
     }
-    return snn_diag_at(diag, SNN_ERR_INVALID, n->name, "unknown op");
+    return node_error(diag, n, "unknown op");
 }

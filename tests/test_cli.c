@@ -1,0 +1,122 @@
+/* The ann2snn CLI: --help/--version, usage errors (exit 2), and `infer` writing outputs that
+ * equal the evaluator's, read back through the .pb reader. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "eval.h"
+#include "onnx_import.h"
+
+static const char *cli, *pass_dir;
+
+/* Run the CLI with args; returns the exit code and fills out (stdout+stderr). */
+static int run(const char *args, char *out, size_t cap)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", cli, args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int rc = pclose(p);
+    assert_true(WIFEXITED(rc));
+    return WEXITSTATUS(rc);
+}
+
+static void test_help_and_version(void **state)
+{
+    (void)state;
+    char out[8192];
+    assert_int_equal(run("--help", out, sizeof out), 0);
+    assert_non_null(strstr(out, "Usage: ann2snn"));
+    assert_int_equal(run("--version", out, sizeof out), 0);
+    assert_non_null(strstr(out, "ann2snn "));
+    static const char *const cmds[] = {"info", "infer", "accuracy"};
+    for (size_t i = 0; i < 3; i++) {
+        char args[64];
+        snprintf(args, sizeof args, "%s --help", cmds[i]);
+        assert_int_equal(run(args, out, sizeof out), 0);
+        assert_non_null(strstr(out, "Usage: ann2snn"));
+    }
+}
+
+static void test_usage_errors(void **state)
+{
+    (void)state;
+    char out[8192];
+    assert_int_equal(run("", out, sizeof out), 2);
+    assert_int_equal(run("frobnicate", out, sizeof out), 2);
+    assert_non_null(strstr(out, "unknown command 'frobnicate'"));
+    assert_int_equal(run("accuracy model.onnx", out, sizeof out), 2);
+    assert_int_equal(run("accuracy m.onnx --data a --labels b --limit zero", out, sizeof out), 2);
+    assert_non_null(strstr(out, "--limit"));
+    assert_int_equal(run("info /nonexistent/model.onnx", out, sizeof out), 2);
+    assert_non_null(strstr(out, "/nonexistent/model.onnx: cannot open"));
+    assert_int_equal(run("infer --bogus", out, sizeof out), 2);
+}
+
+static void test_infer_round_trip(void **state)
+{
+    (void)state;
+    char model[512], dir[] = "/tmp/ann2snn-cli-XXXXXX", in_path[600], out_path[600];
+    snprintf(model, sizeof model, "%s/gemm_bn.onnx", pass_dir);
+    assert_non_null(mkdtemp(dir));
+    snprintf(in_path, sizeof in_path, "%s/input_0.pb", dir);
+    float x[14];
+    for (int i = 0; i < 14; i++)
+        x[i] = (float)i * 0.25f - 1.5f;
+    int64_t dims[2] = {2, 7};
+    snn_diag d;
+    assert_int_equal(snn_tensorproto_write_file(in_path, "x", 2, dims, x, &d), SNN_OK);
+
+    char args[2048], out[8192];
+    snprintf(args, sizeof args, "infer '%s' '%s' -o '%s/out'", model, in_path, dir);
+    assert_int_equal(run(args, out, sizeof out), 0);
+    snprintf(out_path, sizeof out_path, "%s/out/output_0.pb", dir);
+    snn_tensor_file got;
+    assert_int_equal(snn_tensorproto_read_file(out_path, &got, &d), SNN_OK);
+    assert_string_equal(got.name, "y");
+    assert_int_equal(got.rank, 2);
+    assert_true(got.dims[0] == 2 && got.dims[1] == 3);
+
+    snn_graph g;
+    snn_eval ev;
+    assert_int_equal(snn_onnx_load_file(model, NULL, &g, &d), SNN_OK);
+    assert_int_equal(snn_eval_init(&ev, &g, &d), SNN_OK);
+    const float *feed[1] = {x};
+    assert_int_equal(snn_eval_run(&ev, feed, &d), SNN_OK);
+    assert_memory_equal(got.data, snn_eval_output(&ev, 0), 6 * sizeof(float));
+    snn_eval_free(&ev);
+    snn_graph_free(&g);
+    snn_tensor_file_free(&got);
+
+    /* Wrong number of inputs: exit 2 with the counts. */
+    snprintf(args, sizeof args, "infer '%s' '%s' '%s' -o '%s/out'", model, in_path, in_path, dir);
+    assert_int_equal(run(args, out, sizeof out), 2);
+    assert_non_null(strstr(out, "has 1 inputs, 2 were given"));
+    snprintf(args, sizeof args, "rm -rf '%s'", dir);
+    assert_int_equal(system(args), 0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: test_cli ANN2SNN PASS_DIR\n");
+        return 2;
+    }
+    cli = argv[1];
+    pass_dir = argv[2];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_help_and_version),
+        cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_infer_round_trip),
+    };
+    return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
+}

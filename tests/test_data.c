@@ -1,0 +1,220 @@
+/* Data readers: IDX (plain and gzip), .npy, labels, preprocessing; every truncation of a
+ * valid file is refused with an error, never read past its end. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "data.h"
+
+/* IDX uint8 of shape (3, 2, 2) with values 0..11. */
+static size_t make_idx(uint8_t *buf)
+{
+    uint8_t hdr[] = {0, 0, 0x08, 3, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 2};
+    memcpy(buf, hdr, sizeof hdr);
+    for (int i = 0; i < 12; i++)
+        buf[sizeof hdr + (size_t)i] = (uint8_t)i;
+    return sizeof hdr + 12;
+}
+
+static void test_idx_uint8(void **state)
+{
+    (void)state;
+    uint8_t buf[64];
+    size_t len = make_idx(buf);
+    snn_dataset ds;
+    snn_diag d;
+    assert_int_equal(snn_idx_parse(buf, len, &ds, &d), SNN_OK);
+    assert_int_equal(ds.n, 3);
+    assert_int_equal(ds.rank, 2);
+    assert_int_equal(ds.sample_size, 4);
+    assert_true(ds.from_uint8);
+    assert_true(ds.x[11] == 11.0f);
+    snn_dataset_free(&ds);
+}
+
+static void test_idx_float_big_endian(void **state)
+{
+    (void)state;
+    uint8_t buf[] = {0, 0, 0x0D, 1, 0, 0, 0, 2, 0x3f, 0x80, 0, 0, 0xc0, 0x00, 0, 0};
+    snn_dataset ds;
+    snn_diag d;
+    assert_int_equal(snn_idx_parse(buf, sizeof buf, &ds, &d), SNN_OK);
+    assert_true(ds.x[0] == 1.0f && ds.x[1] == -2.0f);
+    assert_false(ds.from_uint8);
+    snn_dataset_free(&ds);
+}
+
+static void test_idx_every_truncation(void **state)
+{
+    (void)state;
+    uint8_t buf[64];
+    size_t len = make_idx(buf);
+    for (size_t cut = 0; cut < len; cut++) {
+        snn_dataset ds;
+        snn_diag d;
+        snn_diag_clear(&d);
+        assert_int_equal(snn_idx_parse(buf, cut, &ds, &d), SNN_ERR_FORMAT);
+        assert_true(d.msg[0] != '\0');
+        assert_null(ds.x);
+    }
+    /* Trailing bytes are an error too: the header must describe the file exactly. */
+    snn_dataset ds;
+    snn_diag d;
+    assert_int_equal(snn_idx_parse(buf, len + 1, &ds, &d), SNN_ERR_FORMAT);
+}
+
+static void test_idx_bad_header(void **state)
+{
+    (void)state;
+    uint8_t buf[64];
+    size_t len = make_idx(buf);
+    snn_dataset ds;
+    snn_diag d;
+    buf[0] = 1;
+    assert_int_equal(snn_idx_parse(buf, len, &ds, &d), SNN_ERR_FORMAT);
+    assert_non_null(strstr(d.msg, "bad magic"));
+    buf[0] = 0;
+    buf[2] = 0x42;
+    assert_int_equal(snn_idx_parse(buf, len, &ds, &d), SNN_ERR_FORMAT);
+    assert_non_null(strstr(d.msg, "element type 0x42"));
+    /* Dimensions whose product overflows are refused before any allocation. */
+    uint8_t huge[] = {0, 0, 0x08, 3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    assert_int_equal(snn_idx_parse(huge, sizeof huge, &ds, &d), SNN_ERR_LIMIT);
+}
+
+static size_t gzip_buf(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    assert_int_equal(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    zs.next_in = (Bytef *)(uintptr_t)in;
+    zs.avail_in = (uInt)len;
+    zs.next_out = out;
+    zs.avail_out = (uInt)cap;
+    assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
+    size_t n = cap - zs.avail_out;
+    deflateEnd(&zs);
+    return n;
+}
+
+static void test_gzip(void **state)
+{
+    (void)state;
+    uint8_t raw[64], gz[256];
+    size_t len = make_idx(raw);
+    size_t glen = gzip_buf(raw, len, gz, sizeof gz);
+    snn_dataset ds;
+    snn_diag d;
+    assert_int_equal(snn_dataset_parse(gz, glen, &ds, &d), SNN_OK);
+    assert_int_equal(ds.n, 3);
+    assert_true(ds.x[5] == 5.0f);
+    snn_dataset_free(&ds);
+    /* Every truncated gzip stream is refused. */
+    for (size_t cut = 2; cut < glen; cut++) {
+        snn_diag_clear(&d);
+        snn_status st = snn_dataset_parse(gz, cut, &ds, &d);
+        assert_int_not_equal(st, SNN_OK);
+        assert_true(d.msg[0] != '\0');
+    }
+    /* A bomb is stopped at the cap. */
+    uint8_t *zeros = calloc(1 << 20, 1), *bomb = malloc(1 << 16), *out;
+    size_t blen = gzip_buf(zeros, 1 << 20, bomb, 1 << 16), olen;
+    assert_int_equal(snn_gunzip(bomb, blen, 1 << 16, &out, &olen, &d), SNN_ERR_LIMIT);
+    free(zeros);
+    free(bomb);
+}
+
+static size_t make_npy(uint8_t *buf, const char *dict, const void *data, size_t dlen)
+{
+    size_t hl = strlen(dict);
+    memcpy(buf, "\x93NUMPY\x01\x00", 8);
+    buf[8] = (uint8_t)hl;
+    buf[9] = 0;
+    memcpy(buf + 10, dict, hl);
+    memcpy(buf + 10 + hl, data, dlen);
+    return 10 + hl + dlen;
+}
+
+static void test_npy(void **state)
+{
+    (void)state;
+    uint8_t buf[256];
+    float vals[6] = {0, 1, 2, 3, 4.5f, -5};
+    size_t len = make_npy(buf, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }\n", vals, sizeof vals);
+    snn_dataset ds;
+    snn_diag d;
+    assert_int_equal(snn_npy_parse(buf, len, &ds, &d), SNN_OK);
+    assert_int_equal(ds.n, 2);
+    assert_int_equal(ds.sample_size, 3);
+    assert_true(ds.x[4] == 4.5f && ds.x[5] == -5.0f);
+    snn_dataset_free(&ds);
+    for (size_t cut = 0; cut < len; cut++)
+        assert_int_not_equal(snn_npy_parse(buf, cut, &ds, &d), SNN_OK);
+
+    uint8_t u8[4] = {9, 8, 7, 6};
+    len = make_npy(buf, "{'descr': '|u1', 'fortran_order': False, 'shape': (4,), }", u8, 4);
+    assert_int_equal(snn_npy_parse(buf, len, &ds, &d), SNN_OK);
+    assert_true(ds.from_uint8 && ds.n == 4 && ds.sample_size == 1 && ds.x[3] == 6.0f);
+    snn_dataset_free(&ds);
+
+    len = make_npy(buf, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", vals, sizeof vals);
+    assert_int_equal(snn_npy_parse(buf, len, &ds, &d), SNN_ERR_UNSUPPORTED);
+    assert_non_null(strstr(d.msg, "Fortran"));
+    len = make_npy(buf, "{'descr': '<c8', 'fortran_order': False, 'shape': (3,), }", vals, 24);
+    assert_int_equal(snn_npy_parse(buf, len, &ds, &d), SNN_ERR_UNSUPPORTED);
+    len = make_npy(buf, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, x), }", vals, sizeof vals);
+    assert_int_equal(snn_npy_parse(buf, len, &ds, &d), SNN_ERR_FORMAT);
+    len = make_npy(buf, "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999, 99999999999), }", vals, 4);
+    assert_int_equal(snn_npy_parse(buf, len, &ds, &d), SNN_ERR_LIMIT);
+}
+
+static void test_labels_and_preprocess(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/ann2snn-labels-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    uint8_t lbl[] = {0, 0, 0x08, 1, 0, 0, 0, 3, 7, 0, 9};
+    FILE *f = fdopen(fd, "wb");
+    fwrite(lbl, 1, sizeof lbl, f);
+    fclose(f);
+    snn_labels lb;
+    snn_diag d;
+    assert_int_equal(snn_labels_read(path, &lb, &d), SNN_OK);
+    assert_int_equal(lb.n, 3);
+    assert_int_equal(lb.y[0], 7);
+    assert_int_equal(lb.y[2], 9);
+    snn_labels_free(&lb);
+    remove(path);
+
+    uint8_t buf[64];
+    size_t len = make_idx(buf);
+    snn_dataset ds;
+    assert_int_equal(snn_idx_parse(buf, len, &ds, &d), SNN_OK);
+    snn_preprocess pp = {0.5f, 1.0f, 2.0f};
+    float x[4];
+    snn_preprocess_sample(&ds, 1, &pp, x); /* raw 4..7 */
+    assert_float_equal(x[0], (4 * 0.5 - 1) / 2, 1e-6);
+    assert_float_equal(x[3], (7 * 0.5 - 1) / 2, 1e-6);
+    snn_dataset_free(&ds);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_idx_uint8),
+        cmocka_unit_test(test_idx_float_big_endian),
+        cmocka_unit_test(test_idx_every_truncation),
+        cmocka_unit_test(test_idx_bad_header),
+        cmocka_unit_test(test_gzip),
+        cmocka_unit_test(test_npy),
+        cmocka_unit_test(test_labels_and_preprocess),
+    };
+    return cmocka_run_group_tests_name("data", tests, NULL, NULL);
+}

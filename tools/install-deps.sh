@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install the Debian packages ann2snn builds and tests with, only those missing.
+# Usage: tools/install-deps.sh [--train]   (--train adds PyTorch/ONNX for tools/train_models.py)
+set -euo pipefail
+pkgs=(gcc pkg-config meson ninja-build libprotobuf-c-dev protobuf-c-compiler libonnx-dev
+      libcjson-dev zlib1g-dev nettle-dev libcmocka-dev dataset-fashion-mnist libonnx-testdata)
+if [ "${1:-}" = "--train" ]; then
+  pkgs+=(python3-torch python3-onnx python3-numpy npm)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing: ${missing[*]}" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
