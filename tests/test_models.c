@@ -61,19 +61,23 @@ static void check_model(const char *name)
         const float *feed[1] = {x};
         assert_int_equal(snn_eval_run(&ev, feed, &d), SNN_OK);
         const float *y = snn_eval_output(&ev, 0), *want = ref.x + i * 10;
+        /* Error relative to the sample's logit scale: float32 sums in another order differ
+         * by a few ulps of the largest term, not of each (possibly near-zero) logit. */
+        double scale = 0, diff = 0;
         for (int k = 0; k < 10; k++) {
-            double e = fabs((double)y[k] - (double)want[k]) / (1e-3 + fabs((double)want[k]));
-            worst = e > worst ? e : worst;
+            scale = fmax(scale, fabs((double)want[k]));
+            diff = fmax(diff, fabs((double)y[k] - (double)want[k]));
         }
+        worst = fmax(worst, diff / fmax(scale, 1e-6));
         if (argmax(y, 10) != torch_pred.y[i])
             print_error("%s: image %lld: we predict %d, PyTorch %d\n", name, (long long)i,
                         argmax(y, 10), torch_pred.y[i]);
         assert_int_equal(argmax(y, 10), torch_pred.y[i]);
         assert_int_equal(argmax(want, 10), torch_pred.y[i]);
     }
-    print_message("%s: %lld images, worst relative logit difference %.2e\n", name,
+    print_message("%s: %lld images, worst logit difference %.2e of the logit scale\n", name,
                   (long long)ref.n, worst);
-    assert_true(worst < 1e-3);
+    assert_true(worst < 1e-4);
     snn_eval_free(&ev);
     snn_graph_free(&g);
     snn_dataset_free(&images);
