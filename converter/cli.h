@@ -2,7 +2,12 @@
 #ifndef ANN2SNN_CLI_H
 #define ANN2SNN_CLI_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "data.h"
 #include "diag.h"
+#include "graph.h"
 
 /* Exit codes of every tool. */
 enum { EXIT_RUN_FAILED = 1, EXIT_BAD_INPUT = 2 };
@@ -13,6 +18,22 @@ int cli_report(const char *file, snn_status st, const snn_diag *diag);
 int cli_parse_float(const char *opt, const char *arg, float *out);
 int cli_parse_long(const char *opt, const char *arg, long long min, long long max, long long *out);
 
+/* --scale/--mean/--std as given on the command line. */
+typedef struct {
+    float scale, mean, std;
+    bool has_scale, has_mean, has_std;
+} cli_prep_opts;
+
+void cli_prep_opts_init(cli_prep_opts *o);
+/* Take option c ('s' scale, 'm' mean, 'S' std) with argument arg; prints and returns 0 on garbage. */
+int cli_prep_opt(cli_prep_opts *o, int c, const char *arg);
+/* Options first, then the model's metadata, then 1/255 for uint8 data (1 otherwise), 0, 1. */
+snn_preprocess cli_pick_preprocess(const cli_prep_opts *o, const snn_graph *g, bool uint8_data);
+/* "direct" or "poisson" into *coding (SNN_CODING_*). */
+int cli_parse_coding(const char *arg, uint32_t *coding);
+
+int cmd_convert(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_infer(int argc, char **argv);
 int cmd_accuracy(int argc, char **argv);
 int cmd_info(int argc, char **argv);

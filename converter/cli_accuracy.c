@@ -66,8 +66,8 @@ int cmd_accuracy(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     const char *data_path = NULL, *label_path = NULL, *ref_path = NULL, *save_path = NULL;
-    float scale = 0, mean = 0, std = 1;
-    bool has_scale = false, has_mean = false, has_std = false;
+    cli_prep_opts prep;
+    cli_prep_opts_init(&prep);
     long long limit = -1;
     int c;
     optind = 1;
@@ -75,9 +75,7 @@ int cmd_accuracy(int argc, char **argv)
         switch (c) {
         case 'd': data_path = optarg; break;
         case 'l': label_path = optarg; break;
-        case 's': if (!cli_parse_float("--scale", optarg, &scale)) return EXIT_BAD_INPUT; has_scale = true; break;
-        case 'm': if (!cli_parse_float("--mean", optarg, &mean)) return EXIT_BAD_INPUT; has_mean = true; break;
-        case 'S': if (!cli_parse_float("--std", optarg, &std) || std == 0) return EXIT_BAD_INPUT; has_std = true; break;
+        case 's': case 'm': case 'S': if (!cli_prep_opt(&prep, c, optarg)) return EXIT_BAD_INPUT; break;
         case 'n': if (!cli_parse_long("--limit", optarg, 1, 1LL << 40, &limit)) return EXIT_BAD_INPUT; break;
         case 'r': ref_path = optarg; break;
         case 'p': save_path = optarg; break;
@@ -145,11 +143,7 @@ int cmd_accuracy(int argc, char **argv)
                 (long long)ref.n, (long long)n);
         goto done;
     }
-    snn_preprocess pp = {
-        has_scale ? scale : g.has_preprocess ? g.pre_scale : ds.from_uint8 ? 1.0f / 255.0f : 1.0f,
-        has_mean ? mean : g.has_preprocess ? g.pre_mean : 0.0f,
-        has_std ? std : g.has_preprocess ? g.pre_std : 1.0f,
-    };
+    snn_preprocess pp = cli_pick_preprocess(&prep, &g, ds.from_uint8);
     if ((st = snn_eval_init(&ev, &g, &diag)) != SNN_OK) {
         rc = cli_report(model, st, &diag);
         goto done;

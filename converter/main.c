@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "snn_format.h"
 
 #ifndef ANN2SNN_VERSION
 #define ANN2SNN_VERSION "unknown"
@@ -12,9 +13,13 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "Usage: ann2snn COMMAND [OPTIONS]\n"
+            "Usage: ann2snn MODEL.onnx [OPTIONS]     convert to a spiking network (MODEL.snn)\n"
+            "       ann2snn COMMAND [OPTIONS]\n"
             "\n"
             "Commands:\n"
+            "  eval MODEL.snn --data FILE --labels FILE\n"
+            "                                  SNN accuracy against time steps, spikes and synaptic\n"
+            "                                  operations, next to the ANN's accuracy\n"
             "  info MODEL.onnx                 print the imported graph, one line per node\n"
             "  infer MODEL.onnx IN.pb... -o DIR\n"
             "                                  run the float reference evaluator; write each graph\n"
@@ -50,6 +55,13 @@ int main(int argc, char **argv)
         return cmd_accuracy(argc - 1, argv + 1);
     if (strcmp(cmd, "info") == 0)
         return cmd_info(argc - 1, argv + 1);
+    if (strcmp(cmd, "eval") == 0)
+        return cmd_eval(argc - 1, argv + 1);
+    if (strcmp(cmd, "convert") == 0)
+        return cmd_convert(argc - 1, argv + 1);
+    size_t n = strlen(cmd);
+    if (n > 5 && strcmp(cmd + n - 5, ".onnx") == 0)
+        return cmd_convert(argc, argv);
     fprintf(stderr, "ann2snn: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return EXIT_BAD_INPUT;
@@ -85,5 +97,56 @@ int cli_parse_long(const char *opt, const char *arg, long long min, long long ma
         return 0;
     }
     *out = v;
+    return 1;
+}
+
+void cli_prep_opts_init(cli_prep_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->std = 1.0f;
+}
+
+int cli_prep_opt(cli_prep_opts *o, int c, const char *arg)
+{
+    switch (c) {
+    case 's':
+        o->has_scale = true;
+        return cli_parse_float("--scale", arg, &o->scale);
+    case 'm':
+        o->has_mean = true;
+        return cli_parse_float("--mean", arg, &o->mean);
+    default:
+        o->has_std = true;
+        if (!cli_parse_float("--std", arg, &o->std))
+            return 0;
+        if (o->std == 0.0f) {
+            fprintf(stderr, "ann2snn: --std must not be 0\n");
+            return 0;
+        }
+        return 1;
+    }
+}
+
+snn_preprocess cli_pick_preprocess(const cli_prep_opts *o, const snn_graph *g, bool uint8_data)
+{
+    bool meta = g && g->has_preprocess;
+    snn_preprocess pp = {
+        o->has_scale ? o->scale : meta ? g->pre_scale : uint8_data ? 1.0f / 255.0f : 1.0f,
+        o->has_mean ? o->mean : meta ? g->pre_mean : 0.0f,
+        o->has_std ? o->std : meta ? g->pre_std : 1.0f,
+    };
+    return pp;
+}
+
+int cli_parse_coding(const char *arg, uint32_t *coding)
+{
+    if (strcmp(arg, "direct") == 0)
+        *coding = SNN_CODING_DIRECT;
+    else if (strcmp(arg, "poisson") == 0)
+        *coding = SNN_CODING_POISSON;
+    else {
+        fprintf(stderr, "ann2snn: --coding: '%s' is not direct or poisson\n", arg);
+        return 0;
+    }
     return 1;
 }

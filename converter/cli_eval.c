@@ -1,0 +1,373 @@
+/* ann2snn eval: accuracy of a .snn file against time steps, with spikes and synaptic
+ * operations, next to the ANN's accuracy. Each sample runs once for T steps; the readout is
+ * taken at every power of two up to T (and at T), so one run gives the whole curve. */
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "data.h"
+#include "eval.h"
+#include "fileio.h"
+#include "onnx_import.h"
+#include "snn_runtime.h"
+
+#define MAX_POINTS 32
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: ann2snn eval MODEL.snn --data FILE --labels FILE [options]\n"
+            "\n"
+            "Runs the SNN on every sample for T steps and prints accuracy, spikes per neuron and\n"
+            "synaptic operations per inference at every power of two up to T.\n"
+            "  -d, --data FILE       samples (IDX/.npy/.pb), raw: the file's preprocessing applies\n"
+            "  -l, --labels FILE     class per sample\n"
+            "      --onnx MODEL.onnx ANN accuracy on the same samples (else the stored one)\n"
+            "  -T, --steps T         time steps (default: the file's)\n"
+            "      --coding MODE     direct | poisson (default: the file's)\n"
+            "      --seed S          Poisson generator seed (default 1)\n"
+            "  -n, --limit N         use only the first N samples\n"
+            "      --json FILE       write the results as JSON (ann_accuracy, curve, layers)\n"
+            "      --plot FILE       write accuracy against time steps as SVG\n"
+            "  -h, --help            this help\n");
+}
+
+typedef struct {
+    uint32_t steps;
+    int64_t correct;
+    double spikes, synops; /* summed over samples */
+} point;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void progress(int64_t i, int64_t n, double t0)
+{
+    int width = 40, done = (int)(width * (i + 1) / n);
+    double el = now_s() - t0;
+    fprintf(stderr, "\r[%.*s%*s] %lld/%lld %.0f/s", done, "########################################",
+            width - done, "", (long long)(i + 1), (long long)n, el > 0 ? (double)(i + 1) / el : 0.0);
+    if (i + 1 == n)
+        fputc('\n', stderr);
+}
+
+static int ann_accuracy(const char *onnx, const snn_dataset *ds, const snn_labels *lb, int64_t n,
+                        const snn_preprocess *pp, double *acc)
+{
+    snn_graph g;
+    snn_eval ev;
+    snn_diag d;
+    snn_status st = snn_onnx_load_file(onnx, NULL, &g, &d);
+    if (st != SNN_OK)
+        return cli_report(onnx, st, &d);
+    if ((st = snn_eval_init(&ev, &g, &d)) != SNN_OK) {
+        snn_graph_free(&g);
+        return cli_report(onnx, st, &d);
+    }
+    int rc = 0;
+    float *x = malloc((size_t)ds->sample_size * sizeof *x);
+    int64_t correct = 0, n_out = snn_tensor_numel(&g.tensors[g.outputs[0]]);
+    if (!x || g.n_inputs != 1 || snn_tensor_numel(&g.tensors[g.inputs[0]]) != ds->sample_size) {
+        fprintf(stderr, "ann2snn: %s: does not take these samples\n", onnx);
+        rc = EXIT_BAD_INPUT;
+    }
+    for (int64_t i = 0; rc == 0 && i < n; i++) {
+        snn_preprocess_sample(ds, i, pp, x);
+        const float *feed[1] = {x};
+        if ((st = snn_eval_run(&ev, feed, &d)) != SNN_OK) {
+            rc = cli_report(onnx, st, &d);
+            break;
+        }
+        const float *y = snn_eval_output(&ev, 0);
+        int best = 0;
+        for (int64_t k = 1; k < n_out; k++)
+            if (y[k] > y[best])
+                best = (int)k;
+        correct += best == lb->y[i];
+    }
+    *acc = n ? (double)correct / (double)n : 0.0;
+    free(x);
+    snn_eval_free(&ev);
+    snn_graph_free(&g);
+    return rc;
+}
+
+static int write_svg(const char *path, const point *pts, int np, int64_t n, double ann)
+{
+    double lo = 1.0;
+    for (int i = 0; i < np; i++)
+        lo = fmin(lo, (double)pts[i].correct / (double)n);
+    if (!isnan(ann))
+        lo = fmin(lo, ann);
+    lo = floor(lo * 10.0) / 10.0;
+    const double W = 640, H = 400, L = 60, R = 20, T = 20, B = 50;
+    double xmax = log2((double)pts[np - 1].steps);
+    char *buf = malloc(65536);
+    if (!buf)
+        return 0;
+    size_t o = 0;
+#define OUT(...) o += (size_t)snprintf(buf + o, 65536 - o, __VA_ARGS__)
+#define XP(s) (L + (xmax > 0 ? log2((double)(s)) / xmax : 0.0) * (W - L - R))
+#define YP(a) (T + (1.0 - ((a) - lo) / (1.0 - lo)) * (H - T - B))
+    OUT("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" font-size=\"12\">\n", W, H);
+    OUT("<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
+    OUT("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n", L, H - B, W - R, H - B);
+    OUT("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n", L, T, L, H - B);
+    for (int i = 0; i < np; i++)
+        OUT("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%u</text>\n", XP(pts[i].steps), H - B + 16, pts[i].steps);
+    for (double a = lo; a <= 1.0001; a += (1.0 - lo) / 5.0)
+        OUT("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.1f%%</text>\n", L - 6, YP(a) + 4, 100 * a);
+    OUT("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">time steps</text>\n", (L + W - R) / 2, H - 12);
+    OUT("<text transform=\"translate(14 %.1f) rotate(-90)\" text-anchor=\"middle\">accuracy</text>\n", (T + H - B) / 2);
+    if (!isnan(ann)) {
+        OUT("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"gray\" stroke-dasharray=\"6 4\"/>\n", L, YP(ann), W - R, YP(ann));
+        OUT("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"gray\">ANN %.2f%%</text>\n", W - R, YP(ann) - 6, 100 * ann);
+    }
+    OUT("<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"");
+    for (int i = 0; i < np; i++)
+        OUT("%.1f,%.1f ", XP(pts[i].steps), YP((double)pts[i].correct / (double)n));
+    OUT("\"/>\n");
+    for (int i = 0; i < np; i++)
+        OUT("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#1f77b4\"/>\n", XP(pts[i].steps), YP((double)pts[i].correct / (double)n));
+    OUT("</svg>\n");
+#undef OUT
+#undef XP
+#undef YP
+    snn_diag d;
+    int ok = snn_file_write_atomic(path, buf, o, &d) == SNN_OK;
+    free(buf);
+    return ok;
+}
+
+static int write_json(const char *path, const char *model, const snn_model *m, const point *pts,
+                      int np, int64_t n, double ann, uint64_t neurons, uint32_t coding,
+                      const snn_layer_stats *layer_tot)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "model", model);
+    cJSON_AddNumberToObject(root, "samples", (double)n);
+    cJSON_AddStringToObject(root, "coding", coding == SNN_CODING_DIRECT ? "direct" : "poisson");
+    if (isnan(ann))
+        cJSON_AddNullToObject(root, "ann_accuracy");
+    else
+        cJSON_AddNumberToObject(root, "ann_accuracy", ann);
+    cJSON_AddNumberToObject(root, "neurons", (double)neurons);
+    cJSON *curve = cJSON_AddArrayToObject(root, "curve");
+    for (int i = 0; i < np; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "steps", pts[i].steps);
+        cJSON_AddNumberToObject(o, "accuracy", (double)pts[i].correct / (double)n);
+        cJSON_AddNumberToObject(o, "spikes_per_neuron", pts[i].spikes / (double)n / (double)(neurons ? neurons : 1));
+        cJSON_AddNumberToObject(o, "synops", pts[i].synops / (double)n);
+        cJSON_AddItemToArray(curve, o);
+    }
+    cJSON *layers = cJSON_AddArrayToObject(root, "layers");
+    for (uint32_t i = 0; i < m->n_layers; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", m->layers[i].name);
+        cJSON_AddNumberToObject(o, "neurons", m->layers[i].size);
+        cJSON_AddNumberToObject(o, "spikes_per_inference", (double)layer_tot[i].spikes / (double)n);
+        cJSON_AddNumberToObject(o, "synops_per_inference", (double)layer_tot[i].synops / (double)n);
+        cJSON_AddItemToArray(layers, o);
+    }
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    snn_diag d;
+    int ok = text && snn_file_write_atomic(path, text, strlen(text), &d) == SNN_OK;
+    free(text);
+    return ok;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"data", required_argument, NULL, 'd'}, {"labels", required_argument, NULL, 'l'},
+        {"onnx", required_argument, NULL, 'o'}, {"steps", required_argument, NULL, 'T'},
+        {"coding", required_argument, NULL, 'c'}, {"seed", required_argument, NULL, 'S'},
+        {"limit", required_argument, NULL, 'n'}, {"json", required_argument, NULL, 'j'},
+        {"plot", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *data_path = NULL, *label_path = NULL, *onnx = NULL, *json = NULL, *plot = NULL;
+    long long steps = 0, limit = -1, seed = 1;
+    uint32_t coding = UINT32_MAX;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:l:T:n:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': data_path = optarg; break;
+        case 'l': label_path = optarg; break;
+        case 'o': onnx = optarg; break;
+        case 'T': if (!cli_parse_long("--steps", optarg, 1, 1 << 20, &steps)) return EXIT_BAD_INPUT; break;
+        case 'c': if (!cli_parse_coding(optarg, &coding)) return EXIT_BAD_INPUT; break;
+        case 'S': if (!cli_parse_long("--seed", optarg, 0, INT64_MAX, &seed)) return EXIT_BAD_INPUT; break;
+        case 'n': if (!cli_parse_long("--limit", optarg, 1, 1LL << 40, &limit)) return EXIT_BAD_INPUT; break;
+        case 'j': json = optarg; break;
+        case 'p': plot = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return EXIT_BAD_INPUT;
+        }
+    }
+    if (argc - optind != 1 || !data_path || !label_path) {
+        usage(stderr);
+        return EXIT_BAD_INPUT;
+    }
+    const char *path = argv[optind];
+    int rc = EXIT_BAD_INPUT;
+    snn_diag diag;
+    snn_diag_clear(&diag);
+    uint8_t *file = NULL;
+    size_t len = 0;
+    snn_model *m = malloc(sizeof *m);
+    void *mem = NULL;
+    float *x = NULL;
+    snn_dataset ds;
+    snn_labels lb;
+    memset(&ds, 0, sizeof ds);
+    memset(&lb, 0, sizeof lb);
+    snn_layer_stats *tot = NULL;
+    if (!m) {
+        rc = EXIT_RUN_FAILED;
+        goto done;
+    }
+    snn_status st = snn_file_read_all(path, (size_t)1 << 32, &file, &len, &diag);
+    if (st != SNN_OK) {
+        rc = cli_report(path, st, &diag);
+        goto done;
+    }
+    snn_rt_diag rd;
+    snn_rt_status rs = snn_model_load(m, file, len, &rd);
+    if (rs != SNN_RT_OK) {
+        fprintf(stderr, "ann2snn: %s: %s", path, rd.msg);
+        if (rd.offset >= 0)
+            fprintf(stderr, " (at byte %lld)", (long long)rd.offset);
+        fputc('\n', stderr);
+        goto done;
+    }
+    if ((st = snn_dataset_read(data_path, &ds, &diag)) != SNN_OK) {
+        rc = cli_report(data_path, st, &diag);
+        goto done;
+    }
+    if ((st = snn_labels_read(label_path, &lb, &diag)) != SNN_OK) {
+        rc = cli_report(label_path, st, &diag);
+        goto done;
+    }
+    if (ds.sample_size != m->input_size) {
+        fprintf(stderr, "ann2snn: %s: samples have %lld values, the SNN takes %u\n", data_path,
+                (long long)ds.sample_size, m->input_size);
+        goto done;
+    }
+    int64_t n = ds.n < lb.n ? ds.n : lb.n;
+    if (limit > 0 && limit < n)
+        n = limit;
+    if (n == 0) {
+        fprintf(stderr, "ann2snn: %s: no samples\n", data_path);
+        goto done;
+    }
+    uint32_t T = steps ? (uint32_t)steps : m->steps;
+    if (coding == UINT32_MAX)
+        coding = m->coding;
+    size_t mem_size = snn_state_mem_size(m);
+    mem = malloc(mem_size);
+    x = malloc(m->input_size * sizeof *x);
+    tot = calloc(m->n_layers, sizeof *tot);
+    if (!mem || !x || !tot) {
+        fprintf(stderr, "ann2snn: out of memory\n");
+        rc = EXIT_RUN_FAILED;
+        goto done;
+    }
+    snn_state s;
+    snn_state_init(&s, m, mem, mem_size);
+    point pts[MAX_POINTS];
+    int np = 0;
+    for (uint32_t t = 1; t < T && np < MAX_POINTS - 1; t *= 2)
+        pts[np++] = (point){t, 0, 0, 0};
+    pts[np++] = (point){T, 0, 0, 0};
+    uint64_t neurons = 0;
+    for (uint32_t i = 0; i < m->n_layers; i++)
+        if (m->layers[i].kind == SNN_LAYER_NEURON && i != m->output_layer)
+            neurons += m->layers[i].size;
+    snn_preprocess pp = {m->pre_scale, m->pre_mean, m->pre_std};
+    bool tty = isatty(2);
+    double t0 = now_s();
+    for (int64_t i = 0; i < n; i++) {
+        snn_preprocess_sample(&ds, i, &pp, x);
+        snn_state_begin(&s, x, coding, (uint64_t)seed + (uint64_t)i);
+        int k = 0;
+        for (uint32_t t = 1; t <= T; t++) {
+            snn_state_step(&s);
+            if (t != pts[k].steps)
+                continue;
+            double spk = 0, ops = 0;
+            for (uint32_t l = 0; l < m->n_layers; l++) {
+                if (m->layers[l].kind == SNN_LAYER_NEURON && l != m->output_layer)
+                    spk += (double)s.stats[l].spikes;
+                ops += (double)s.stats[l].synops;
+            }
+            pts[k].correct += snn_state_predict(&s) == lb.y[i];
+            pts[k].spikes += spk;
+            pts[k].synops += ops;
+            k++;
+        }
+        for (uint32_t l = 0; l < m->n_layers; l++) {
+            tot[l].spikes += s.stats[l].spikes;
+            tot[l].synops += s.stats[l].synops;
+        }
+        if (tty && (i % 50 == 49 || i + 1 == n))
+            progress(i, n, t0);
+    }
+    double t_snn = now_s() - t0;
+    double ann = m->ann_accuracy;
+    const char *ann_src = "stored at conversion";
+    if (onnx) {
+        rc = ann_accuracy(onnx, &ds, &lb, n, &pp, &ann);
+        if (rc != 0)
+            goto done;
+        ann_src = onnx;
+    }
+    printf("SNN %s on %lld samples, %s coding, %u steps (%.1f samples/s)\n", path, (long long)n,
+           coding == SNN_CODING_DIRECT ? "direct" : "poisson", T, (double)n / t_snn);
+    if (isnan(ann))
+        printf("ANN accuracy: unknown (give --onnx MODEL.onnx)\n");
+    else
+        printf("ANN accuracy: %.2f %% (%s)\n", 100 * ann, ann_src);
+    printf("\n%8s %10s %9s %18s %14s\n", "steps", "accuracy", "vs ANN", "spikes/neuron", "synops");
+    for (int i = 0; i < np; i++) {
+        double acc = (double)pts[i].correct / (double)n;
+        printf("%8u %9.2f%% ", pts[i].steps, 100 * acc);
+        if (isnan(ann))
+            printf("%9s ", "-");
+        else
+            printf("%+8.2fpp ", 100 * (acc - ann));
+        printf("%18.4f %14.0f\n", pts[i].spikes / (double)n / (double)(neurons ? neurons : 1),
+               pts[i].synops / (double)n);
+    }
+    rc = 0;
+    if (json && !write_json(json, path, m, pts, np, n, ann, neurons, coding, tot)) {
+        fprintf(stderr, "ann2snn: %s: cannot write\n", json);
+        rc = EXIT_RUN_FAILED;
+    }
+    if (plot && !write_svg(plot, pts, np, n, ann)) {
+        fprintf(stderr, "ann2snn: %s: cannot write\n", plot);
+        rc = EXIT_RUN_FAILED;
+    }
+done:
+    free(tot);
+    free(x);
+    free(mem);
+    free(m);
+    free(file);
+    snn_dataset_free(&ds);
+    snn_labels_free(&lb);
+    return rc;
+}

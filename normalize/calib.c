@@ -1,0 +1,129 @@
+#include "calib.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+snn_status calib_init(calib_stats *cs, const snn_graph *g, snn_diag *diag)
+{
+    memset(cs, 0, sizeof *cs);
+    cs->g = g;
+    cs->t = calloc((size_t)(g->n_tensors ? g->n_tensors : 1), sizeof *cs->t);
+    if (!cs->t)
+        return snn_diag_set(diag, SNN_ERR_NOMEM, "out of memory for calibration");
+    for (int i = 0; i < g->n_tensors; i++) {
+        const snn_tensor *ten = &g->tensors[i];
+        if (ten->flags & (SNN_TENSOR_CONST | SNN_TENSOR_INPUT))
+            continue;
+        calib_tensor *ct = &cs->t[i];
+        ct->channels = ten->rank >= 2 ? (int)ten->dims[1] : 1;
+        ct->inner = snn_tensor_numel(ten) / ct->channels;
+        size_t ch = (size_t)ct->channels;
+        ct->max = calloc(ch, sizeof *ct->max);
+        ct->hist = calloc(ch * CALIB_BINS, sizeof *ct->hist);
+        ct->n_pos = calloc(ch, sizeof *ct->n_pos);
+        ct->n_total = calloc(ch, sizeof *ct->n_total);
+        if (!ct->max || !ct->hist || !ct->n_pos || !ct->n_total) {
+            calib_free(cs);
+            return snn_diag_set(diag, SNN_ERR_NOMEM, "out of memory for calibration histograms");
+        }
+    }
+    return SNN_OK;
+}
+
+void calib_free(calib_stats *cs)
+{
+    if (!cs->t)
+        return;
+    for (int i = 0; i < cs->g->n_tensors; i++) {
+        free(cs->t[i].max);
+        free(cs->t[i].hist);
+        free(cs->t[i].n_pos);
+        free(cs->t[i].n_total);
+    }
+    free(cs->t);
+    memset(cs, 0, sizeof *cs);
+}
+
+static int bin_of(float x)
+{
+    int e;
+    float m = frexpf(x, &e); /* x = m * 2^e, m in [0.5, 1) */
+    /* log2(x) = e - 1 + log2(2m); the fraction selects the bin within the octave. */
+    double pos = (double)(e - 1 - CALIB_MIN_EXP) + log2(2.0 * (double)m);
+    int b = (int)floor(pos * CALIB_BINS_PER_OCTAVE);
+    return b < 0 ? 0 : b >= CALIB_BINS ? CALIB_BINS - 1 : b;
+}
+
+static float bin_upper(int b)
+{
+    return (float)exp2((double)(b + 1) / CALIB_BINS_PER_OCTAVE + CALIB_MIN_EXP);
+}
+
+void calib_add(calib_stats *cs, const snn_eval *ev)
+{
+    const snn_graph *g = cs->g;
+    for (int i = 0; i < g->n_tensors; i++) {
+        calib_tensor *ct = &cs->t[i];
+        if (!ct->channels)
+            continue;
+        const float *x = snn_eval_tensor(ev, i);
+        int64_t outer = snn_tensor_numel(&g->tensors[i]) / (ct->channels * ct->inner);
+        for (int64_t o = 0; o < outer; o++)
+            for (int c = 0; c < ct->channels; c++) {
+                const float *xc = x + (o * ct->channels + c) * ct->inner;
+                uint32_t *h = ct->hist + (size_t)c * CALIB_BINS;
+                float mx = ct->max[c];
+                uint64_t pos = 0;
+                for (int64_t k = 0; k < ct->inner; k++) {
+                    float v = xc[k];
+                    if (!(v > 0.0f))
+                        continue;
+                    pos++;
+                    mx = v > mx ? v : mx;
+                    h[bin_of(v)]++;
+                }
+                ct->max[c] = mx;
+                ct->n_pos[c] += pos;
+                ct->n_total[c] += (uint64_t)ct->inner;
+            }
+    }
+    cs->samples++;
+}
+
+float calib_max(const calib_stats *cs, int t, int c)
+{
+    const calib_tensor *ct = &cs->t[t];
+    if (c >= 0)
+        return ct->max[c];
+    float m = 0.0f;
+    for (int k = 0; k < ct->channels; k++)
+        m = ct->max[k] > m ? ct->max[k] : m;
+    return m;
+}
+
+float calib_percentile(const calib_stats *cs, int t, int c, double p)
+{
+    const calib_tensor *ct = &cs->t[t];
+    int c0 = c >= 0 ? c : 0, c1 = c >= 0 ? c + 1 : ct->channels;
+    uint64_t total = 0;
+    for (int k = c0; k < c1; k++)
+        total += ct->n_pos[k];
+    if (total == 0)
+        return 0.0f;
+    float mx = calib_max(cs, t, c);
+    if (p >= 100.0)
+        return mx;
+    /* The smallest bin edge below which at least p % of the positive values lie. */
+    double want = p / 100.0 * (double)total;
+    uint64_t cum = 0;
+    for (int b = 0; b < CALIB_BINS; b++) {
+        for (int k = c0; k < c1; k++)
+            cum += ct->hist[(size_t)k * CALIB_BINS + b];
+        if ((double)cum >= want) {
+            float up = bin_upper(b);
+            return up < mx ? up : mx;
+        }
+    }
+    return mx;
+}

@@ -1,0 +1,41 @@
+/* Calibration: activation statistics of every run-time tensor of a graph, gathered by
+ * running the float evaluator on sample inputs. Memory is bounded: per channel an exact
+ * maximum and a histogram with logarithmic bins (CALIB_BINS_PER_OCTAVE per factor of 2), so
+ * a percentile is known to within 2^(1/32) - 1 = 2.2 % whatever the number of samples. */
+#ifndef ANN2SNN_CALIB_H
+#define ANN2SNN_CALIB_H
+
+#include "eval.h"
+#include "graph.h"
+
+#define CALIB_BINS_PER_OCTAVE 32
+#define CALIB_MIN_EXP (-24) /* smallest binned value 2^-24; below counts as the first bin */
+#define CALIB_MAX_EXP 24
+#define CALIB_BINS ((CALIB_MAX_EXP - CALIB_MIN_EXP) * CALIB_BINS_PER_OCTAVE)
+
+typedef struct {
+    int channels;      /* dims[1] of the tensor (1 for rank < 2) */
+    int64_t inner;     /* elements per channel per sample */
+    float *max;        /* (channels) largest value seen */
+    uint32_t *hist;    /* (channels, CALIB_BINS) counts of positive values */
+    uint64_t *n_pos;   /* (channels) positive values seen */
+    uint64_t *n_total; /* (channels) values seen */
+} calib_tensor;
+
+typedef struct {
+    const snn_graph *g;
+    calib_tensor *t; /* (n_tensors); channels == 0 for constants and inputs */
+    int64_t samples;
+} calib_stats;
+
+snn_status calib_init(calib_stats *cs, const snn_graph *g, snn_diag *diag);
+/* Add the activations of one evaluated sample. */
+void calib_add(calib_stats *cs, const snn_eval *ev);
+void calib_free(calib_stats *cs);
+
+/* Statistics of the rectified activation max(0, x) of tensor t, channel c (-1: all channels):
+ * the maximum, or the p-th percentile (0 < p <= 100) of the positive values. 0 if none. */
+float calib_max(const calib_stats *cs, int t, int c);
+float calib_percentile(const calib_stats *cs, int t, int c, double p);
+
+#endif

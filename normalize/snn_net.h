@@ -1,0 +1,70 @@
+/* An SNN in memory, as the converter builds it and before it is written as a .snn file.
+ * Records mirror the file's (runtime/snn_format.h); arrays are owned here. */
+#ifndef ANN2SNN_SNN_NET_H
+#define ANN2SNN_SNN_NET_H
+
+#include <stdint.h>
+
+#include "calib.h"
+#include "diag.h"
+#include "graph.h"
+#include "snn_format.h"
+
+typedef struct {
+    uint32_t kind;   /* SNN_PROJ_* */
+    uint32_t source; /* buffer: 0 input, i + 1 layer i */
+    float *w;        /* (n_w) layout per kind (snn_format.h) */
+    uint32_t n_w;
+    uint16_t kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, group;
+    uint32_t src_c, src_h, src_w;
+} net_proj;
+
+typedef struct {
+    uint32_t kind, flags; /* SNN_LAYER_*, SNN_LAYER_F_* */
+    uint32_t c, h, w;
+    uint32_t proj_first, proj_count;
+    float *bias;      /* (c) NEURON, normalised */
+    float *threshold; /* (c) NEURON */
+    float *lambda;    /* (c) activation scale: a neuron at rate r stands for r * lambda */
+    uint32_t source;  /* MAXPOOL */
+    uint16_t kh, kw, sh, sw, pt, pl, pb, pr;
+    char name[SNN_NAME_SIZE];
+    int tensor;       /* IR tensor whose (rectified) activation the layer's rates carry */
+} net_layer;
+
+typedef struct {
+    net_layer *layers; /* (n_layers) */
+    uint32_t n_layers, cap_layers;
+    net_proj *proj;    /* (n_proj) */
+    uint32_t n_proj, cap_proj;
+    uint32_t input_c, input_h, input_w, n_classes;
+    float pre_scale, pre_mean, pre_std;
+    uint32_t coding, steps, reset, readout, norm, calib_count;
+    float v_init, ann_accuracy, percentile;
+    uint8_t sha256[32];
+} snn_net;
+
+typedef struct {
+    uint32_t norm;      /* SNN_NORM_* */
+    double percentile;  /* SNN_NORM_PERCENTILE / SNN_NORM_CHANNEL */
+    uint32_t reset;     /* SNN_RESET_* */
+    float v_init;       /* initial membrane, fraction of the threshold */
+    uint32_t readout;   /* SNN_READOUT_* */
+    uint32_t coding;    /* default coding stored in the file */
+    uint32_t steps;     /* default steps stored in the file */
+    float input_max;    /* model-based norm: largest input value (after preprocessing) */
+} snn_build_opts;
+
+void snn_build_opts_init(snn_build_opts *o);
+
+/* Map graph g to spiking layers, balancing thresholds with the calibration statistics cs
+ * (NULL only for SNN_NORM_MODEL). */
+snn_status snn_build(const snn_graph *g, const calib_stats *cs, const snn_build_opts *o, snn_net *net,
+                     snn_diag *diag);
+void snn_net_free(snn_net *net);
+
+/* Serialise to the .snn format (docs/snn-format.md) and write atomically. */
+snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn_diag *diag);
+snn_status snn_net_write(const snn_net *net, const char *path, snn_diag *diag);
+
+#endif

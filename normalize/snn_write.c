@@ -1,0 +1,202 @@
+/* snn_net -> .snn bytes (docs/snn-format.md): header, section table, then META, LAYR, PROJ,
+ * NAME and WGHT, each 64-byte aligned with its CRC-32 (zlib's). */
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "fileio.h"
+#include "snn_net.h"
+
+static void wr16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static void wr32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static void wr64(uint8_t *p, uint64_t v)
+{
+    wr32(p, (uint32_t)v);
+    wr32(p + 4, (uint32_t)(v >> 32));
+}
+static void wrf32(uint8_t *p, float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    wr32(p, u);
+}
+
+static size_t align64(size_t n)
+{
+    return (n + SNN_ALIGN - 1) / SNN_ALIGN * SNN_ALIGN;
+}
+
+/* Weights are packed with every array starting on 16 floats (64 bytes). */
+typedef struct {
+    float *data;
+    uint32_t n, cap;
+} wpack;
+
+static int64_t pack(wpack *w, const float *src, uint32_t n)
+{
+    uint32_t off = (w->n + 15) / 16 * 16;
+    if ((uint64_t)off + n > UINT32_MAX / 2)
+        return -1;
+    if (off + n > w->cap) {
+        uint32_t cap = w->cap ? w->cap : 4096;
+        while (cap < off + n)
+            cap *= 2;
+        float *d = realloc(w->data, (size_t)cap * sizeof *d);
+        if (!d)
+            return -1;
+        w->data = d;
+        w->cap = cap;
+    }
+    memset(w->data + w->n, 0, (size_t)(off - w->n) * sizeof *w->data);
+    if (n)
+        memcpy(w->data + off, src, (size_t)n * sizeof *src);
+    w->n = off + n;
+    return off;
+}
+
+snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn_diag *diag)
+{
+    *out = NULL;
+    *len = 0;
+    wpack wp = {NULL, 0, 0};
+    uint32_t nl = net->n_layers, np = net->n_proj;
+    uint8_t *layr = calloc(nl ? nl : 1, SNN_LAYER_SIZE), *proj = calloc(np ? np : 1, SNN_PROJ_SIZE);
+    uint8_t *names = calloc(nl ? nl : 1, SNN_NAME_SIZE), meta[SNN_META_SIZE] = {0};
+    uint8_t *buf = NULL;
+    snn_status st = SNN_OK;
+    if (!layr || !proj || !names)
+        goto nomem;
+    for (uint32_t i = 0; i < np; i++) {
+        const net_proj *p = &net->proj[i];
+        uint8_t *r = proj + (size_t)i * SNN_PROJ_SIZE;
+        int64_t off = pack(&wp, p->w, p->n_w);
+        if (off < 0)
+            goto nomem;
+        wr32(r + SNN_PROJ_KIND, p->kind);
+        wr32(r + SNN_PROJ_SOURCE, p->source);
+        wr32(r + SNN_PROJ_WEIGHTS, (uint32_t)off);
+        wr32(r + SNN_PROJ_N_WEIGHTS, p->n_w);
+        const uint16_t f[] = {p->kh, p->kw, p->sh, p->sw, p->dh, p->dw, p->pt, p->pl, p->pb, p->pr, p->group};
+        for (int k = 0; k < 11; k++)
+            wr16(r + SNN_PROJ_KH + 2 * k, f[k]);
+        wr32(r + SNN_PROJ_SRC_C, p->src_c);
+        wr32(r + SNN_PROJ_SRC_H, p->src_h);
+        wr32(r + SNN_PROJ_SRC_W, p->src_w);
+    }
+    for (uint32_t i = 0; i < nl; i++) {
+        const net_layer *L = &net->layers[i];
+        uint8_t *r = layr + (size_t)i * SNN_LAYER_SIZE;
+        wr32(r + SNN_LAYER_KIND, L->kind);
+        wr32(r + SNN_LAYER_FLAGS, L->flags);
+        wr32(r + SNN_LAYER_C, L->c);
+        wr32(r + SNN_LAYER_H, L->h);
+        wr32(r + SNN_LAYER_W, L->w);
+        wr32(r + SNN_LAYER_PROJ_FIRST, L->proj_first);
+        wr32(r + SNN_LAYER_PROJ_COUNT, L->proj_count);
+        if (L->kind == SNN_LAYER_NEURON) {
+            int64_t bo = pack(&wp, L->bias, L->c), to = pack(&wp, L->threshold, L->c);
+            if (bo < 0 || to < 0)
+                goto nomem;
+            wr32(r + SNN_LAYER_BIAS, (uint32_t)bo);
+            wr32(r + SNN_LAYER_THRESH, (uint32_t)to);
+        }
+        wr32(r + SNN_LAYER_SOURCE, L->source);
+        const uint16_t f[] = {L->kh, L->kw, L->sh, L->sw, L->pt, L->pl, L->pb, L->pr};
+        for (int k = 0; k < 8; k++)
+            wr16(r + SNN_LAYER_KH + 2 * k, f[k]);
+        memcpy(names + (size_t)i * SNN_NAME_SIZE, L->name, strnlen(L->name, SNN_NAME_SIZE - 1));
+    }
+    wr32(meta + SNN_META_INPUT_C, net->input_c);
+    wr32(meta + SNN_META_INPUT_H, net->input_h);
+    wr32(meta + SNN_META_INPUT_W, net->input_w);
+    wrf32(meta + SNN_META_PRE_SCALE, net->pre_scale);
+    wrf32(meta + SNN_META_PRE_MEAN, net->pre_mean);
+    wrf32(meta + SNN_META_PRE_STD, net->pre_std);
+    wr32(meta + SNN_META_N_CLASSES, net->n_classes);
+    wr32(meta + SNN_META_N_LAYERS, nl);
+    wr32(meta + SNN_META_N_PROJ, np);
+    wr32(meta + SNN_META_CODING, net->coding);
+    wr32(meta + SNN_META_STEPS, net->steps);
+    wr32(meta + SNN_META_RESET, net->reset);
+    wrf32(meta + SNN_META_V_INIT, net->v_init);
+    wr32(meta + SNN_META_READOUT, net->readout);
+    wr32(meta + SNN_META_FEATURES, 0);
+    wrf32(meta + SNN_META_ANN_ACC, net->ann_accuracy);
+    wr32(meta + SNN_META_NORM, net->norm);
+    wrf32(meta + SNN_META_PERCENTILE, net->percentile);
+    wr32(meta + SNN_META_CALIB_COUNT, net->calib_count);
+    memcpy(meta + SNN_META_SHA256, net->sha256, 32);
+    wr32(meta + SNN_META_WEIGHT_DTYPE, SNN_DTYPE_F32);
+
+    struct {
+        uint32_t tag, count;
+        const uint8_t *data;
+        size_t size;
+    } sec[5] = {
+        {SNN_TAG_META, 1, meta, SNN_META_SIZE},
+        {SNN_TAG_LAYR, nl, layr, (size_t)nl * SNN_LAYER_SIZE},
+        {SNN_TAG_PROJ, np, proj, (size_t)np * SNN_PROJ_SIZE},
+        {SNN_TAG_NAME, nl, names, (size_t)nl * SNN_NAME_SIZE},
+        {SNN_TAG_WGHT, wp.n, (const uint8_t *)wp.data, (size_t)wp.n * sizeof(float)},
+    };
+    const int n_sec = 5;
+    size_t offs[5], pos = align64(SNN_HDR_SIZE + n_sec * SNN_SEC_ENTRY_SIZE);
+    for (int i = 0; i < n_sec; i++) {
+        offs[i] = pos;
+        pos = align64(pos + sec[i].size);
+    }
+    size_t total = offs[n_sec - 1] + sec[n_sec - 1].size;
+    buf = calloc(total, 1);
+    if (!buf)
+        goto nomem;
+    memcpy(buf + SNN_HDR_MAGIC, SNN_MAGIC, SNN_MAGIC_LEN);
+    wr16(buf + SNN_HDR_MAJOR, SNN_VERSION_MAJOR);
+    wr16(buf + SNN_HDR_MINOR, SNN_VERSION_MINOR);
+    wr32(buf + SNN_HDR_HEADER_SIZE, SNN_HDR_SIZE);
+    wr32(buf + SNN_HDR_N_SECTIONS, (uint32_t)n_sec);
+    wr32(buf + SNN_HDR_TABLE_OFFSET, SNN_HDR_SIZE);
+    wr64(buf + SNN_HDR_FILE_SIZE, total);
+    for (int i = 0; i < n_sec; i++) {
+        uint8_t *e = buf + SNN_HDR_SIZE + i * SNN_SEC_ENTRY_SIZE;
+        if (sec[i].size)
+            memcpy(buf + offs[i], sec[i].data, sec[i].size);
+        wr32(e + SNN_SEC_TAG, sec[i].tag);
+        wr64(e + SNN_SEC_OFFSET, offs[i]);
+        wr64(e + SNN_SEC_SIZE, sec[i].size);
+        wr32(e + SNN_SEC_CRC, (uint32_t)crc32(0L, buf + offs[i], (uInt)sec[i].size));
+        wr32(e + SNN_SEC_COUNT, sec[i].count);
+    }
+    /* Header CRC: the header with this field zero, then the section table. */
+    uint32_t crc = (uint32_t)crc32(0L, buf, SNN_HDR_SIZE);
+    crc = (uint32_t)crc32(crc, buf + SNN_HDR_SIZE, (uInt)(n_sec * SNN_SEC_ENTRY_SIZE));
+    wr32(buf + SNN_HDR_CRC, crc);
+    *out = buf;
+    *len = total;
+    buf = NULL;
+    goto done;
+nomem:
+    st = snn_diag_set(diag, SNN_ERR_NOMEM, "out of memory writing the SNN");
+done:
+    free(buf);
+    free(layr);
+    free(proj);
+    free(names);
+    free(wp.data);
+    return st;
+}
+
+snn_status snn_net_write(const snn_net *net, const char *path, snn_diag *diag)
+{
+    uint8_t *buf;
+    size_t len;
+    snn_status st = snn_net_serialize(net, &buf, &len, diag);
+    if (st != SNN_OK)
+        return st;
+    st = snn_file_write_atomic(path, buf, len, diag);
+    free(buf);
+    return st;
+}

@@ -1,0 +1,137 @@
+/* The .snn file format: constants and field offsets shared by the writer (converter) and
+ * the reader (runtime). docs/snn-format.md is the normative spec; this header follows it.
+ *
+ * Little-endian throughout. Fields are read and written at the fixed offsets below, never
+ * through sizeof(struct). */
+#ifndef SNN_FORMAT_H
+#define SNN_FORMAT_H
+
+#include <stdint.h>
+
+#define SNN_MAGIC "A2SNN\r\n\x1a" /* 8 bytes: catches text-mode and truncated transfers */
+#define SNN_MAGIC_LEN 8
+#define SNN_VERSION_MAJOR 1
+#define SNN_VERSION_MINOR 0
+#define SNN_ALIGN 64 /* every section starts on a multiple of this */
+
+/* Header: 64 bytes at offset 0. */
+#define SNN_HDR_SIZE 64
+#define SNN_HDR_MAGIC 0          /* u8[8] */
+#define SNN_HDR_MAJOR 8          /* u16 */
+#define SNN_HDR_MINOR 10         /* u16 */
+#define SNN_HDR_HEADER_SIZE 12   /* u32, = 64 */
+#define SNN_HDR_N_SECTIONS 16    /* u32 */
+#define SNN_HDR_TABLE_OFFSET 20  /* u32, = 64 */
+#define SNN_HDR_FILE_SIZE 24     /* u64 */
+#define SNN_HDR_CRC 32           /* u32: CRC-32 of header (this field as 0) + section table */
+
+/* Section table: n_sections entries of 32 bytes. */
+#define SNN_SEC_ENTRY_SIZE 32
+#define SNN_SEC_TAG 0    /* u32 */
+#define SNN_SEC_OFFSET 8 /* u64 */
+#define SNN_SEC_SIZE 16  /* u64 */
+#define SNN_SEC_CRC 24   /* u32: CRC-32 of the section's bytes */
+#define SNN_SEC_COUNT 28 /* u32: number of records (or floats for WGHT) */
+#define SNN_MAX_SECTIONS 16
+
+enum {
+    SNN_TAG_META = 0x4154454d, /* "META" */
+    SNN_TAG_LAYR = 0x5259414c, /* "LAYR" */
+    SNN_TAG_PROJ = 0x4a4f5250, /* "PROJ" */
+    SNN_TAG_WGHT = 0x54484757, /* "WGHT" */
+    SNN_TAG_NAME = 0x454d414e, /* "NAME" */
+};
+
+/* META: one 256-byte record. */
+#define SNN_META_SIZE 256
+#define SNN_META_INPUT_C 0      /* u32 */
+#define SNN_META_INPUT_H 4      /* u32 */
+#define SNN_META_INPUT_W 8      /* u32 */
+#define SNN_META_PRE_SCALE 12   /* f32: x = (raw * scale - mean) / std */
+#define SNN_META_PRE_MEAN 16    /* f32 */
+#define SNN_META_PRE_STD 20     /* f32 */
+#define SNN_META_N_CLASSES 24   /* u32 */
+#define SNN_META_N_LAYERS 28    /* u32 */
+#define SNN_META_N_PROJ 32      /* u32 */
+#define SNN_META_CODING 36      /* u32: SNN_CODING_* default input coding */
+#define SNN_META_STEPS 40       /* u32: default time steps */
+#define SNN_META_RESET 44       /* u32: SNN_RESET_* */
+#define SNN_META_V_INIT 48      /* f32: initial membrane, fraction of threshold */
+#define SNN_META_READOUT 52     /* u32: SNN_READOUT_* */
+#define SNN_META_FEATURES 56    /* u32: required-feature bits; a reader refuses unknown bits */
+#define SNN_META_ANN_ACC 60     /* f32: ANN accuracy at conversion, NaN if unknown */
+#define SNN_META_NORM 64        /* u32: SNN_NORM_* */
+#define SNN_META_PERCENTILE 68  /* f32 */
+#define SNN_META_CALIB_COUNT 72 /* u32 */
+#define SNN_META_SHA256 76      /* u8[32]: SHA-256 of the source ONNX file */
+#define SNN_META_WEIGHT_DTYPE 108 /* u32: SNN_DTYPE_F32 (room for f16/int8) */
+
+/* LAYR: n_layers records of 64 bytes. Layer i writes buffer i + 1; buffer 0 is the input. */
+#define SNN_LAYER_SIZE 64
+#define SNN_LAYER_KIND 0        /* u32: SNN_LAYER_* */
+#define SNN_LAYER_FLAGS 4       /* u32: SNN_LAYER_F_* */
+#define SNN_LAYER_C 8           /* u32: output shape (C, H, W) */
+#define SNN_LAYER_H 12
+#define SNN_LAYER_W 16
+#define SNN_LAYER_PROJ_FIRST 20 /* u32: NEURON/CONCAT: first projection */
+#define SNN_LAYER_PROJ_COUNT 24 /* u32 */
+#define SNN_LAYER_BIAS 28       /* u32: NEURON: offset (floats) of C biases in WGHT */
+#define SNN_LAYER_THRESH 32     /* u32: NEURON: offset of C thresholds */
+#define SNN_LAYER_SOURCE 36     /* u32: MAXPOOL: source buffer */
+#define SNN_LAYER_KH 40         /* u16 x 8: MAXPOOL kernel, strides, pads (t, l, b, r) */
+#define SNN_LAYER_KW 42
+#define SNN_LAYER_SH 44
+#define SNN_LAYER_SW 46
+#define SNN_LAYER_PT 48
+#define SNN_LAYER_PL 50
+#define SNN_LAYER_PB 52
+#define SNN_LAYER_PR 54
+
+enum { SNN_LAYER_NEURON = 1, SNN_LAYER_MAXPOOL = 2, SNN_LAYER_CONCAT = 3 };
+enum { SNN_LAYER_F_OUTPUT = 1u << 0 }; /* integrates without spiking; its membrane is the readout */
+
+/* PROJ: n_proj records of 64 bytes: a synaptic projection from a buffer into a layer. */
+#define SNN_PROJ_SIZE 64
+#define SNN_PROJ_KIND 0     /* u32: SNN_PROJ_* */
+#define SNN_PROJ_SOURCE 4   /* u32: source buffer, < the layer's own buffer */
+#define SNN_PROJ_WEIGHTS 8  /* u32: offset (floats) in WGHT */
+#define SNN_PROJ_N_WEIGHTS 12 /* u32 */
+#define SNN_PROJ_KH 16      /* u16 x 12: kernel, strides, dilations, pads (t, l, b, r), group */
+#define SNN_PROJ_KW 18
+#define SNN_PROJ_SH 20
+#define SNN_PROJ_SW 22
+#define SNN_PROJ_DH 24
+#define SNN_PROJ_DW 26
+#define SNN_PROJ_PT 28
+#define SNN_PROJ_PL 30
+#define SNN_PROJ_PB 32
+#define SNN_PROJ_PR 34
+#define SNN_PROJ_GROUP 36
+#define SNN_PROJ_SRC_C 40   /* u32: source shape as the projection reads it (C, H, W) */
+#define SNN_PROJ_SRC_H 44
+#define SNN_PROJ_SRC_W 48
+
+enum {
+    SNN_PROJ_DENSE = 1,     /* weights (n_src, n_out), source-major */
+    SNN_PROJ_CONV = 2,      /* weights (C_src, KH, KW, C_out / group) */
+    SNN_PROJ_AVGPOOL = 3,   /* weights (C_out): per-channel weight of each input in a window */
+    SNN_PROJ_GLOBALAVG = 4, /* weights (C_out) */
+    SNN_PROJ_IDENTITY = 5,  /* weights (C_out): element-wise, per-channel weight */
+    SNN_PROJ_COPY = 6,      /* CONCAT source: spikes copied at the channel offset, no weights */
+};
+
+enum { SNN_CODING_DIRECT = 0, SNN_CODING_POISSON = 1 };
+enum { SNN_RESET_SUBTRACT = 0, SNN_RESET_ZERO = 1 };
+enum { SNN_READOUT_MEMBRANE = 0, SNN_READOUT_SPIKES = 1 };
+enum { SNN_NORM_MODEL = 0, SNN_NORM_MAX = 1, SNN_NORM_PERCENTILE = 2, SNN_NORM_CHANNEL = 3 };
+enum { SNN_DTYPE_F32 = 0 };
+
+/* NAME: n_layers records of 32 bytes, NUL-padded layer names (for reports). */
+#define SNN_NAME_SIZE 32
+
+/* Limits a reader enforces (and a writer respects). */
+#define SNN_MAX_LAYERS 128
+#define SNN_MAX_PROJ 256
+#define SNN_MAX_NEURONS (1u << 26) /* per buffer */
+
+#endif

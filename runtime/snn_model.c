@@ -1,0 +1,418 @@
+/* Loading a .snn file: every field is checked here, once, so that the simulation loop can
+ * index without checks. The spec is docs/snn-format.md. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "snn_runtime.h"
+
+static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t rd64(const uint8_t *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
+static float rdf32(const uint8_t *p)
+{
+    uint32_t u = rd32(p);
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+static snn_rt_status fail(snn_rt_diag *d, snn_rt_status st, int64_t offset, const char *fmt, ...)
+{
+    if (d) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(d->msg, sizeof d->msg, fmt, ap);
+        va_end(ap);
+        d->offset = offset;
+    }
+    return st;
+}
+
+const char *snn_rt_status_name(snn_rt_status st)
+{
+    switch (st) {
+    case SNN_RT_OK: return "ok";
+    case SNN_RT_ERR_FORMAT: return "format error";
+    case SNN_RT_ERR_VERSION: return "unsupported version";
+    case SNN_RT_ERR_CRC: return "checksum mismatch";
+    case SNN_RT_ERR_ARG: return "bad argument";
+    }
+    return "unknown";
+}
+
+typedef struct {
+    const uint8_t *p;
+    uint64_t offset, size;
+    uint32_t count;
+    bool present;
+} section;
+
+/* Product of three dimensions if every one is >= 1 and the product fits SNN_MAX_NEURONS. */
+static uint32_t shape_size(uint32_t c, uint32_t h, uint32_t w)
+{
+    if (c == 0 || h == 0 || w == 0)
+        return 0;
+    uint64_t n = (uint64_t)c * h * w;
+    return n > SNN_MAX_NEURONS ? 0 : (uint32_t)n;
+}
+
+/* Output size of a window op along one axis; 0 when it does not fit. */
+static uint32_t window_out(uint32_t in, uint32_t k, uint32_t s, uint32_t d, uint32_t pa, uint32_t pb)
+{
+    if (k == 0 || s == 0 || d == 0)
+        return 0;
+    uint64_t ext = (uint64_t)(k - 1) * d + 1, span = (uint64_t)in + pa + pb;
+    if (span < ext)
+        return 0;
+    return (uint32_t)((span - ext) / s + 1);
+}
+
+static snn_rt_status read_sections(const uint8_t *b, size_t len, section *meta, section *layr,
+                                   section *proj, section *wght, section *name, snn_rt_diag *d)
+{
+    uint32_t n_sec = rd32(b + SNN_HDR_N_SECTIONS);
+    if (rd32(b + SNN_HDR_HEADER_SIZE) != SNN_HDR_SIZE || rd32(b + SNN_HDR_TABLE_OFFSET) != SNN_HDR_SIZE)
+        return fail(d, SNN_RT_ERR_FORMAT, SNN_HDR_HEADER_SIZE, "header size or table offset is not 64");
+    if (n_sec == 0 || n_sec > SNN_MAX_SECTIONS)
+        return fail(d, SNN_RT_ERR_FORMAT, SNN_HDR_N_SECTIONS, "%u sections (1 to %d allowed)", n_sec,
+                    SNN_MAX_SECTIONS);
+    uint64_t table_end = SNN_HDR_SIZE + (uint64_t)n_sec * SNN_SEC_ENTRY_SIZE;
+    if (table_end > len)
+        return fail(d, SNN_RT_ERR_FORMAT, (int64_t)len, "section table runs past the end of the file");
+    /* Header CRC covers the header with its CRC field zeroed, then the table. */
+    uint8_t hdr[SNN_HDR_SIZE];
+    memcpy(hdr, b, SNN_HDR_SIZE);
+    memset(hdr + SNN_HDR_CRC, 0, 4);
+    uint32_t crc = snn_crc32(snn_crc32(0, hdr, SNN_HDR_SIZE), b + SNN_HDR_SIZE, table_end - SNN_HDR_SIZE);
+    if (crc != rd32(b + SNN_HDR_CRC))
+        return fail(d, SNN_RT_ERR_CRC, SNN_HDR_CRC, "header checksum mismatch (file corrupt)");
+    section all[SNN_MAX_SECTIONS];
+    for (uint32_t i = 0; i < n_sec; i++) {
+        const uint8_t *e = b + SNN_HDR_SIZE + i * SNN_SEC_ENTRY_SIZE;
+        int64_t eoff = SNN_HDR_SIZE + (int64_t)i * SNN_SEC_ENTRY_SIZE;
+        uint32_t tag = rd32(e + SNN_SEC_TAG);
+        section s = {NULL, rd64(e + SNN_SEC_OFFSET), rd64(e + SNN_SEC_SIZE), rd32(e + SNN_SEC_COUNT), true};
+        if (s.offset % SNN_ALIGN || s.offset < table_end)
+            return fail(d, SNN_RT_ERR_FORMAT, eoff, "section %u is misaligned or overlaps the header", i);
+        if (s.offset > len || s.size > len - s.offset)
+            return fail(d, SNN_RT_ERR_FORMAT, eoff,
+                        "section %u (%llu bytes at %llu) runs past the end of the file (%zu bytes)", i,
+                        (unsigned long long)s.size, (unsigned long long)s.offset, len);
+        for (uint32_t j = 0; j < i; j++)
+            if (s.offset < all[j].offset + all[j].size && all[j].offset < s.offset + s.size)
+                return fail(d, SNN_RT_ERR_FORMAT, eoff, "sections %u and %u overlap", j, i);
+        s.p = b + s.offset;
+        if (snn_crc32(0, s.p, s.size) != rd32(e + SNN_SEC_CRC))
+            return fail(d, SNN_RT_ERR_CRC, (int64_t)s.offset, "section %u checksum mismatch (file corrupt)", i);
+        all[i] = s;
+        section *dst = tag == SNN_TAG_META ? meta : tag == SNN_TAG_LAYR ? layr : tag == SNN_TAG_PROJ ? proj
+                     : tag == SNN_TAG_WGHT ? wght : tag == SNN_TAG_NAME ? name : NULL;
+        if (!dst)
+            continue; /* unknown section: skipped, as the spec allows */
+        if (dst->present)
+            return fail(d, SNN_RT_ERR_FORMAT, eoff, "section tag 0x%08x appears twice", tag);
+        *dst = s;
+    }
+    if (!meta->present || !layr->present || !proj->present || !wght->present)
+        return fail(d, SNN_RT_ERR_FORMAT, SNN_HDR_SIZE, "a required section (META, LAYR, PROJ, WGHT) is missing");
+    if (meta->size < SNN_META_SIZE || layr->size != (uint64_t)layr->count * SNN_LAYER_SIZE ||
+        proj->size != (uint64_t)proj->count * SNN_PROJ_SIZE || wght->size != (uint64_t)wght->count * 4 ||
+        (name->present && name->size != (uint64_t)name->count * SNN_NAME_SIZE))
+        return fail(d, SNN_RT_ERR_FORMAT, SNN_HDR_SIZE, "a section's size does not match its record count");
+    return SNN_RT_OK;
+}
+
+static snn_rt_status read_meta(snn_model *m, const section *s, const section *layr,
+                               const section *proj, snn_rt_diag *d)
+{
+    const uint8_t *p = s->p;
+    int64_t o = (int64_t)s->offset;
+    m->input_c = rd32(p + SNN_META_INPUT_C);
+    m->input_h = rd32(p + SNN_META_INPUT_H);
+    m->input_w = rd32(p + SNN_META_INPUT_W);
+    m->input_size = shape_size(m->input_c, m->input_h, m->input_w);
+    if (!m->input_size)
+        return fail(d, SNN_RT_ERR_FORMAT, o, "input shape %u x %u x %u is empty or too large",
+                    m->input_c, m->input_h, m->input_w);
+    m->pre_scale = rdf32(p + SNN_META_PRE_SCALE);
+    m->pre_mean = rdf32(p + SNN_META_PRE_MEAN);
+    m->pre_std = rdf32(p + SNN_META_PRE_STD);
+    if (!isfinite(m->pre_scale) || !isfinite(m->pre_mean) || !isfinite(m->pre_std) || m->pre_std == 0)
+        return fail(d, SNN_RT_ERR_FORMAT, o + SNN_META_PRE_SCALE, "preprocessing scale/mean/std invalid");
+    m->n_classes = rd32(p + SNN_META_N_CLASSES);
+    m->n_layers = rd32(p + SNN_META_N_LAYERS);
+    m->n_proj = rd32(p + SNN_META_N_PROJ);
+    if (m->n_layers == 0 || m->n_layers > SNN_MAX_LAYERS || m->n_layers != layr->count)
+        return fail(d, SNN_RT_ERR_FORMAT, o + SNN_META_N_LAYERS, "%u layers (section has %u, limit %d)",
+                    m->n_layers, layr->count, SNN_MAX_LAYERS);
+    if (m->n_proj > SNN_MAX_PROJ || m->n_proj != proj->count)
+        return fail(d, SNN_RT_ERR_FORMAT, o + SNN_META_N_PROJ, "%u projections (section has %u, limit %d)",
+                    m->n_proj, proj->count, SNN_MAX_PROJ);
+    m->coding = rd32(p + SNN_META_CODING);
+    m->steps = rd32(p + SNN_META_STEPS);
+    m->reset = rd32(p + SNN_META_RESET);
+    m->v_init = rdf32(p + SNN_META_V_INIT);
+    m->readout = rd32(p + SNN_META_READOUT);
+    m->features = rd32(p + SNN_META_FEATURES);
+    m->ann_accuracy = rdf32(p + SNN_META_ANN_ACC);
+    m->norm = rd32(p + SNN_META_NORM);
+    m->percentile = rdf32(p + SNN_META_PERCENTILE);
+    m->calib_count = rd32(p + SNN_META_CALIB_COUNT);
+    memcpy(m->source_sha256, p + SNN_META_SHA256, 32);
+    if (m->features != 0)
+        return fail(d, SNN_RT_ERR_VERSION, o + SNN_META_FEATURES,
+                    "the file needs features 0x%x that this runtime does not have", m->features);
+    if (rd32(p + SNN_META_WEIGHT_DTYPE) != SNN_DTYPE_F32)
+        return fail(d, SNN_RT_ERR_VERSION, o + SNN_META_WEIGHT_DTYPE, "weight type %u is not float32",
+                    rd32(p + SNN_META_WEIGHT_DTYPE));
+    if (m->coding > SNN_CODING_POISSON || m->reset > SNN_RESET_ZERO || m->readout > SNN_READOUT_SPIKES ||
+        m->steps == 0 || !(m->v_init >= 0.0f && m->v_init <= 1.0f))
+        return fail(d, SNN_RT_ERR_FORMAT, o + SNN_META_CODING,
+                    "coding, reset, readout, steps or v_init out of range");
+    return SNN_RT_OK;
+}
+
+/* Shape of buffer b: 0 is the input, b > 0 the output of layer b - 1. */
+static void buffer_shape(const snn_model *m, uint32_t b, uint32_t *c, uint32_t *h, uint32_t *w)
+{
+    if (b == 0) {
+        *c = m->input_c, *h = m->input_h, *w = m->input_w;
+    } else {
+        *c = m->layers[b - 1].c, *h = m->layers[b - 1].h, *w = m->layers[b - 1].w;
+    }
+}
+
+static bool weights_ok(const float *w, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (!isfinite(w[i]))
+            return false;
+    return true;
+}
+
+static snn_rt_status read_proj(snn_model *m, uint32_t i, const section *s, const section *wg,
+                               snn_rt_diag *d)
+{
+    const uint8_t *p = s->p + (size_t)i * SNN_PROJ_SIZE;
+    int64_t o = (int64_t)s->offset + (int64_t)i * SNN_PROJ_SIZE;
+    snn_proj *pj = &m->proj[i];
+    pj->kind = rd32(p + SNN_PROJ_KIND);
+    pj->source = rd32(p + SNN_PROJ_SOURCE);
+    uint32_t woff = rd32(p + SNN_PROJ_WEIGHTS);
+    pj->n_w = rd32(p + SNN_PROJ_N_WEIGHTS);
+    pj->kh = rd16(p + SNN_PROJ_KH), pj->kw = rd16(p + SNN_PROJ_KW);
+    pj->sh = rd16(p + SNN_PROJ_SH), pj->sw = rd16(p + SNN_PROJ_SW);
+    pj->dh = rd16(p + SNN_PROJ_DH), pj->dw = rd16(p + SNN_PROJ_DW);
+    pj->pt = rd16(p + SNN_PROJ_PT), pj->pl = rd16(p + SNN_PROJ_PL);
+    pj->pb = rd16(p + SNN_PROJ_PB), pj->pr = rd16(p + SNN_PROJ_PR);
+    pj->group = rd16(p + SNN_PROJ_GROUP);
+    pj->src_c = rd32(p + SNN_PROJ_SRC_C), pj->src_h = rd32(p + SNN_PROJ_SRC_H);
+    pj->src_w = rd32(p + SNN_PROJ_SRC_W);
+    if (pj->kind < SNN_PROJ_DENSE || pj->kind > SNN_PROJ_COPY)
+        return fail(d, SNN_RT_ERR_FORMAT, o, "projection %u has unknown kind %u", i, pj->kind);
+    if (woff > wg->count || pj->n_w > wg->count - woff)
+        return fail(d, SNN_RT_ERR_FORMAT, o + SNN_PROJ_WEIGHTS,
+                    "projection %u: weights [%u, +%u) outside the %u weights", i, woff, pj->n_w, wg->count);
+    pj->w = (const float *)(const void *)wg->p + woff;
+    if (!weights_ok(pj->w, pj->n_w))
+        return fail(d, SNN_RT_ERR_FORMAT, (int64_t)wg->offset + (int64_t)woff * 4,
+                    "projection %u has a NaN or infinite weight", i);
+    return SNN_RT_OK;
+}
+
+/* Checks that need the owning layer: source order and shapes, weight counts. */
+static snn_rt_status check_proj(const snn_model *m, uint32_t li, uint32_t i, snn_rt_diag *d,
+                                int64_t o)
+{
+    const snn_layer *L = &m->layers[li];
+    const snn_proj *pj = &m->proj[i];
+    if (pj->source > li)
+        return fail(d, SNN_RT_ERR_FORMAT, o, "layer %u reads buffer %u, which is not computed before it",
+                    li, pj->source);
+    uint32_t c, h, w;
+    buffer_shape(m, pj->source, &c, &h, &w);
+    if (c != pj->src_c || h != pj->src_h || w != pj->src_w)
+        return fail(d, SNN_RT_ERR_FORMAT, o, "projection %u: source shape does not match buffer %u", i,
+                    pj->source);
+    uint32_t src_size = c * h * w;
+    uint64_t want;
+    bool shape_ok = true;
+    switch (pj->kind) {
+    case SNN_PROJ_DENSE:
+        want = (uint64_t)src_size * L->size;
+        break;
+    case SNN_PROJ_CONV:
+        if (pj->group == 0 || c % pj->group || L->c % pj->group)
+            return fail(d, SNN_RT_ERR_FORMAT, o, "projection %u: group %u does not divide the channels",
+                        i, pj->group);
+        want = (uint64_t)c * pj->kh * pj->kw * (L->c / pj->group);
+        shape_ok = window_out(h, pj->kh, pj->sh, pj->dh, pj->pt, pj->pb) == L->h &&
+                   window_out(w, pj->kw, pj->sw, pj->dw, pj->pl, pj->pr) == L->w;
+        break;
+    case SNN_PROJ_AVGPOOL:
+        want = L->c;
+        shape_ok = c == L->c && window_out(h, pj->kh, pj->sh, 1, pj->pt, pj->pb) == L->h &&
+                   window_out(w, pj->kw, pj->sw, 1, pj->pl, pj->pr) == L->w;
+        break;
+    case SNN_PROJ_GLOBALAVG:
+        want = L->c;
+        shape_ok = c == L->c && L->h == 1 && L->w == 1;
+        break;
+    case SNN_PROJ_IDENTITY:
+        want = L->c;
+        shape_ok = c == L->c && h == L->h && w == L->w;
+        break;
+    default: /* COPY */
+        want = 0;
+        shape_ok = h == L->h && w == L->w && pj->source > 0;
+        break;
+    }
+    if (!shape_ok)
+        return fail(d, SNN_RT_ERR_FORMAT, o, "projection %u: shape does not fit layer %u", i, li);
+    if (pj->n_w != want)
+        return fail(d, SNN_RT_ERR_FORMAT, o, "projection %u has %u weights, its shape needs %llu", i,
+                    pj->n_w, (unsigned long long)want);
+    if ((pj->kind == SNN_PROJ_COPY) != (L->kind == SNN_LAYER_CONCAT))
+        return fail(d, SNN_RT_ERR_FORMAT, o, "projection %u does not fit the kind of layer %u", i, li);
+    return SNN_RT_OK;
+}
+
+static snn_rt_status read_layer(snn_model *m, uint32_t i, const section *s, const section *wg,
+                                const section *nm, snn_rt_diag *d)
+{
+    const uint8_t *p = s->p + (size_t)i * SNN_LAYER_SIZE;
+    int64_t o = (int64_t)s->offset + (int64_t)i * SNN_LAYER_SIZE;
+    snn_layer *L = &m->layers[i];
+    L->kind = rd32(p + SNN_LAYER_KIND);
+    L->flags = rd32(p + SNN_LAYER_FLAGS);
+    L->c = rd32(p + SNN_LAYER_C), L->h = rd32(p + SNN_LAYER_H), L->w = rd32(p + SNN_LAYER_W);
+    L->size = shape_size(L->c, L->h, L->w);
+    L->proj_first = rd32(p + SNN_LAYER_PROJ_FIRST);
+    L->proj_count = rd32(p + SNN_LAYER_PROJ_COUNT);
+    L->source = rd32(p + SNN_LAYER_SOURCE);
+    L->kh = rd16(p + SNN_LAYER_KH), L->kw = rd16(p + SNN_LAYER_KW);
+    L->sh = rd16(p + SNN_LAYER_SH), L->sw = rd16(p + SNN_LAYER_SW);
+    L->pt = rd16(p + SNN_LAYER_PT), L->pl = rd16(p + SNN_LAYER_PL);
+    L->pb = rd16(p + SNN_LAYER_PB), L->pr = rd16(p + SNN_LAYER_PR);
+    memset(L->name, 0, sizeof L->name);
+    if (nm->present && i < nm->count)
+        memcpy(L->name, nm->p + (size_t)i * SNN_NAME_SIZE, SNN_NAME_SIZE - 1);
+    if (!L->size)
+        return fail(d, SNN_RT_ERR_FORMAT, o + SNN_LAYER_C, "layer %u: shape %u x %u x %u is empty or too large",
+                    i, L->c, L->h, L->w);
+    if (L->flags & ~(uint32_t)SNN_LAYER_F_OUTPUT)
+        return fail(d, SNN_RT_ERR_FORMAT, o + SNN_LAYER_FLAGS, "layer %u: unknown flags 0x%x", i, L->flags);
+    m->buffer_size[i + 1] = L->size;
+    switch (L->kind) {
+    case SNN_LAYER_NEURON: {
+        uint32_t boff = rd32(p + SNN_LAYER_BIAS), toff = rd32(p + SNN_LAYER_THRESH);
+        if (boff > wg->count || L->c > wg->count - boff || toff > wg->count || L->c > wg->count - toff)
+            return fail(d, SNN_RT_ERR_FORMAT, o + SNN_LAYER_BIAS, "layer %u: bias or thresholds outside WGHT", i);
+        L->bias = (const float *)(const void *)wg->p + boff;
+        L->threshold = (const float *)(const void *)wg->p + toff;
+        if (!weights_ok(L->bias, L->c))
+            return fail(d, SNN_RT_ERR_FORMAT, o + SNN_LAYER_BIAS, "layer %u has a NaN or infinite bias", i);
+        for (uint32_t c = 0; c < L->c; c++)
+            if (!(L->threshold[c] > 0.0f) || !isfinite(L->threshold[c]))
+                return fail(d, SNN_RT_ERR_FORMAT, o + SNN_LAYER_THRESH,
+                            "layer %u: threshold %u is not a positive finite number", i, c);
+        break;
+    }
+    case SNN_LAYER_CONCAT:
+        break;
+    case SNN_LAYER_MAXPOOL: {
+        if (L->source > i || L->source == 0)
+            return fail(d, SNN_RT_ERR_FORMAT, o + SNN_LAYER_SOURCE, "layer %u: max-pool source %u invalid",
+                        i, L->source);
+        uint32_t c, h, w;
+        buffer_shape(m, L->source, &c, &h, &w);
+        if (c != L->c || window_out(h, L->kh, L->sh, 1, L->pt, L->pb) != L->h ||
+            window_out(w, L->kw, L->sw, 1, L->pl, L->pr) != L->w || L->pt >= L->kh || L->pb >= L->kh ||
+            L->pl >= L->kw || L->pr >= L->kw)
+            return fail(d, SNN_RT_ERR_FORMAT, o, "layer %u: max-pool window does not fit its source", i);
+        return SNN_RT_OK;
+    }
+    default:
+        return fail(d, SNN_RT_ERR_FORMAT, o, "layer %u has unknown kind %u", i, L->kind);
+    }
+    if (L->proj_count == 0 || L->proj_first > m->n_proj || L->proj_count > m->n_proj - L->proj_first)
+        return fail(d, SNN_RT_ERR_FORMAT, o + SNN_LAYER_PROJ_FIRST, "layer %u: projections out of range", i);
+    uint32_t concat_c = 0;
+    for (uint32_t k = L->proj_first; k < L->proj_first + L->proj_count; k++) {
+        snn_rt_status st = check_proj(m, i, k, d, o);
+        if (st != SNN_RT_OK)
+            return st;
+        concat_c += m->proj[k].src_c;
+    }
+    if (L->kind == SNN_LAYER_CONCAT && concat_c != L->c)
+        return fail(d, SNN_RT_ERR_FORMAT, o, "layer %u: concatenated channels %u != %u", i, concat_c, L->c);
+    return SNN_RT_OK;
+}
+
+snn_rt_status snn_model_load(snn_model *m, const void *buf, size_t len, snn_rt_diag *d)
+{
+    if (d) {
+        d->msg[0] = '\0';
+        d->offset = -1;
+    }
+    memset(m, 0, sizeof *m);
+    const uint8_t *b = buf;
+    if (!buf || (uintptr_t)buf % 4)
+        return fail(d, SNN_RT_ERR_ARG, -1, "the file buffer must be 4-byte aligned");
+    if (len < SNN_HDR_SIZE || memcmp(b, SNN_MAGIC, SNN_MAGIC_LEN) != 0)
+        return fail(d, SNN_RT_ERR_FORMAT, 0, "not a .snn file (bad magic or shorter than its header)");
+    uint16_t major = rd16(b + SNN_HDR_MAJOR), minor = rd16(b + SNN_HDR_MINOR);
+    if (major != SNN_VERSION_MAJOR)
+        return fail(d, SNN_RT_ERR_VERSION, SNN_HDR_MAJOR, "file version %u.%u; this runtime reads %d.x",
+                    major, minor, SNN_VERSION_MAJOR);
+    if (rd64(b + SNN_HDR_FILE_SIZE) != len)
+        return fail(d, SNN_RT_ERR_FORMAT, SNN_HDR_FILE_SIZE, "file is %zu bytes, its header says %llu (truncated?)",
+                    len, (unsigned long long)rd64(b + SNN_HDR_FILE_SIZE));
+    section meta = {0}, layr = {0}, proj = {0}, wght = {0}, name = {0};
+    snn_rt_status st = read_sections(b, len, &meta, &layr, &proj, &wght, &name, d);
+    if (st == SNN_RT_OK)
+        st = read_meta(m, &meta, &layr, &proj, d);
+    m->buffer_size[0] = m->input_size;
+    for (uint32_t i = 0; st == SNN_RT_OK && i < m->n_proj; i++)
+        st = read_proj(m, i, &proj, &wght, d);
+    for (uint32_t i = 0; st == SNN_RT_OK && i < m->n_layers; i++)
+        st = read_layer(m, i, &layr, &wght, &name, d);
+    if (st != SNN_RT_OK)
+        return st;
+    /* Each projection belongs to exactly one layer, in order. */
+    uint32_t next = 0;
+    for (uint32_t i = 0; i < m->n_layers; i++) {
+        const snn_layer *L = &m->layers[i];
+        if (L->kind == SNN_LAYER_MAXPOOL)
+            continue;
+        if (L->proj_first != next)
+            return fail(d, SNN_RT_ERR_FORMAT, (int64_t)layr.offset + (int64_t)i * SNN_LAYER_SIZE,
+                        "layer %u: projections are not contiguous and in order", i);
+        next += L->proj_count;
+    }
+    if (next != m->n_proj)
+        return fail(d, SNN_RT_ERR_FORMAT, (int64_t)proj.offset, "%u projections belong to no layer",
+                    m->n_proj - next);
+    /* Exactly one output: the last layer, a NEURON layer of n_classes neurons. */
+    m->output_layer = m->n_layers - 1;
+    for (uint32_t i = 0; i < m->n_layers; i++) {
+        bool is_out = m->layers[i].flags & SNN_LAYER_F_OUTPUT;
+        if (is_out != (i == m->output_layer))
+            return fail(d, SNN_RT_ERR_FORMAT, (int64_t)layr.offset + (int64_t)i * SNN_LAYER_SIZE,
+                        "layer %u: only the last layer is the output", i);
+    }
+    const snn_layer *out = &m->layers[m->output_layer];
+    if (out->kind != SNN_LAYER_NEURON || out->size != m->n_classes || m->n_classes == 0)
+        return fail(d, SNN_RT_ERR_FORMAT, (int64_t)meta.offset + SNN_META_N_CLASSES,
+                    "the output layer must be a neuron layer of n_classes (%u) neurons", m->n_classes);
+    return SNN_RT_OK;
+}

@@ -1,0 +1,119 @@
+/* ann2snn runtime: loads a .snn file and runs it. libc and libm only, no globals, no
+ * allocation: the caller supplies the memory (snn_state_mem_size()), as CMSIS-NN does.
+ *
+ *   snn_model m;
+ *   snn_model_load(&m, file_bytes, file_len, &diag);   // validates everything once
+ *   void *mem = malloc(snn_state_mem_size(&m));
+ *   snn_state s;
+ *   snn_state_init(&s, &m, mem, snn_state_mem_size(&m));
+ *   snn_preprocess_u8(&m, raw_pixels, x);              // x: m.input_size floats
+ *   snn_state_begin(&s, x, SNN_CODING_DIRECT, seed);
+ *   for (t = 0; t < T; t++) snn_state_step(&s);
+ *   int cls = snn_state_predict(&s);
+ *
+ * The model keeps pointers into file_bytes (weights are used in place): keep it alive and
+ * 4-byte aligned while the model is in use. After a successful load the step loop does no
+ * further checks. */
+#ifndef SNN_RUNTIME_H
+#define SNN_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "snn_format.h"
+
+typedef enum {
+    SNN_RT_OK = 0,
+    SNN_RT_ERR_FORMAT,      /* not a .snn file, or a field out of range */
+    SNN_RT_ERR_VERSION,     /* a version or feature this runtime cannot run */
+    SNN_RT_ERR_CRC,         /* a checksum does not match */
+    SNN_RT_ERR_ARG,         /* caller error: size too small, misaligned buffer */
+} snn_rt_status;
+
+typedef struct {
+    char msg[256];  /* what is wrong */
+    int64_t offset; /* byte offset in the file, or -1 */
+} snn_rt_diag;
+
+typedef struct {
+    uint32_t kind;        /* SNN_PROJ_* */
+    uint32_t source;      /* buffer index */
+    const float *w;       /* (n_w) layout per kind, see snn_format.h */
+    uint32_t n_w;
+    uint16_t kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, group;
+    uint32_t src_c, src_h, src_w;
+} snn_proj;
+
+typedef struct {
+    uint32_t kind;  /* SNN_LAYER_* */
+    uint32_t flags; /* SNN_LAYER_F_* */
+    uint32_t c, h, w, size; /* output shape; size = c * h * w */
+    uint32_t proj_first, proj_count;
+    const float *bias;      /* (c) NEURON */
+    const float *threshold; /* (c) NEURON */
+    uint32_t source;        /* MAXPOOL source buffer */
+    uint16_t kh, kw, sh, sw, pt, pl, pb, pr;
+    char name[SNN_NAME_SIZE];
+} snn_layer;
+
+typedef struct {
+    uint32_t input_c, input_h, input_w, input_size;
+    float pre_scale, pre_mean, pre_std;
+    uint32_t n_classes;
+    uint32_t coding, steps, reset, readout, norm, calib_count, features;
+    float v_init, ann_accuracy, percentile;
+    uint8_t source_sha256[32];
+    uint32_t n_layers, n_proj, output_layer;
+    snn_layer layers[SNN_MAX_LAYERS]; /* (n_layers) */
+    snn_proj proj[SNN_MAX_PROJ];      /* (n_proj) */
+    uint32_t buffer_size[SNN_MAX_LAYERS + 1]; /* (n_layers + 1) neurons per buffer */
+} snn_model;
+
+/* Parse and validate a whole file held in buf (4-byte aligned). */
+snn_rt_status snn_model_load(snn_model *m, const void *buf, size_t len, snn_rt_diag *diag);
+
+/* Per-layer counters, accumulated since snn_state_begin(). */
+typedef struct {
+    uint64_t spikes; /* spikes emitted by the layer's neurons */
+    uint64_t synops; /* synaptic operations (weight additions) into the layer */
+} snn_layer_stats;
+
+/* Simulation state. All arrays point into the caller's memory block. */
+typedef struct {
+    const snn_model *m;
+    uint32_t *spike_idx[SNN_MAX_LAYERS + 1]; /* per buffer: indices that spiked this step */
+    uint32_t n_spikes[SNN_MAX_LAYERS + 1];
+    float *v[SNN_MAX_LAYERS];        /* per NEURON layer: membrane (size) */
+    float *current[SNN_MAX_LAYERS];  /* per NEURON layer: input accumulated this step (size) */
+    float *constant[SNN_MAX_LAYERS]; /* per NEURON layer: bias + direct-coded input (size) */
+    float *count[SNN_MAX_LAYERS + 1];/* per buffer gated by a MAXPOOL: spike counts (size) */
+    const float *input;              /* the begin() input, (input_size) */
+    uint32_t coding;
+    uint64_t rng;
+    uint32_t t; /* steps done */
+    snn_layer_stats *stats; /* (n_layers) */
+    uint64_t input_spikes;  /* Poisson coding: input spikes so far */
+} snn_state;
+
+size_t snn_state_mem_size(const snn_model *m);
+snn_rt_status snn_state_init(snn_state *s, const snn_model *m, void *mem, size_t mem_size);
+
+/* Map raw uint8 samples (input_size) to network input with the file's preprocessing. */
+void snn_preprocess_u8(const snn_model *m, const uint8_t *raw, float *x);
+
+/* Start an inference on input x (input_size floats, preprocessed). coding: SNN_CODING_*;
+ * Poisson coding needs x in [0, 1] (values are clamped) and uses seed. */
+void snn_state_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed);
+/* Advance one time step. */
+void snn_state_step(snn_state *s);
+/* Readout: the output layer's membrane (n_classes floats). */
+const float *snn_state_output(const snn_state *s);
+/* argmax of the readout; ties go to the lower class. */
+int snn_state_predict(const snn_state *s);
+
+const char *snn_rt_status_name(snn_rt_status st);
+
+/* CRC-32 (IEEE 802.3, as zlib's crc32) of len bytes, continuing from crc (0 to start). */
+uint32_t snn_crc32(uint32_t crc, const void *data, size_t len);
+
+#endif
