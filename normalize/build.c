@@ -204,10 +204,10 @@ static void term_scale_src(net_proj *p, const float *s, uint32_t out_size)
 {
     uint32_t src_hw = p->src_h * p->src_w;
     switch (p->kind) {
-    case SNN_PROJ_DENSE:
+    case SNN_PROJ_DENSE: /* rows are source neurons, channel-last: channel j % C */
         for (uint32_t j = 0; j < p->src_c * src_hw; j++)
             for (uint32_t o = 0; o < out_size; o++)
-                p->w[(size_t)j * out_size + o] *= s[j / src_hw];
+                p->w[(size_t)j * out_size + o] *= s[j % p->src_c];
         break;
     case SNN_PROJ_CONV: {
         uint32_t per = p->n_w / p->src_c;
@@ -312,7 +312,7 @@ static float model_bound(builder *b, const value *v)
                 for (uint32_t o = 0; o < out; o++) {
                     float wv = p->w[(size_t)j * out + o];
                     if (wv > 0)
-                        acc[o] += wv * LS(j / src_hw);
+                        acc[o] += wv * LS(j % p->src_c);
                 }
             break;
         case SNN_PROJ_CONV: {
@@ -571,9 +571,14 @@ static snn_status op_dense(builder *b, const snn_node *n, value *out)
         return nomem(b);
     const float *bd = B->data;
     float alpha = gemm ? n->attr.alpha : 1.0f;
-    for (uint32_t j = 0; j < K; j++)
+    /* ONNX flattens (C, H, W) channel-first; the source buffer is channel-last. Row k of the
+     * ANN weights (k = c*H*W + pos) becomes row pos*C + c. */
+    uint32_t hw = x->h * x->w;
+    for (uint32_t k = 0; k < K; k++) {
+        uint32_t j = (k % hw) * x->c + k / hw;
         for (uint32_t o = 0; o < N; o++)
-            p.w[(size_t)j * N + o] = alpha * (tb ? bd[(size_t)o * K + j] : bd[(size_t)j * N + o]);
+            p.w[(size_t)j * N + o] = alpha * (tb ? bd[(size_t)o * K + k] : bd[(size_t)k * N + o]);
+    }
     snn_status st = new_linear(b, out, N, 1, 1);
     if (st == SNN_OK && gemm && n->n_inputs > 2 && n->inputs[2] >= 0) {
         const snn_tensor *C = &g->tensors[n->inputs[2]];

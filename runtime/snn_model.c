@@ -140,7 +140,7 @@ static snn_rt_status read_meta(snn_model *m, const section *s, const section *la
     m->input_h = rd32(p + SNN_META_INPUT_H);
     m->input_w = rd32(p + SNN_META_INPUT_W);
     m->input_size = shape_size(m->input_c, m->input_h, m->input_w);
-    if (!m->input_size)
+    if (!m->input_size || m->input_h > 0xffff || m->input_w > 0xffff)
         return fail(d, SNN_RT_ERR_FORMAT, o, "input shape %u x %u x %u is empty or too large",
                     m->input_c, m->input_h, m->input_w);
     m->pre_scale = rdf32(p + SNN_META_PRE_SCALE);
@@ -306,7 +306,7 @@ static snn_rt_status read_layer(snn_model *m, uint32_t i, const section *s, cons
     memset(L->name, 0, sizeof L->name);
     if (nm->present && i < nm->count)
         memcpy(L->name, nm->p + (size_t)i * SNN_NAME_SIZE, SNN_NAME_SIZE - 1);
-    if (!L->size)
+    if (!L->size || L->h > 0xffff || L->w > 0xffff)
         return fail(d, SNN_RT_ERR_FORMAT, o + SNN_LAYER_C, "layer %u: shape %u x %u x %u is empty or too large",
                     i, L->c, L->h, L->w);
     if (L->flags & ~(uint32_t)SNN_LAYER_F_OUTPUT)

@@ -84,10 +84,13 @@ typedef struct {
     uint32_t *spike_idx[SNN_MAX_LAYERS + 1]; /* per buffer: indices that spiked this step */
     uint32_t n_spikes[SNN_MAX_LAYERS + 1];
     float *v[SNN_MAX_LAYERS];        /* per NEURON layer: membrane (size) */
-    float *current[SNN_MAX_LAYERS];  /* per NEURON layer: input accumulated this step (size) */
     float *constant[SNN_MAX_LAYERS]; /* per NEURON layer: bias + direct-coded input (size) */
-    float *count[SNN_MAX_LAYERS + 1];/* per buffer gated by a MAXPOOL: spike counts (size) */
-    const float *input;              /* the begin() input, (input_size) */
+    float *th_full[SNN_MAX_LAYERS];  /* per NEURON layer: each neuron's threshold (size) */
+    float *flag[SNN_MAX_LAYERS];     /* per NEURON layer: 1 if it spiked this step (size) */
+    uint32_t *yx[SNN_MAX_LAYERS + 1];/* per buffer: each neuron's y << 16 | x (size) */
+    uint32_t *pool_map[SNN_MAX_PROJ];/* per non-overlapping AVGPOOL: input -> output, or ~0 */
+    float *count[SNN_MAX_LAYERS + 1];/* per buffer a MAXPOOL gates, and the output: spike counts */
+    float *input_hwc;                /* the begin() input, channel-last (input_size) */
     uint32_t coding;
     uint64_t rng;
     uint32_t t; /* steps done */

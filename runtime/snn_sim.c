@@ -10,6 +10,7 @@
  * efficient event-driven networks for image classification", Front. Neurosci. 11:682).
  * Max-pooling gates spikes: an output passes the spike of the input in its window with the
  * most spikes so far (Rueckauer et al. 2017, sec. 2.2.2). */
+#include <math.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -22,13 +23,20 @@ static size_t align_up(size_t n)
     return (n + MEM_ALIGN - 1) / MEM_ALIGN * MEM_ALIGN;
 }
 
-/* Buffers whose spikes a MAXPOOL layer gates need spike counts. */
+/* Buffers whose spikes a MAXPOOL layer gates need spike counts (and the output, for the
+ * spike-count readout). */
 static int needs_count(const snn_model *m, uint32_t b)
 {
     for (uint32_t i = 0; i < m->n_layers; i++)
         if (m->layers[i].kind == SNN_LAYER_MAXPOOL && m->layers[i].source == b)
             return 1;
     return 0;
+}
+
+/* Average pooling whose windows do not overlap gets an input -> output table. */
+static int pool_map_ok(const snn_proj *p)
+{
+    return p->kind == SNN_PROJ_AVGPOOL && p->kh <= p->sh && p->kw <= p->sw;
 }
 
 /* Walks the layout once; with mem == NULL it only measures. */
@@ -43,6 +51,7 @@ static size_t layout(snn_state *s, const snn_model *m, uint8_t *mem)
     } while (0)
     for (uint32_t b = 0; b <= m->n_layers; b++) {
         TAKE(s->spike_idx[b], uint32_t, m->buffer_size[b]);
+        TAKE(s->yx[b], uint32_t, m->buffer_size[b]);
         if (needs_count(m, b))
             TAKE(s->count[b], float, m->buffer_size[b]);
         else if (mem)
@@ -53,13 +62,21 @@ static size_t layout(snn_state *s, const snn_model *m, uint8_t *mem)
         if (L->kind != SNN_LAYER_NEURON)
             continue;
         TAKE(s->v[i], float, L->size);
-        TAKE(s->current[i], float, L->size);
         TAKE(s->constant[i], float, L->size);
+        TAKE(s->th_full[i], float, L->size);
+        TAKE(s->flag[i], float, L->size);
     }
     /* The output buffer always counts spikes (for the spike-count readout). */
     if (!needs_count(m, m->n_layers))
         TAKE(s->count[m->n_layers], float, m->buffer_size[m->n_layers]);
+    for (uint32_t k = 0; k < m->n_proj; k++) {
+        if (pool_map_ok(&m->proj[k]))
+            TAKE(s->pool_map[k], uint32_t, m->buffer_size[m->proj[k].source]);
+        else if (mem)
+            s->pool_map[k] = NULL;
+    }
     TAKE(s->stats, snn_layer_stats, m->n_layers);
+    TAKE(s->input_hwc, float, m->input_size);
 #undef TAKE
     return off;
 }
@@ -79,6 +96,36 @@ snn_rt_status snn_state_init(snn_state *s, const snn_model *m, void *mem, size_t
     base += (MEM_ALIGN - (uintptr_t)base % MEM_ALIGN) % MEM_ALIGN;
     s->m = m;
     layout(s, m, base);
+    /* Tables the step loop reads instead of dividing: each neuron's (y, x) packed as
+     * y << 16 | x (the loader keeps H and W below 2^16), and each neuron's threshold. */
+    for (uint32_t b = 0; b <= m->n_layers; b++) {
+        uint32_t C = b ? m->layers[b - 1].c : m->input_c, W = b ? m->layers[b - 1].w : m->input_w;
+        for (uint32_t j = 0; j < m->buffer_size[b]; j++) {
+            uint32_t pos = j / C;
+            s->yx[b][j] = (pos / W) << 16 | (pos % W);
+        }
+    }
+    for (uint32_t i = 0; i < m->n_layers; i++) {
+        const snn_layer *L = &m->layers[i];
+        if (L->kind != SNN_LAYER_NEURON)
+            continue;
+        for (uint32_t k = L->proj_first; k < L->proj_first + L->proj_count; k++) {
+            const snn_proj *p = &m->proj[k];
+            if (!s->pool_map[k])
+                continue;
+            for (uint32_t j = 0; j < m->buffer_size[p->source]; j++) {
+                uint32_t iy = s->yx[p->source][j] >> 16, ix = s->yx[p->source][j] & 0xffff;
+                uint32_t c = j % p->src_c, y = iy + p->pt, x = ix + p->pl;
+                uint32_t oy = y / p->sh, ox = x / p->sw;
+                bool inside = y % p->sh < p->kh && x % p->sw < p->kw && oy < L->h && ox < L->w;
+                s->pool_map[k][j] = inside ? (oy * L->w + ox) * L->c + c : UINT32_MAX;
+            }
+        }
+    }
+    for (uint32_t i = 0; i < m->n_layers; i++)
+        if (m->layers[i].kind == SNN_LAYER_NEURON)
+            for (uint32_t j = 0; j < m->layers[i].size; j++)
+                s->th_full[i][j] = m->layers[i].threshold[j % m->layers[i].c];
     return SNN_RT_OK;
 }
 
@@ -101,23 +148,44 @@ static float next_uniform(uint64_t *st)
 }
 
 /* Add the effect of source neuron j, scaled by value, into I (the layer's current).
- * Returns the synaptic operations done. */
-static uint32_t scatter(const snn_proj *p, const snn_layer *L, uint32_t j, float value, float *I)
+ * Buffers are channel-last: neuron (y, x, c) of a (C, H, W) buffer is index (y*W + x)*C + c,
+ * so one tap of a convolution updates C_out / group contiguous currents. Returns the
+ * synaptic operations done. Inlined with value 1.0f for spikes, so the multiply folds away. */
+static inline uint32_t scatter(const snn_proj *p, const snn_layer *L, const uint32_t *yx,
+                               const uint32_t *map, uint32_t j, float value, float *restrict I)
 {
-    uint32_t src_hw = p->src_h * p->src_w, out_hw = L->h * L->w;
     switch (p->kind) {
     case SNN_PROJ_DENSE: {
-        const float *row = p->w + (size_t)j * L->size;
+        const float *restrict row = p->w + (size_t)j * L->size;
         for (uint32_t o = 0; o < L->size; o++)
             I[o] += value * row[o];
         return L->size;
     }
     case SNN_PROJ_CONV: {
-        uint32_t c = j / src_hw, iy = (j % src_hw) / p->src_w, ix = j % p->src_w;
+        uint32_t iy = yx[j] >> 16, ix = yx[j] & 0xffff;
+        uint32_t c = j - (iy * p->src_w + ix) * p->src_c;
         uint32_t cg = p->src_c / p->group, mg = L->c / p->group, g = c / cg;
         const float *wc = p->w + (size_t)c * p->kh * p->kw * mg; /* (KH, KW, Mg) */
-        float *out = I + (size_t)g * mg * out_hw;
         uint32_t ops = 0;
+        if (p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1) {
+            /* Stride 1, no dilation: output (iy + pt - kh, ix + pl - kw), no divisions. */
+            int32_t y0 = (int32_t)(iy + p->pt), x0 = (int32_t)(ix + p->pl);
+            uint32_t kh0 = y0 >= (int32_t)L->h ? (uint32_t)y0 - L->h + 1 : 0;
+            uint32_t kw0 = x0 >= (int32_t)L->w ? (uint32_t)x0 - L->w + 1 : 0;
+            uint32_t kh1 = (uint32_t)y0 + 1 < p->kh ? (uint32_t)y0 + 1 : p->kh;
+            uint32_t kw1 = (uint32_t)x0 + 1 < p->kw ? (uint32_t)x0 + 1 : p->kw;
+            for (uint32_t kh = kh0; kh < kh1; kh++) {
+                uint32_t oy = (uint32_t)y0 - kh;
+                for (uint32_t kw = kw0; kw < kw1; kw++) {
+                    uint32_t ox = (uint32_t)x0 - kw;
+                    const float *restrict wk = wc + (kh * p->kw + kw) * mg;
+                    float *restrict o = I + (size_t)(oy * L->w + ox) * L->c + g * mg;
+                    for (uint32_t m = 0; m < mg; m++)
+                        o[m] += value * wk[m];
+                }
+            }
+            return (kh1 > kh0 ? kh1 - kh0 : 0) * (kw1 > kw0 ? kw1 - kw0 : 0) * mg;
+        }
         for (uint32_t kh = 0; kh < p->kh; kh++) {
             int32_t ny = (int32_t)(iy + p->pt) - (int32_t)(kh * p->dh);
             if (ny < 0 || ny % p->sh)
@@ -132,17 +200,25 @@ static uint32_t scatter(const snn_proj *p, const snn_layer *L, uint32_t j, float
                 uint32_t ox = (uint32_t)nx / p->sw;
                 if (ox >= L->w)
                     continue;
-                const float *wk = wc + (kh * p->kw + kw) * mg;
-                float *o = out + oy * L->w + ox;
+                const float *restrict wk = wc + (kh * p->kw + kw) * mg;
+                float *restrict o = I + (size_t)(oy * L->w + ox) * L->c + g * mg;
                 for (uint32_t m = 0; m < mg; m++)
-                    o[(size_t)m * out_hw] += value * wk[m];
+                    o[m] += value * wk[m];
                 ops += mg;
             }
         }
         return ops;
     }
     case SNN_PROJ_AVGPOOL: {
-        uint32_t c = j / src_hw, iy = (j % src_hw) / p->src_w, ix = j % p->src_w;
+        if (map) { /* windows do not overlap: at most one output per input */
+            uint32_t o = map[j];
+            if (o == UINT32_MAX)
+                return 0;
+            I[o] += value * p->w[j % p->src_c];
+            return 1;
+        }
+        uint32_t iy = yx[j] >> 16, ix = yx[j] & 0xffff;
+        uint32_t c = j - (iy * p->src_w + ix) * p->src_c;
         float wv = value * p->w[c];
         /* Outputs whose window [o*s - pad, o*s - pad + k) holds the input. */
         int32_t y0 = (int32_t)iy + p->pt - p->kh + 1, x0 = (int32_t)ix + p->pl - p->kw + 1;
@@ -152,18 +228,18 @@ static uint32_t scatter(const snn_proj *p, const snn_layer *L, uint32_t j, float
         uint32_t ops = 0;
         for (uint32_t oy = oy0; oy <= oy1 && oy < L->h; oy++)
             for (uint32_t ox = ox0; ox <= ox1 && ox < L->w; ox++) {
-                I[c * out_hw + oy * L->w + ox] += wv;
+                I[(oy * L->w + ox) * L->c + c] += wv;
                 ops++;
             }
         return ops;
     }
     case SNN_PROJ_GLOBALAVG: {
-        uint32_t c = j / src_hw;
+        uint32_t c = j % p->src_c;
         I[c] += value * p->w[c];
         return 1;
     }
     default: /* IDENTITY */
-        I[j] += value * p->w[j / src_hw];
+        I[j] += value * p->w[j % p->src_c];
         return 1;
     }
 }
@@ -171,7 +247,11 @@ static uint32_t scatter(const snn_proj *p, const snn_layer *L, uint32_t j, float
 void snn_state_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed)
 {
     const snn_model *m = s->m;
-    s->input = x;
+    /* Inputs arrive channel-first (C, H, W), as ONNX and the data files lay them out. */
+    uint32_t hw = m->input_h * m->input_w;
+    for (uint32_t c = 0; c < m->input_c; c++)
+        for (uint32_t q = 0; q < hw; q++)
+            s->input_hwc[q * m->input_c + c] = x[c * hw + q];
     s->coding = coding;
     s->rng = seed * 0x9E3779B97F4A7C15ULL + 0x2545F4914F6CDD1DULL;
     if (!s->rng)
@@ -188,12 +268,11 @@ void snn_state_begin(snn_state *s, const float *x, uint32_t coding, uint64_t see
         const snn_layer *L = &m->layers[i];
         if (L->kind != SNN_LAYER_NEURON)
             continue;
-        uint32_t hw = L->h * L->w;
         bool is_out = L->flags & SNN_LAYER_F_OUTPUT;
         for (uint32_t j = 0; j < L->size; j++) {
-            s->constant[i][j] = L->bias[j / hw];
+            s->constant[i][j] = L->bias[j % L->c];
             /* The output integrates from zero: a common offset would not change the argmax. */
-            s->v[i][j] = is_out ? 0.0f : m->v_init * L->threshold[j / hw];
+            s->v[i][j] = is_out ? 0.0f : m->v_init * L->threshold[j % L->c];
         }
         if (coding != SNN_CODING_DIRECT)
             continue;
@@ -204,43 +283,76 @@ void snn_state_begin(snn_state *s, const float *x, uint32_t coding, uint64_t see
             if (p->source != 0)
                 continue;
             for (uint32_t j = 0; j < m->input_size; j++)
-                if (x[j] != 0.0f)
-                    scatter(p, L, j, x[j], s->constant[i]);
+                if (s->input_hwc[j] != 0.0f)
+                    scatter(p, L, s->yx[0], s->pool_map[k], j, s->input_hwc[j], s->constant[i]);
         }
     }
 }
 
-/* Integrate and fire layer i; spikes go to buffer i + 1. */
+/* Integrate and fire layer i (its spike input is already in v); spikes go to buffer i + 1.
+ * Two passes: a flat loop over neurons that the compiler vectorises (per-neuron thresholds,
+ * flags instead of a branch), then a scan of the flags that skips 8 silent neurons at once. */
 static void fire(snn_state *s, uint32_t i)
 {
     const snn_model *m = s->m;
     const snn_layer *L = &m->layers[i];
-    float *v = s->v[i], *I = s->current[i];
-    uint32_t *out = s->spike_idx[i + 1], n = 0, hw = L->h * L->w;
-    bool is_out = L->flags & SNN_LAYER_F_OUTPUT;
-    if (is_out && m->readout == SNN_READOUT_MEMBRANE) {
-        for (uint32_t j = 0; j < L->size; j++)
-            v[j] += I[j];
+    float *restrict v = s->v[i];
+    const float *restrict k = s->constant[i];
+    const float *restrict th = s->th_full[i];
+    float *restrict flag = s->flag[i];
+    float *restrict cnt = s->count[i + 1];
+    uint32_t *restrict out = s->spike_idx[i + 1];
+    uint32_t n = 0, size = L->size;
+    if ((L->flags & SNN_LAYER_F_OUTPUT) && m->readout == SNN_READOUT_MEMBRANE) {
+        for (uint32_t j = 0; j < size; j++)
+            v[j] += k[j];
         s->n_spikes[i + 1] = 0;
         return;
     }
-    bool subtract = m->reset == SNN_RESET_SUBTRACT;
-    for (uint32_t c = 0; c < L->c; c++) {
-        float th = L->threshold[c];
-        for (uint32_t j = c * hw; j < (c + 1) * hw; j++) {
-            float vj = v[j] + I[j];
-            if (vj >= th) {
-                vj = subtract ? vj - th : 0.0f;
-                out[n++] = j;
-            }
-            v[j] = vj;
+    /* Pure float arithmetic (a 0/1 flag, no branch) so that the loop vectorises. Reset by
+     * subtraction removes theta from the membrane; reset to zero removes all of it. */
+    if (m->reset == SNN_RESET_SUBTRACT) {
+        for (uint32_t j = 0; j < size; j++) {
+            float vj = v[j] + k[j];
+            float f = vj >= th[j] ? 1.0f : 0.0f;
+            v[j] = vj - f * th[j];
+            flag[j] = f;
+        }
+    } else {
+        for (uint32_t j = 0; j < size; j++) {
+            float vj = v[j] + k[j];
+            float f = vj >= th[j] ? 1.0f : 0.0f;
+            v[j] = vj - f * vj;
+            flag[j] = f;
         }
     }
+    /* Skip four silent neurons at a time (0.0f is all-zero bits). */
+    uint32_t j = 0;
+    for (; j + 4 <= size; j += 4) {
+        uint64_t w[2];
+        memcpy(w, flag + j, sizeof w);
+        if (!(w[0] | w[1]))
+            continue;
+        for (uint32_t q = j; q < j + 4; q++) {
+            out[n] = q;
+            n += flag[q] != 0.0f;
+        }
+    }
+    for (; j < size; j++) {
+        out[n] = j;
+        n += flag[j] != 0.0f;
+    }
+    if (cnt)
+        for (uint32_t q = 0; q < n; q++)
+            cnt[out[q]] += 1.0f;
     s->n_spikes[i + 1] = n;
 }
 
-/* Max-pool gating: an output spikes when the input with the most spikes so far in its
- * window (ties: the first in row-major order) spiked this step. */
+/* Max-pool gating (Rueckauer et al. 2017, sec. 2.2.2): an output passes the spikes of the
+ * input in its window with the largest rate estimate so far. For a neuron layer that is its
+ * accumulated input, v + spikes * theta (exact under reset by subtraction, up to the common
+ * initial membrane), which ranks inputs from the first step on, where spike counts still tie;
+ * otherwise the spike count. Ties go to the first in row-major order. */
 static void maxpool(snn_state *s, uint32_t i)
 {
     const snn_model *m = s->m;
@@ -248,10 +360,12 @@ static void maxpool(snn_state *s, uint32_t i)
     uint32_t src = L->source, n = 0;
     const snn_layer *S = &m->layers[src - 1];
     const float *cnt = s->count[src];
-    uint32_t *out = s->spike_idx[i + 1], shw = S->h * S->w, ohw = L->h * L->w;
+    const float *sv = S->kind == SNN_LAYER_NEURON ? s->v[src - 1] : NULL;
+    const float *sth = S->kind == SNN_LAYER_NEURON ? S->threshold : NULL;
+    uint32_t *out = s->spike_idx[i + 1], C = S->c;
     for (uint32_t k = 0; k < s->n_spikes[src]; k++) {
         uint32_t j = s->spike_idx[src][k];
-        uint32_t c = j / shw, iy = (j % shw) / S->w, ix = j % S->w;
+        uint32_t pos = j / C, c = j % C, iy = pos / S->w, ix = pos % S->w;
         int32_t y0 = (int32_t)iy + L->pt - L->kh + 1, x0 = (int32_t)ix + L->pl - L->kw + 1;
         uint32_t oy0 = y0 <= 0 ? 0 : ((uint32_t)y0 + L->sh - 1) / L->sh;
         uint32_t ox0 = x0 <= 0 ? 0 : ((uint32_t)x0 + L->sw - 1) / L->sw;
@@ -260,7 +374,7 @@ static void maxpool(snn_state *s, uint32_t i)
             for (uint32_t ox = ox0; ox <= ox1 && ox < L->w; ox++) {
                 /* Is j the arg-max of this window? */
                 uint32_t best = UINT32_MAX;
-                float bc = -1.0f;
+                float bc = -INFINITY;
                 for (uint32_t ky = 0; ky < L->kh; ky++) {
                     int32_t y = (int32_t)(oy * L->sh + ky) - L->pt;
                     if (y < 0 || (uint32_t)y >= S->h)
@@ -269,15 +383,16 @@ static void maxpool(snn_state *s, uint32_t i)
                         int32_t x = (int32_t)(ox * L->sw + kx) - L->pl;
                         if (x < 0 || (uint32_t)x >= S->w)
                             continue;
-                        uint32_t q = c * shw + (uint32_t)y * S->w + (uint32_t)x;
-                        if (cnt[q] > bc) {
-                            bc = cnt[q];
+                        uint32_t q = ((uint32_t)y * S->w + (uint32_t)x) * C + c;
+                        float est = sv ? sv[q] + cnt[q] * sth[c] : cnt[q];
+                        if (est > bc) {
+                            bc = est;
                             best = q;
                         }
                     }
                 }
                 if (best == j)
-                    out[n++] = c * ohw + oy * L->w + ox;
+                    out[n++] = (oy * L->w + ox) * C + c;
             }
     }
     s->n_spikes[i + 1] = n;
@@ -289,7 +404,7 @@ void snn_state_step(snn_state *s)
     if (s->coding == SNN_CODING_POISSON) {
         uint32_t n = 0;
         for (uint32_t j = 0; j < m->input_size; j++)
-            if (next_uniform(&s->rng) < s->input[j])
+            if (next_uniform(&s->rng) < s->input_hwc[j])
                 s->spike_idx[0][n++] = j;
         s->n_spikes[0] = n;
         s->input_spikes += n;
@@ -298,31 +413,32 @@ void snn_state_step(snn_state *s)
         const snn_layer *L = &m->layers[i];
         snn_layer_stats *st = &s->stats[i];
         if (L->kind == SNN_LAYER_NEURON) {
-            float *I = s->current[i];
-            memcpy(I, s->constant[i], L->size * sizeof *I);
+            float *I = s->v[i]; /* spikes charge the membrane directly */
             for (uint32_t k = L->proj_first; k < L->proj_first + L->proj_count; k++) {
                 const snn_proj *p = &m->proj[k];
                 if (p->source == 0 && s->coding == SNN_CODING_DIRECT)
                     continue; /* already in the constant current */
                 const uint32_t *idx = s->spike_idx[p->source];
                 for (uint32_t q = 0; q < s->n_spikes[p->source]; q++)
-                    st->synops += scatter(p, L, idx[q], 1.0f, I);
+                    st->synops += scatter(p, L, s->yx[p->source], s->pool_map[k], idx[q], 1.0f, I);
             }
             fire(s, i);
         } else if (L->kind == SNN_LAYER_MAXPOOL) {
             maxpool(s, i);
-        } else { /* CONCAT: spikes of each source at its channel offset */
-            uint32_t n = 0, offset = 0, hw = L->h * L->w;
+        } else { /* CONCAT: each source's channels at its offset within every position */
+            uint32_t n = 0, offset = 0;
             for (uint32_t k = L->proj_first; k < L->proj_first + L->proj_count; k++) {
                 const snn_proj *p = &m->proj[k];
-                for (uint32_t q = 0; q < s->n_spikes[p->source]; q++)
-                    s->spike_idx[i + 1][n++] = s->spike_idx[p->source][q] + offset;
-                offset += p->src_c * hw;
+                for (uint32_t q = 0; q < s->n_spikes[p->source]; q++) {
+                    uint32_t j = s->spike_idx[p->source][q];
+                    s->spike_idx[i + 1][n++] = (j / p->src_c) * L->c + offset + j % p->src_c;
+                }
+                offset += p->src_c;
             }
             s->n_spikes[i + 1] = n;
         }
         st->spikes += s->n_spikes[i + 1];
-        if (s->count[i + 1])
+        if (s->count[i + 1] && L->kind != SNN_LAYER_NEURON)
             for (uint32_t q = 0; q < s->n_spikes[i + 1]; q++)
                 s->count[i + 1][s->spike_idx[i + 1][q]] += 1.0f;
     }

@@ -78,6 +78,21 @@ def pass_models():
     return out
 
 
+def snn_models():
+    """Tiny nets whose conversion the tests check by hand."""
+    out = {}
+    W1 = np.array([[1.0, -1.0], [0.5, 2.0], [-1.0, -1.0]], np.float32)  # (3, 2): transB
+    b1 = np.array([0.5, 0.0, -0.25], np.float32)
+    W2 = np.array([[1.0, 2.0, 3.0], [-1.0, 0.5, 0.0]], np.float32)  # (2, 3): transB
+    b2 = np.array([0.1, -0.1], np.float32)
+    nodes = [helper.make_node("Gemm", ["x", "W1", "b1"], ["h"], transB=1),
+             helper.make_node("Relu", ["h"], ["r"]),
+             helper.make_node("Gemm", ["r", "W2", "b2"], ["y"], transB=1)]
+    inits = [numpy_helper.from_array(a, n) for a, n in ((W1, "W1"), (b1, "b1"), (W2, "W2"), (b2, "b2"))]
+    out["dense2"] = model(nodes, inits, [1, 2], [1, 2])
+    return out
+
+
 def malformed():
     """(file, bytes, expected status name, message fragment)."""
     cases = []
@@ -125,6 +140,10 @@ def main():
     for name, m in pass_models().items():
         onnx.checker.check_model(m)
         onnx.save(m, os.path.join(OUT, "passes", name + ".onnx"))
+    os.makedirs(os.path.join(OUT, "snn"), exist_ok=True)
+    for name, m in snn_models().items():
+        onnx.checker.check_model(m)
+        onnx.save(m, os.path.join(OUT, "snn", name + ".onnx"))
     lines = ["# file<TAB>status<TAB>message fragment (tests/test_malformed.c)"]
     for fname, data, status, frag in malformed():
         with open(os.path.join(OUT, "malformed", fname), "wb") as f:

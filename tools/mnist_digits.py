@@ -3,8 +3,9 @@ training and test sets, deterministically: within each digit's file, every fifth
 (index % 5 == 0) is a test image. Pixel values (0..1, three decimals) are stored as uint8
 round(v * 255), the same way Fashion-MNIST ships.
 
-The test split is written as IDX files (models/data/mnist-digits-test-*.gz) so that the tests
-and the README run without npm."""
+The test split is written as IDX files (models/data/mnist-digits-test-*.gz), and 1,000 training
+images for calibration (mnist-digits-calib-images-idx3-ubyte.gz), so that the tests and the README
+run without npm."""
 import gzip
 import json
 import os
@@ -57,4 +58,8 @@ def load_split(hint=None, out_dir=None):
         os.makedirs(out_dir, exist_ok=True)
         write_idx(os.path.join(out_dir, "mnist-digits-test-images-idx3-ubyte.gz"), x_te)
         write_idx(os.path.join(out_dir, "mnist-digits-test-labels-idx1-ubyte.gz"), y_te)
+        # Calibration for the SNN conversion comes from training images, never the test set:
+        # 1,000 of them, spread over the classes by a fixed shuffle.
+        pick = np.random.default_rng(0).permutation(len(x_tr))[:1000]
+        write_idx(os.path.join(out_dir, "mnist-digits-calib-images-idx3-ubyte.gz"), x_tr[pick])
     return x_tr, y_tr, x_te, y_te

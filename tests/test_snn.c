@@ -1,0 +1,406 @@
+/* SNN conversion and runtime on small nets with known answers: normalisation math, rates
+ * approaching the ANN's activations, file round trip, and corrupt files refused with the
+ * exact error. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "calib.h"
+#include "eval.h"
+#include "onnx_import.h"
+#include "snn_net.h"
+#include "snn_runtime.h"
+
+static const char *data_dir;
+
+/* dense2.onnx: h = relu(W1 x + b1) (3 units), y = W2 h + b2; see tools/make_test_models.py. */
+static const float W1[3][2] = {{1.0f, -1.0f}, {0.5f, 2.0f}, {-1.0f, -1.0f}};
+static const float B1[3] = {0.5f, 0.0f, -0.25f};
+static const float W2[2][3] = {{1.0f, 2.0f, 3.0f}, {-1.0f, 0.5f, 0.0f}};
+static const float B2[2] = {0.1f, -0.1f};
+static const float CALIB[4][2] = {{1, 0}, {0, 1}, {2, 1}, {-1, 3}};
+
+static void hidden(const float *x, float *h)
+{
+    for (int o = 0; o < 3; o++) {
+        float z = W1[o][0] * x[0] + W1[o][1] * x[1] + B1[o];
+        h[o] = z > 0 ? z : 0;
+    }
+}
+
+static void convert(snn_net *net, uint32_t norm, double pct, calib_stats *cs_out)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/dense2.onnx", data_dir);
+    snn_graph *g = malloc(sizeof *g);
+    snn_diag d;
+    assert_int_equal(snn_onnx_load_file(path, NULL, g, &d), SNN_OK);
+    snn_eval ev;
+    calib_stats cs;
+    assert_int_equal(snn_eval_init(&ev, g, &d), SNN_OK);
+    assert_int_equal(calib_init(&cs, g, &d), SNN_OK);
+    for (int i = 0; i < 4; i++) {
+        const float *feed[1] = {CALIB[i]};
+        assert_int_equal(snn_eval_run(&ev, feed, &d), SNN_OK);
+        calib_add(&cs, &ev);
+    }
+    snn_build_opts o;
+    snn_build_opts_init(&o);
+    o.norm = norm;
+    o.percentile = pct;
+    snn_status st = snn_build(g, &cs, &o, net, &d);
+    if (st != SNN_OK)
+        print_error("%s\n", d.msg);
+    assert_int_equal(st, SNN_OK);
+    snn_eval_free(&ev);
+    if (cs_out)
+        *cs_out = cs; /* keeps g alive through cs->g: freed by the caller via free_calib */
+    else {
+        calib_free(&cs);
+        snn_graph_free(g);
+        free(g);
+    }
+}
+
+static void test_max_norm_weights(void **state)
+{
+    (void)state;
+    snn_net net;
+    convert(&net, SNN_NORM_MAX, 0, NULL);
+    /* Largest hidden activation over the calibration set: unit 1 at x = (-1, 3): 5.5. */
+    float lam = 0, h[3];
+    for (int i = 0; i < 4; i++) {
+        hidden(CALIB[i], h);
+        for (int o = 0; o < 3; o++)
+            lam = fmaxf(lam, h[o]);
+    }
+    assert_float_equal(lam, 5.5f, 1e-6);
+    assert_int_equal(net.n_layers, 2);
+    const net_layer *L0 = &net.layers[0], *L1 = &net.layers[1];
+    assert_int_equal(L0->c, 3);
+    assert_true(L1->flags & SNN_LAYER_F_OUTPUT);
+    for (int o = 0; o < 3; o++) {
+        assert_float_equal(L0->lambda[o], lam, 1e-6);
+        assert_float_equal(L0->threshold[o], 1.0f, 0);
+        assert_float_equal(L0->bias[o], B1[o] / lam, 1e-6);
+    }
+    /* Hidden weights: (n_src, n_out) = W1^T / lambda; output weights W2^T * lambda. */
+    const net_proj *p0 = &net.proj[L0->proj_first], *p1 = &net.proj[L1->proj_first];
+    assert_int_equal(p0->kind, SNN_PROJ_DENSE);
+    for (int j = 0; j < 2; j++)
+        for (int o = 0; o < 3; o++)
+            assert_float_equal(p0->w[j * 3 + o], W1[o][j] / lam, 1e-6);
+    for (int j = 0; j < 3; j++)
+        for (int o = 0; o < 2; o++)
+            assert_float_equal(p1->w[j * 2 + o], W2[o][j] * lam, 1e-5);
+    for (int o = 0; o < 2; o++)
+        assert_float_equal(L1->bias[o], B2[o], 1e-6);
+    snn_net_free(&net);
+}
+
+static void test_channel_norm(void **state)
+{
+    (void)state;
+    snn_net net;
+    convert(&net, SNN_NORM_CHANNEL, 100.0, NULL);
+    /* Per unit maxima 1.5, 5.5; unit 2 never fires, so any positive scale (1) is used. */
+    const net_layer *L0 = &net.layers[0];
+    assert_float_equal(L0->lambda[0], 1.5f, 1e-6);
+    assert_float_equal(L0->lambda[1], 5.5f, 1e-6);
+    assert_float_equal(L0->lambda[2], 1.0f, 1e-6);
+    const net_proj *p1 = &net.proj[net.layers[1].proj_first];
+    for (int j = 0; j < 3; j++)
+        assert_float_equal(p1->w[j * 2 + 0], W2[0][j] * L0->lambda[j], 1e-5);
+    snn_net_free(&net);
+}
+
+static void test_percentile(void **state)
+{
+    (void)state;
+    /* 1000 positive values 1..1000 in one channel: the p-th percentile within 2.2 %. */
+    snn_graph g;
+    snn_graph_init(&g);
+    snn_diag d;
+    int x = snn_graph_add_tensor(&g, "x", &d), y = snn_graph_add_tensor(&g, "y", &d);
+    int64_t dims[2] = {1, 1000};
+    snn_tensor_set_shape(&g.tensors[x], 2, dims);
+    snn_tensor_set_shape(&g.tensors[y], 2, dims);
+    g.tensors[x].flags = SNN_TENSOR_INPUT;
+    (void)y;
+    calib_stats cs;
+    assert_int_equal(calib_init(&cs, &g, &d), SNN_OK);
+    cs.t[y].channels = 1;
+    float vals[1000];
+    for (int i = 0; i < 1000; i++)
+        vals[i] = (float)(i + 1);
+    snn_eval fake = {&g, NULL, NULL};
+    float *bufs[2] = {vals, vals};
+    fake.buf = bufs;
+    calib_add(&cs, &fake);
+    assert_float_equal(calib_max(&cs, y, -1), 1000.0f, 0);
+    assert_float_equal(calib_percentile(&cs, y, -1, 100.0), 1000.0f, 0);
+    for (double p = 50; p < 100; p += 9.9) {
+        float got = calib_percentile(&cs, y, -1, p);
+        assert_true(got >= (float)(p * 10.0) * 0.99f && got <= (float)(p * 10.0) * 1.03f);
+    }
+    calib_free(&cs);
+    snn_graph_free(&g);
+}
+
+/* Serialise, load with the runtime and run: rates times lambda approach the ANN's hidden
+ * activations, the output membrane / T its logits. */
+static void test_rates_approach_activations(void **state)
+{
+    (void)state;
+    snn_net net;
+    convert(&net, SNN_NORM_MAX, 0, NULL);
+    uint8_t *buf;
+    size_t len;
+    snn_diag d;
+    assert_int_equal(snn_net_serialize(&net, &buf, &len, &d), SNN_OK);
+    snn_model *m = malloc(sizeof *m);
+    snn_rt_diag rd;
+    assert_int_equal(snn_model_load(m, buf, len, &rd), SNN_RT_OK);
+    size_t ms = snn_state_mem_size(m);
+    void *mem = malloc(ms);
+    snn_state s;
+    assert_int_equal(snn_state_init(&s, m, mem, ms), SNN_RT_OK);
+    const float x[2] = {2.0f, 1.0f};
+    float h[3];
+    hidden(x, h);
+    double err_prev = INFINITY;
+    for (uint32_t T = 16; T <= 4096; T *= 4) {
+        snn_state_begin(&s, x, SNN_CODING_DIRECT, 1);
+        uint32_t counts[3] = {0};
+        for (uint32_t t = 0; t < T; t++) {
+            snn_state_step(&s);
+            for (uint32_t q = 0; q < s.n_spikes[1]; q++)
+                counts[s.spike_idx[1][q]]++;
+        }
+        double err = 0;
+        for (int o = 0; o < 3; o++)
+            err = fmax(err, fabs((double)counts[o] / T * (double)net.layers[0].lambda[o] - (double)h[o]));
+        /* Reset by subtraction: |rate * lambda - a| <= lambda / T. */
+        assert_true(err <= 5.5 / T + 1e-4);
+        assert_true(err <= err_prev + 1e-9);
+        err_prev = err;
+        const float *v = snn_state_output(&s);
+        for (int o = 0; o < 2; o++) {
+            double logit = (double)(W2[o][0] * h[0] + W2[o][1] * h[1] + W2[o][2] * h[2] + B2[o]);
+            assert_true(fabs((double)v[o] / T - logit) <= 3 * 5.5 * 6.0 / T + 1e-4);
+        }
+    }
+    free(mem);
+    free(m);
+    free(buf);
+    snn_net_free(&net);
+}
+
+/* ----------------------------------------------------------------- file round trip */
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static void wr32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void test_round_trip(void **state)
+{
+    (void)state;
+    snn_net net;
+    convert(&net, SNN_NORM_PERCENTILE, 99.0, NULL);
+    char path[] = "/tmp/ann2snn-rt-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    snn_diag d;
+    close(fd);
+    assert_int_equal(snn_net_write(&net, path, &d), SNN_OK);
+    /* Reopen by name: the atomic write renamed a new file over the one mkstemp made. */
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    rewind(f);
+    uint8_t *buf = malloc((size_t)len);
+    assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    remove(path);
+    snn_model *m = malloc(sizeof *m);
+    snn_rt_diag rd;
+    assert_int_equal(snn_model_load(m, buf, (size_t)len, &rd), SNN_RT_OK);
+    assert_int_equal(m->n_layers, net.n_layers);
+    assert_int_equal(m->n_proj, net.n_proj);
+    assert_int_equal(m->n_classes, 2);
+    assert_int_equal(m->input_size, 2);
+    assert_int_equal(m->reset, SNN_RESET_SUBTRACT);
+    assert_float_equal(m->v_init, 0.5f, 0);
+    assert_float_equal(m->percentile, 99.0f, 0);
+    for (uint32_t i = 0; i < net.n_proj; i++) {
+        assert_int_equal(m->proj[i].n_w, net.proj[i].n_w);
+        assert_memory_equal(m->proj[i].w, net.proj[i].w, net.proj[i].n_w * sizeof(float));
+        assert_true((uintptr_t)m->proj[i].w % 64 == (uintptr_t)buf % 64); /* 64-byte aligned in the file */
+    }
+    for (uint32_t i = 0; i < net.n_layers; i++) {
+        assert_memory_equal(m->layers[i].bias, net.layers[i].bias, net.layers[i].c * sizeof(float));
+        assert_string_equal(m->layers[i].name, net.layers[i].name);
+    }
+    /* The file is no larger than its weights plus a few KB. */
+    size_t weights = 0;
+    for (uint32_t i = 0; i < net.n_proj; i++)
+        weights += net.proj[i].n_w * sizeof(float);
+    assert_true((size_t)len <= weights + 4096);
+    free(m);
+    free(buf);
+    snn_net_free(&net);
+}
+
+/* ----------------------------------------------------------------- corrupt files */
+
+/* Recompute every section CRC and the header CRC after a deliberate edit, so that the
+ * loader reaches the check the edit is aimed at. */
+static void reseal(uint8_t *b, size_t len)
+{
+    uint32_t n = rd32(b + SNN_HDR_N_SECTIONS);
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t *e = b + SNN_HDR_SIZE + i * SNN_SEC_ENTRY_SIZE;
+        uint64_t off = rd32(e + SNN_SEC_OFFSET), size = rd32(e + SNN_SEC_SIZE);
+        if (off + size <= len)
+            wr32(e + SNN_SEC_CRC, snn_crc32(0, b + off, size));
+    }
+    wr32(b + SNN_HDR_CRC, 0);
+    wr32(b + SNN_HDR_CRC, snn_crc32(snn_crc32(0, b, SNN_HDR_SIZE), b + SNN_HDR_SIZE, n * SNN_SEC_ENTRY_SIZE));
+}
+
+static uint8_t *good_file(size_t *len)
+{
+    snn_net net;
+    convert(&net, SNN_NORM_MAX, 0, NULL);
+    uint8_t *buf;
+    snn_diag d;
+    assert_int_equal(snn_net_serialize(&net, &buf, len, &d), SNN_OK);
+    snn_net_free(&net);
+    return buf;
+}
+
+/* Section i's table entry and data. */
+static uint8_t *sec_entry(uint8_t *b, int i) { return b + SNN_HDR_SIZE + i * SNN_SEC_ENTRY_SIZE; }
+static uint8_t *sec_data(uint8_t *b, uint32_t tag)
+{
+    for (uint32_t i = 0; i < rd32(b + SNN_HDR_N_SECTIONS); i++)
+        if (rd32(sec_entry(b, (int)i) + SNN_SEC_TAG) == tag)
+            return b + rd32(sec_entry(b, (int)i) + SNN_SEC_OFFSET);
+    return NULL;
+}
+
+static void expect(uint8_t *b, size_t len, snn_rt_status want, const char *fragment)
+{
+    snn_model *m = malloc(sizeof *m);
+    snn_rt_diag rd;
+    snn_rt_status st = snn_model_load(m, b, len, &rd);
+    if (st != want || !strstr(rd.msg, fragment))
+        print_error("got '%s' (%d), want '%s' (%d)\n", rd.msg, st, fragment, want);
+    assert_int_equal(st, want);
+    assert_non_null(strstr(rd.msg, fragment));
+    free(m);
+}
+
+static void test_corrupt_files(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *good = good_file(&len), *b = malloc(len);
+#define FRESH() memcpy(b, good, len)
+    /* Truncated at every section boundary and in the header. */
+    size_t cuts[16] = {0, 8, 63, 64, len - 1};
+    int nc = 5;
+    for (int i = 0; i < 5; i++) {
+        uint64_t off = rd32(sec_entry(good, i) + SNN_SEC_OFFSET);
+        cuts[nc++] = (size_t)off;
+        cuts[nc++] = (size_t)off + 1;
+    }
+    for (int i = 0; i < nc; i++) {
+        FRESH();
+        expect(b, cuts[i], SNN_RT_ERR_FORMAT, cuts[i] < 64 ? "bad magic or shorter" : "truncated");
+    }
+    FRESH(); b[0] = 'X';
+    expect(b, len, SNN_RT_ERR_FORMAT, "bad magic");
+    FRESH(); b[SNN_HDR_MAJOR] = 2;
+    expect(b, len, SNN_RT_ERR_VERSION, "file version 2.0");
+    FRESH(); sec_data(b, SNN_TAG_WGHT)[5] ^= 0x40;
+    expect(b, len, SNN_RT_ERR_CRC, "checksum mismatch");
+    FRESH(); b[SNN_HDR_N_SECTIONS] = 200; /* header edit without resealing */
+    expect(b, len, SNN_RT_ERR_FORMAT, "sections (1 to 16 allowed)");
+    FRESH(); wr32(sec_entry(b, 2) + SNN_SEC_OFFSET, rd32(sec_entry(b, 1) + SNN_SEC_OFFSET)); reseal(b, len);
+    expect(b, len, SNN_RT_ERR_FORMAT, "overlap");
+    FRESH(); wr32(sec_entry(b, 1) + SNN_SEC_OFFSET, rd32(sec_entry(b, 1) + SNN_SEC_OFFSET) + 4); reseal(b, len);
+    expect(b, len, SNN_RT_ERR_FORMAT, "misaligned");
+    FRESH(); wr32(sec_data(b, SNN_TAG_META) + SNN_META_FEATURES, 1u << 7); reseal(b, len);
+    expect(b, len, SNN_RT_ERR_VERSION, "features 0x80");
+    FRESH(); wr32(sec_data(b, SNN_TAG_PROJ) + SNN_PROJ_SOURCE, 99); reseal(b, len);
+    expect(b, len, SNN_RT_ERR_FORMAT, "not computed before it");
+    FRESH(); wr32(sec_data(b, SNN_TAG_PROJ) + SNN_PROJ_WEIGHTS, 1u << 30); reseal(b, len);
+    expect(b, len, SNN_RT_ERR_FORMAT, "outside the");
+    FRESH(); wr32(sec_data(b, SNN_TAG_LAYR) + SNN_LAYER_PROJ_FIRST, 7); reseal(b, len);
+    expect(b, len, SNN_RT_ERR_FORMAT, "projections out of range");
+    FRESH(); wr32(sec_data(b, SNN_TAG_LAYR) + SNN_LAYER_C, 0); reseal(b, len);
+    expect(b, len, SNN_RT_ERR_FORMAT, "empty or too large");
+    FRESH(); wr32(sec_data(b, SNN_TAG_LAYR) + SNN_LAYER_C, 0xffffffffu); reseal(b, len);
+    expect(b, len, SNN_RT_ERR_FORMAT, "empty or too large");
+    FRESH(); wr32(sec_data(b, SNN_TAG_LAYR) + SNN_LAYER_KIND, 9); reseal(b, len);
+    expect(b, len, SNN_RT_ERR_FORMAT, "unknown kind 9");
+    FRESH();
+    {
+        uint8_t *w = sec_data(b, SNN_TAG_WGHT) + 4 * rd32(sec_data(b, SNN_TAG_PROJ) + SNN_PROJ_WEIGHTS);
+        wr32(w, 0x7fc00000u); /* NaN */
+        reseal(b, len);
+        expect(b, len, SNN_RT_ERR_FORMAT, "NaN or infinite weight");
+    }
+    FRESH();
+    {
+        uint8_t *th = sec_data(b, SNN_TAG_WGHT) + 4 * rd32(sec_data(b, SNN_TAG_LAYR) + SNN_LAYER_THRESH);
+        wr32(th, 0); /* threshold 0 */
+        reseal(b, len);
+        expect(b, len, SNN_RT_ERR_FORMAT, "not a positive finite number");
+    }
+    FRESH(); /* misaligned buffer */
+    {
+        uint8_t *shifted = malloc(len + 1);
+        memcpy(shifted + 1, good, len);
+        expect(shifted + 1, len, SNN_RT_ERR_ARG, "4-byte aligned");
+        free(shifted);
+    }
+    FRESH();
+    expect(b, len, SNN_RT_OK, ""); /* the untouched copy still loads */
+#undef FRESH
+    free(b);
+    free(good);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: test_snn DATA_DIR\n");
+        return 2;
+    }
+    data_dir = argv[1];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_max_norm_weights),
+        cmocka_unit_test(test_channel_norm),
+        cmocka_unit_test(test_percentile),
+        cmocka_unit_test(test_rates_approach_activations),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_corrupt_files),
+    };
+    return cmocka_run_group_tests_name("snn", tests, NULL, NULL);
+}

@@ -1,0 +1,136 @@
+/* End to end, every bundled model: calibrate on training images, convert with the default
+ * options, write the .snn bytes, load them with the runtime and classify a fixed subset of
+ * the test set. The SNN must agree with the ANN (the reference evaluator) on most images and
+ * lose little accuracy; a broken conversion lands near chance (10 %). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "calib.h"
+#include "data.h"
+#include "eval.h"
+#include "onnx_import.h"
+#include "snn_net.h"
+#include "snn_runtime.h"
+
+#define CALIB_N 300
+#define TEST_N 300
+#define STEPS 64
+
+static const char *models_dir, *fmnist_dir;
+
+static int argmax(const float *v, int n)
+{
+    int b = 0;
+    for (int i = 1; i < n; i++)
+        if (v[i] > v[b])
+            b = i;
+    return b;
+}
+
+static void check(const char *name, double min_agree, double max_loss)
+{
+    char path[1024], calib_path[1024], test_path[1024], label_path[1024];
+    snprintf(path, sizeof path, "%s/%s.onnx", models_dir, name);
+    if (strncmp(name, "fmnist", 6) == 0) {
+        snprintf(calib_path, sizeof calib_path, "%s/train-images-idx3-ubyte.gz", fmnist_dir);
+        snprintf(test_path, sizeof test_path, "%s/t10k-images-idx3-ubyte.gz", fmnist_dir);
+        snprintf(label_path, sizeof label_path, "%s/t10k-labels-idx1-ubyte.gz", fmnist_dir);
+    } else {
+        snprintf(calib_path, sizeof calib_path, "%s/data/mnist-digits-calib-images-idx3-ubyte.gz", models_dir);
+        snprintf(test_path, sizeof test_path, "%s/data/mnist-digits-test-images-idx3-ubyte.gz", models_dir);
+        snprintf(label_path, sizeof label_path, "%s/data/mnist-digits-test-labels-idx1-ubyte.gz", models_dir);
+    }
+    snn_graph g;
+    snn_diag d;
+    assert_int_equal(snn_onnx_load_file(path, NULL, &g, &d), SNN_OK);
+    snn_dataset calib, test;
+    snn_labels labels;
+    assert_int_equal(snn_dataset_read(calib_path, &calib, &d), SNN_OK);
+    assert_int_equal(snn_dataset_read(test_path, &test, &d), SNN_OK);
+    assert_int_equal(snn_labels_read(label_path, &labels, &d), SNN_OK);
+    snn_eval ev;
+    calib_stats cs;
+    assert_int_equal(snn_eval_init(&ev, &g, &d), SNN_OK);
+    assert_int_equal(calib_init(&cs, &g, &d), SNN_OK);
+    snn_preprocess pp = {g.pre_scale, g.pre_mean, g.pre_std};
+    float x[784];
+    for (int i = 0; i < CALIB_N; i++) {
+        snn_preprocess_sample(&calib, i, &pp, x);
+        const float *feed[1] = {x};
+        assert_int_equal(snn_eval_run(&ev, feed, &d), SNN_OK);
+        calib_add(&cs, &ev);
+    }
+    snn_build_opts o;
+    snn_build_opts_init(&o);
+    snn_net net;
+    snn_status st = snn_build(&g, &cs, &o, &net, &d);
+    if (st != SNN_OK)
+        print_error("%s: %s\n", name, d.msg);
+    assert_int_equal(st, SNN_OK);
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(snn_net_serialize(&net, &buf, &len, &d), SNN_OK);
+    snn_model *m = malloc(sizeof *m);
+    snn_rt_diag rd;
+    assert_int_equal(snn_model_load(m, buf, len, &rd), SNN_RT_OK);
+    size_t ms = snn_state_mem_size(m);
+    void *mem = malloc(ms);
+    snn_state s;
+    assert_int_equal(snn_state_init(&s, m, mem, ms), SNN_RT_OK);
+    int ann_ok = 0, snn_ok = 0, agree = 0;
+    for (int i = 0; i < TEST_N; i++) {
+        snn_preprocess_sample(&test, i, &pp, x);
+        const float *feed[1] = {x};
+        assert_int_equal(snn_eval_run(&ev, feed, &d), SNN_OK);
+        int a = argmax(snn_eval_output(&ev, 0), 10);
+        snn_state_begin(&s, x, SNN_CODING_DIRECT, 1);
+        for (int t = 0; t < STEPS; t++)
+            snn_state_step(&s);
+        int p = snn_state_predict(&s);
+        ann_ok += a == labels.y[i];
+        snn_ok += p == labels.y[i];
+        agree += a == p;
+    }
+    double ann = (double)ann_ok / TEST_N, snn = (double)snn_ok / TEST_N, ag = (double)agree / TEST_N;
+    print_message("%s: ANN %.1f %%, SNN %.1f %% at T=%d, agreement %.1f %% (%d test images)\n", name,
+                  100 * ann, 100 * snn, STEPS, 100 * ag, TEST_N);
+    assert_true(ag >= min_agree);
+    assert_true(snn >= ann - max_loss);
+    free(mem);
+    free(m);
+    free(buf);
+    snn_net_free(&net);
+    calib_free(&cs);
+    snn_eval_free(&ev);
+    snn_graph_free(&g);
+    snn_dataset_free(&calib);
+    snn_dataset_free(&test);
+    snn_labels_free(&labels);
+}
+
+static void test_mlp(void **s) { (void)s; check("fmnist_mlp", 0.97, 0.01); }
+static void test_cnn_avg(void **s) { (void)s; check("fmnist_cnn_avg", 0.97, 0.01); }
+static void test_cnn_maxbn(void **s) { (void)s; check("fmnist_cnn_maxbn", 0.95, 0.02); }
+static void test_resnet(void **s) { (void)s; check("fmnist_resnet", 0.90, 0.05); }
+static void test_lenet(void **s) { (void)s; check("mnist_lenet", 0.97, 0.01); }
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: test_snn_e2e MODELS_DIR FASHION_MNIST_DIR\n");
+        return 2;
+    }
+    models_dir = argv[1];
+    fmnist_dir = argv[2];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mlp),     cmocka_unit_test(test_cnn_avg), cmocka_unit_test(test_cnn_maxbn),
+        cmocka_unit_test(test_resnet),  cmocka_unit_test(test_lenet),
+    };
+    return cmocka_run_group_tests_name("snn-e2e", tests, NULL, NULL);
+}

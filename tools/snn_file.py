@@ -1,0 +1,59 @@
+"""A reader of the .snn format written from docs/snn-format.md alone, independent of the C
+runtime, for the benchmark's PyTorch simulation and for checking files by hand."""
+import struct
+import zlib
+from types import SimpleNamespace
+
+import numpy as np
+
+MAGIC = b"A2SNN\r\n\x1a"
+LAYER_NEURON, LAYER_MAXPOOL, LAYER_CONCAT = 1, 2, 3
+PROJ_DENSE, PROJ_CONV, PROJ_AVGPOOL, PROJ_GLOBALAVG, PROJ_IDENTITY, PROJ_COPY = 1, 2, 3, 4, 5, 6
+
+
+def read(path):
+    data = open(path, "rb").read()
+    if data[:8] != MAGIC:
+        raise ValueError("not a .snn file")
+    major, minor, hsize, nsec, table, fsize, crc = struct.unpack_from("<HHIII Q I", data, 8)
+    if major != 1 or fsize != len(data):
+        raise ValueError("unsupported version or truncated file")
+    hdr = bytearray(data[:64])
+    hdr[32:36] = b"\0\0\0\0"
+    if zlib.crc32(data[64:64 + 32 * nsec], zlib.crc32(bytes(hdr))) != crc:
+        raise ValueError("header checksum mismatch")
+    sec = {}
+    for i in range(nsec):
+        tag, _, off, size, scrc, count = struct.unpack_from("<IIQQII", data, 64 + 32 * i)
+        if zlib.crc32(data[off:off + size]) != scrc:
+            raise ValueError(f"section {i} checksum mismatch")
+        sec[struct.pack("<I", tag).decode()] = (off, size, count)
+    off = sec["META"][0]
+    (ic, ih, iw, sc, mean, std, ncls, nl, npj, coding, steps, reset, vinit, readout, feat, acc,
+     norm, pct, calib) = struct.unpack_from("<3I3f6If2IfIfI", data, off)
+    m = SimpleNamespace(input_c=ic, input_h=ih, input_w=iw, pre_scale=sc, pre_mean=mean, pre_std=std,
+                        n_classes=ncls, coding=coding, steps=steps, reset=reset, v_init=vinit,
+                        readout=readout, ann_accuracy=acc, norm=norm, percentile=pct, layers=[], proj=[])
+    woff = sec["WGHT"][0]
+    weights = np.frombuffer(data, np.float32, count=sec["WGHT"][2], offset=woff)
+    poff = sec["PROJ"][0]
+    for i in range(npj):
+        r = poff + 64 * i
+        kind, src, wo, nw = struct.unpack_from("<IIII", data, r)
+        kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, group = struct.unpack_from("<11H", data, r + 16)
+        c, h, w = struct.unpack_from("<III", data, r + 40)
+        m.proj.append(SimpleNamespace(kind=kind, source=src, w=weights[wo:wo + nw].copy(), kh=kh, kw=kw,
+                                      sh=sh, sw=sw, dh=dh, dw=dw, pt=pt, pl=pl, pb=pb, pr=pr, group=group,
+                                      src_c=c, src_h=h, src_w=w))
+    loff = sec["LAYR"][0]
+    for i in range(nl):
+        r = loff + 64 * i
+        kind, flags, c, h, w, pf, pc, bo, to, src = struct.unpack_from("<10I", data, r)
+        kh, kw, sh, sw, pt, pl, pb, pr = struct.unpack_from("<8H", data, r + 40)
+        L = SimpleNamespace(kind=kind, flags=flags, c=c, h=h, w=w, proj_first=pf, proj_count=pc, source=src,
+                            kh=kh, kw=kw, sh=sh, sw=sw, pt=pt, pl=pl, pb=pb, pr=pr)
+        if kind == LAYER_NEURON:
+            L.bias = weights[bo:bo + c].copy()
+            L.threshold = weights[to:to + c].copy()
+        m.layers.append(L)
+    return m
