@@ -23,10 +23,12 @@ static size_t align_up(size_t n)
     return (n + MEM_ALIGN - 1) / MEM_ALIGN * MEM_ALIGN;
 }
 
-/* Buffers whose spikes a MAXPOOL layer gates need spike counts (and the output, for the
- * spike-count readout). */
+/* Spike counts are kept for buffers a MAXPOOL reads, for MAXPOOL outputs (their own count),
+ * and for the output (the spike-count readout). */
 static int needs_count(const snn_model *m, uint32_t b)
 {
+    if (b > 0 && m->layers[b - 1].kind == SNN_LAYER_MAXPOOL)
+        return 1;
     for (uint32_t i = 0; i < m->n_layers; i++)
         if (m->layers[i].kind == SNN_LAYER_MAXPOOL && m->layers[i].source == b)
             return 1;
@@ -348,11 +350,12 @@ static void fire(snn_state *s, uint32_t i)
     s->n_spikes[i + 1] = n;
 }
 
-/* Max-pool gating (Rueckauer et al. 2017, sec. 2.2.2): an output passes the spikes of the
- * input in its window with the largest rate estimate so far. For a neuron layer that is its
- * accumulated input, v + spikes * theta (exact under reset by subtraction, up to the common
- * initial membrane), which ranks inputs from the first step on, where spike counts still tie;
- * otherwise the spike count. Ties go to the first in row-major order. */
+/* Spiking max pooling. Rueckauer et al. 2017 (sec. 2.2.2) gate the spikes of the input with
+ * the highest rate estimate; passing a winner's spikes loses or doubles spikes whenever the
+ * winner changes. Here an output spikes when an input in its window reaches a spike count
+ * above the output's own count, so the output's count equals the largest input count in its
+ * window after every step: the max of rates, exact up to one spike, with no estimate. (An
+ * input's count grows by at most one per step, so the output fires at most once per step.) */
 static void maxpool(snn_state *s, uint32_t i)
 {
     const snn_model *m = s->m;
@@ -360,39 +363,28 @@ static void maxpool(snn_state *s, uint32_t i)
     uint32_t src = L->source, n = 0;
     const snn_layer *S = &m->layers[src - 1];
     const float *cnt = s->count[src];
-    const float *sv = S->kind == SNN_LAYER_NEURON ? s->v[src - 1] : NULL;
-    const float *sth = S->kind == SNN_LAYER_NEURON ? S->threshold : NULL;
+    float *own = s->count[i + 1];
     uint32_t *out = s->spike_idx[i + 1], C = S->c;
     for (uint32_t k = 0; k < s->n_spikes[src]; k++) {
         uint32_t j = s->spike_idx[src][k];
-        uint32_t pos = j / C, c = j % C, iy = pos / S->w, ix = pos % S->w;
+        uint32_t iy = s->yx[src][j] >> 16, ix = s->yx[src][j] & 0xffff;
+        uint32_t c = j - (iy * S->w + ix) * C;
         int32_t y0 = (int32_t)iy + L->pt - L->kh + 1, x0 = (int32_t)ix + L->pl - L->kw + 1;
         uint32_t oy0 = y0 <= 0 ? 0 : ((uint32_t)y0 + L->sh - 1) / L->sh;
         uint32_t ox0 = x0 <= 0 ? 0 : ((uint32_t)x0 + L->sw - 1) / L->sw;
         uint32_t oy1 = (iy + L->pt) / L->sh, ox1 = (ix + L->pl) / L->sw;
         for (uint32_t oy = oy0; oy <= oy1 && oy < L->h; oy++)
             for (uint32_t ox = ox0; ox <= ox1 && ox < L->w; ox++) {
-                /* Is j the arg-max of this window? */
-                uint32_t best = UINT32_MAX;
-                float bc = -INFINITY;
-                for (uint32_t ky = 0; ky < L->kh; ky++) {
-                    int32_t y = (int32_t)(oy * L->sh + ky) - L->pt;
-                    if (y < 0 || (uint32_t)y >= S->h)
-                        continue;
-                    for (uint32_t kx = 0; kx < L->kw; kx++) {
-                        int32_t x = (int32_t)(ox * L->sw + kx) - L->pl;
-                        if (x < 0 || (uint32_t)x >= S->w)
-                            continue;
-                        uint32_t q = ((uint32_t)y * S->w + (uint32_t)x) * C + c;
-                        float est = sv ? sv[q] + cnt[q] * sth[c] : cnt[q];
-                        if (est > bc) {
-                            bc = est;
-                            best = q;
-                        }
-                    }
+                uint32_t o = (oy * L->w + ox) * C + c;
+                /* Windows holding the input: the stride test above can admit one too many
+                 * when the kernel is smaller than the stride. */
+                if (iy + L->pt < oy * L->sh || iy + L->pt >= oy * L->sh + L->kh ||
+                    ix + L->pl < ox * L->sw || ix + L->pl >= ox * L->sw + L->kw)
+                    continue;
+                if (cnt[j] > own[o]) {
+                    own[o] += 1.0f;
+                    out[n++] = o;
                 }
-                if (best == j)
-                    out[n++] = (oy * L->w + ox) * C + c;
             }
     }
     s->n_spikes[i + 1] = n;
@@ -438,7 +430,7 @@ void snn_state_step(snn_state *s)
             s->n_spikes[i + 1] = n;
         }
         st->spikes += s->n_spikes[i + 1];
-        if (s->count[i + 1] && L->kind != SNN_LAYER_NEURON)
+        if (s->count[i + 1] && L->kind == SNN_LAYER_CONCAT)
             for (uint32_t q = 0; q < s->n_spikes[i + 1]; q++)
                 s->count[i + 1][s->spike_idx[i + 1][q]] += 1.0f;
     }

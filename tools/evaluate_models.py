@@ -27,9 +27,9 @@ DATA = {
 MODELS = ["fmnist_mlp", "fmnist_cnn_avg", "fmnist_cnn_maxbn", "fmnist_resnet", "mnist_lenet"]
 
 
-def run(model, norm, steps, extra, out, build):
+def run(model, norm, steps, extra, out, build, limit):
     calib, test, labels = DATA["mnist" if model.startswith("mnist") else "fmnist"]
-    tag = model + ("" if norm is None else "." + norm.replace("=", ""))
+    tag = model + ("" if norm is None else "." + norm.replace("=", "")) + "".join(e.strip("-") for e in extra)
     snn = os.path.join(out, tag + ".snn")
     res = os.path.join(out, tag + ".json")
     cmd = [os.path.join(build, "ann2snn"), os.path.join(ROOT, "models", model + ".onnx"), "-o", snn]
@@ -41,7 +41,8 @@ def run(model, norm, steps, extra, out, build):
     conv = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
     subprocess.run([os.path.join(build, "ann2snn"), "eval", snn, "--data", test, "--labels", labels, "--onnx",
                     os.path.join(ROOT, "models", model + ".onnx"), "--steps", str(steps), "--json", res,
-                    "--plot", os.path.join(out, tag + ".svg")], check=True, stdout=subprocess.DEVNULL)
+                    "--plot", os.path.join(out, tag + ".svg")] + (["--limit", str(limit)] if limit else []),
+                   check=True, stdout=subprocess.DEVNULL)
     with open(res) as f:
         return tag, conv, json.load(f)
 
@@ -52,6 +53,7 @@ def main():
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--norms", default=None, help="comma list, e.g. max,percentile=99.9,channel=99.99,model")
     ap.add_argument("--extra", default="", help="more converter options, e.g. '--v-init 0'")
+    ap.add_argument("--limit", type=int, default=0, help="evaluate on the first N test samples only")
     ap.add_argument("--out", default="/tmp/ann2snn-eval")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     args = ap.parse_args()
@@ -63,7 +65,7 @@ def main():
     print("|" + "---|" * (8 + len(cols)))
     for model in args.models.split(","):
         for norm in norms:
-            tag, conv, r = run(model, norm, args.steps, args.extra.split(), args.out, args.build)
+            tag, conv, r = run(model, norm, args.steps, args.extra.split(), args.out, args.build, args.limit)
             ann = r["ann_accuracy"]
             by = {p["steps"]: p for p in r["curve"]}
             cells = []

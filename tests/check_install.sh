@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# meson install into a staging directory, then build docs/example_app.c the way the README
+# says (pkg-config) against the installed header and library, and run it on a bundled model.
+set -euo pipefail
+build=$1 src=$2 snn_tool=$3 fmnist=$4
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+meson install -C "$build" --destdir "$stage" --quiet
+pc=$(find "$stage" -name ann2snn-runtime.pc | head -1)
+[ -n "$pc" ] || { echo "no ann2snn-runtime.pc installed"; exit 1; }
+export PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$stage
+cc -std=c11 -Wall -Werror "$src/docs/example_app.c" $(pkg-config --cflags --libs ann2snn-runtime) -o "$stage/example_app"
+"$snn_tool" "$src/models/mnist_lenet.onnx" --calib "$src/models/data/mnist-digits-calib-images-idx3-ubyte.gz" \
+  --calib-count 200 -o "$stage/lenet.snn" >/dev/null
+# The first test digit, raw: skip the 16-byte IDX header.
+gzip -dc "$src/models/data/mnist-digits-test-images-idx3-ubyte.gz" > "$stage/images.idx"
+gzip -dc "$src/models/data/mnist-digits-test-labels-idx1-ubyte.gz" > "$stage/labels.idx"
+dd if="$stage/images.idx" of="$stage/img.raw" bs=1 skip=16 count=784 status=none
+libdir=$(dirname "$(find "$stage" -name 'libann2snn-runtime.so*' | head -1)")
+out=$(LD_LIBRARY_PATH=$libdir "$stage/example_app" "$stage/lenet.snn" "$stage/img.raw")
+want=$(od -An -tu1 -j8 -N1 "$stage/labels.idx" | tr -d ' ')
+echo "$out (label $want)"
+[ "$out" = "class $want" ]
+echo "1 passed, 0 failed"
