@@ -386,6 +386,30 @@ snn_status snn_pass_merge_pad(snn_graph *g, snn_diag *diag)
     return snn_graph_verify(g, diag);
 }
 
+snn_status snn_pass_untranspose_gemm(snn_graph *g, snn_diag *diag)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        snn_node *n = &g->nodes[i];
+        if (n->op != SNN_OP_GEMM || !n->attr.trans_b || !is_const(g, n->inputs[1]))
+            continue;
+        const snn_tensor *B = &g->tensors[n->inputs[1]];
+        int64_t N = B->dims[0], K = B->dims[1], dims[2] = {K, N};
+        int t = new_const(g, B->name, "_t", 2, dims, NULL, diag);
+        if (t < 0)
+            return SNN_ERR_NOMEM;
+        n = &g->nodes[i];
+        const float *src = g->tensors[n->inputs[1]].data;
+        float *dst = g->tensors[t].data;
+        for (int64_t k = 0; k < K; k++)
+            for (int64_t j = 0; j < N; j++)
+                dst[k * N + j] = src[j * K + k];
+        n->inputs[1] = t;
+        n->attr.trans_b = false;
+    }
+    snn_graph_prune(g);
+    return snn_graph_verify(g, diag);
+}
+
 snn_status snn_graph_optimize(snn_graph *g, snn_diag *diag)
 {
     snn_status st = snn_pass_drop_identity(g, diag);
@@ -393,5 +417,7 @@ snn_status snn_graph_optimize(snn_graph *g, snn_diag *diag)
         st = snn_pass_fold_batchnorm(g, diag);
     if (st == SNN_OK)
         st = snn_pass_merge_pad(g, diag);
+    if (st == SNN_OK)
+        st = snn_pass_untranspose_gemm(g, diag);
     return st;
 }

@@ -19,6 +19,10 @@ snn_status snn_pass_fold_batchnorm(snn_graph *g, snn_diag *diag);
 /* Merge a zero constant Pad of the spatial axes into the Conv/pool that reads it. */
 snn_status snn_pass_merge_pad(snn_graph *g, snn_diag *diag);
 
+/* Store constant transB Gemm weights as (K, N) once, so that the kernel streams rows of B
+ * (vectorised) instead of taking a dot product per output. */
+snn_status snn_pass_untranspose_gemm(snn_graph *g, snn_diag *diag);
+
 /* All of the above except infer_and_fold, then prune; verifies after each pass. */
 snn_status snn_graph_optimize(snn_graph *g, snn_diag *diag);
 

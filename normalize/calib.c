@@ -45,19 +45,21 @@ void calib_free(calib_stats *cs)
     memset(cs, 0, sizeof *cs);
 }
 
+/* Bin of a positive float from its bits: the exponent picks the octave, the top 5 mantissa
+ * bits one of 32 equal slices of it (relative width 1/32 to 1/64). No log, no division. */
 static int bin_of(float x)
 {
-    int e;
-    float m = frexpf(x, &e); /* x = m * 2^e, m in [0.5, 1) */
-    /* log2(x) = e - 1 + log2(2m); the fraction selects the bin within the octave. */
-    double pos = (double)(e - 1 - CALIB_MIN_EXP) + log2(2.0 * (double)m);
-    int b = (int)floor(pos * CALIB_BINS_PER_OCTAVE);
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    int e = (int)(u >> 23) - 127; /* x in [2^e, 2^(e+1)) for normal x */
+    int b = (e - CALIB_MIN_EXP) * CALIB_BINS_PER_OCTAVE + (int)((u >> 18) & 31);
     return b < 0 ? 0 : b >= CALIB_BINS ? CALIB_BINS - 1 : b;
 }
 
 static float bin_upper(int b)
 {
-    return (float)exp2((double)(b + 1) / CALIB_BINS_PER_OCTAVE + CALIB_MIN_EXP);
+    int e = b / CALIB_BINS_PER_OCTAVE + CALIB_MIN_EXP, k = b % CALIB_BINS_PER_OCTAVE;
+    return ldexpf(1.0f + (float)(k + 1) / CALIB_BINS_PER_OCTAVE, e);
 }
 
 void calib_add(calib_stats *cs, const snn_eval *ev)

@@ -1,14 +1,14 @@
 /* Calibration: activation statistics of every run-time tensor of a graph, gathered by
  * running the float evaluator on sample inputs. Memory is bounded: per channel an exact
- * maximum and a histogram with logarithmic bins (CALIB_BINS_PER_OCTAVE per factor of 2), so
- * a percentile is known to within 2^(1/32) - 1 = 2.2 % whatever the number of samples. */
+ * maximum and a histogram of CALIB_BINS_PER_OCTAVE bins per factor of 2 (equal slices of each
+ * octave), so a percentile is known to within 1/32 = 3.1 % whatever the number of samples. */
 #ifndef ANN2SNN_CALIB_H
 #define ANN2SNN_CALIB_H
 
 #include "eval.h"
 #include "graph.h"
 
-#define CALIB_BINS_PER_OCTAVE 32
+#define CALIB_BINS_PER_OCTAVE 32 /* must match the 5 mantissa bits calib.c reads */
 #define CALIB_MIN_EXP (-24) /* smallest binned value 2^-24; below counts as the first bin */
 #define CALIB_MAX_EXP 24
 #define CALIB_BINS ((CALIB_MAX_EXP - CALIB_MIN_EXP) * CALIB_BINS_PER_OCTAVE)

@@ -2,14 +2,17 @@
 # meson install into a staging directory, then build docs/example_app.c the way the README
 # says (pkg-config) against the installed header and library, and run it on a bundled model.
 set -euo pipefail
-build=$1 src=$2 snn_tool=$3 fmnist=$4
+build=$1 src=$2 snn_tool=$3 fmnist=$4 sanitize=${5:-none}
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 meson install -C "$build" --destdir "$stage" --quiet
 pc=$(find "$stage" -name ann2snn-runtime.pc | head -1)
 [ -n "$pc" ] || { echo "no ann2snn-runtime.pc installed"; exit 1; }
 export PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$stage
-cc -std=c11 -Wall -Werror "$src/docs/example_app.c" $(pkg-config --cflags --libs ann2snn-runtime) -o "$stage/example_app"
+# A sanitizer build installs an instrumented library: the program must be built the same way.
+san=""
+[ "$sanitize" = none ] || san="-fsanitize=$sanitize"
+cc -std=c11 -Wall -Werror $san "$src/docs/example_app.c" $(pkg-config --cflags --libs ann2snn-runtime) -o "$stage/example_app"
 "$snn_tool" "$src/models/mnist_lenet.onnx" --calib "$src/models/data/mnist-digits-calib-images-idx3-ubyte.gz" \
   --calib-count 200 -o "$stage/lenet.snn" >/dev/null
 # The first test digit, raw: skip the 16-byte IDX header.
