@@ -37,9 +37,21 @@ static snn_dtype output_dtype(const snn_graph *g, const snn_node *n)
     }
 }
 
-/* Move a constant int64 parameter input into attr.ints (Pad pads, (Un)Squeeze axes). */
+/* Move a constant int64 parameter input into attr.ints (Pad pads, (Un)Squeeze axes), and
+ * constant Clip bounds (opset 11+ inputs) into clip_min/clip_max. */
 static snn_status params_to_attr(snn_graph *g, snn_node *n, snn_diag *diag)
 {
+    if (n->op == SNN_OP_CLIP) {
+        for (int k = 1; k <= 2 && k < n->n_inputs; k++) {
+            int t = n->inputs[k];
+            if (t < 0 || !is_const(g, t) || g->tensors[t].dtype != SNN_DTYPE_FLOAT ||
+                snn_tensor_numel(&g->tensors[t]) != 1)
+                continue; /* a run-time bound stays an input */
+            *(k == 1 ? &n->attr.clip_min : &n->attr.clip_max) = ((const float *)g->tensors[t].data)[0];
+            n->inputs[k] = -1;
+        }
+        return SNN_OK;
+    }
     int k = 1;
     bool is_pad = n->op == SNN_OP_PAD;
     if (!is_pad && n->op != SNN_OP_UNSQUEEZE && n->op != SNN_OP_SQUEEZE)

@@ -923,7 +923,7 @@ static snn_status build_node(builder *b, const snn_node *n)
     case SNN_OP_CLIP: {
         float cap = INFINITY;
         if (n->op == SNN_OP_CLIP) {
-            if (n->n_inputs > 1 && n->inputs[1] >= 0)
+            if ((n->n_inputs > 1 && n->inputs[1] >= 0) || (n->n_inputs > 2 && n->inputs[2] >= 0))
                 return node_fail(b, n, "Clip bounds must be constants");
             if (n->attr.clip_min != 0.0f)
                 return node_fail(b, n, "only Clip(0, max) (ReLU6 and the like) maps to neurons");

@@ -387,6 +387,144 @@ static void test_corrupt_files(void **state)
     free(good);
 }
 
+/* Clip(0, 6), channel Concat, strided conv, max pooling, global average pooling: converted
+ * and run with every coding and readout, the SNN follows the ANN. */
+static uint32_t lcg(uint32_t *st)
+{
+    *st = *st * 1664525u + 1013904223u;
+    return *st >> 8;
+}
+
+static double run_agreement(const snn_graph *g, const calib_stats *cs, uint32_t readout, uint32_t coding,
+                            uint32_t steps, float in_max)
+{
+    snn_build_opts o;
+    snn_build_opts_init(&o);
+    o.readout = readout;
+    snn_net net;
+    snn_diag d;
+    assert_int_equal(snn_build(g, cs, &o, &net, &d), SNN_OK);
+    bool has_concat = false, has_pool = false, capped = false;
+    for (uint32_t i = 0; i < net.n_layers; i++) {
+        has_concat |= net.layers[i].kind == SNN_LAYER_CONCAT;
+        has_pool |= net.layers[i].kind == SNN_LAYER_MAXPOOL;
+        if (strstr(net.layers[i].name, "Clip"))
+            capped = net.layers[i].lambda[0] <= 6.0f;
+    }
+    assert_true(has_concat && has_pool && capped);
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(snn_net_serialize(&net, &buf, &len, &d), SNN_OK);
+    snn_model *m = malloc(sizeof *m);
+    snn_rt_diag rd;
+    assert_int_equal(snn_model_load(m, buf, len, &rd), SNN_RT_OK);
+    size_t ms = snn_state_mem_size(m);
+    void *mem = malloc(ms);
+    snn_state s;
+    assert_int_equal(snn_state_init(&s, m, mem, ms), SNN_RT_OK);
+    snn_eval ev;
+    assert_int_equal(snn_eval_init(&ev, g, &d), SNN_OK);
+    uint32_t seed = 99;
+    int agree = 0, n = 60;
+    float x[64];
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < 64; k++)
+            x[k] = (float)(lcg(&seed) % 1000) / 1000.0f * in_max;
+        const float *feed[1] = {x};
+        assert_int_equal(snn_eval_run(&ev, feed, &d), SNN_OK);
+        const float *y = snn_eval_output(&ev, 0);
+        int a = 0;
+        for (int k = 1; k < 4; k++)
+            a = y[k] > y[a] ? k : a;
+        snn_state_begin(&s, x, coding, (uint64_t)i + 1);
+        for (uint32_t t = 0; t < steps; t++)
+            snn_state_step(&s);
+        agree += snn_state_predict(&s) == a;
+    }
+    snn_eval_free(&ev);
+    free(mem);
+    free(m);
+    free(buf);
+    snn_net_free(&net);
+    return (double)agree / n;
+}
+
+static void test_concat_clip_maxpool(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/concat_clip.onnx", data_dir);
+    snn_graph g;
+    snn_diag d;
+    assert_int_equal(snn_onnx_load_file(path, NULL, &g, &d), SNN_OK);
+    snn_eval ev;
+    calib_stats cs;
+    assert_int_equal(snn_eval_init(&ev, &g, &d), SNN_OK);
+    assert_int_equal(calib_init(&cs, &g, &d), SNN_OK);
+    uint32_t seed = 7;
+    float x[64];
+    /* Inputs up to 4 drive the Clip branch past 6, so the cap matters. */
+    for (int i = 0; i < 300; i++) {
+        for (int k = 0; k < 64; k++)
+            x[k] = (float)(lcg(&seed) % 1000) / 1000.0f * 4.0f;
+        const float *feed[1] = {x};
+        assert_int_equal(snn_eval_run(&ev, feed, &d), SNN_OK);
+        calib_add(&cs, &ev);
+    }
+    snn_eval_free(&ev);
+    double direct = run_agreement(&g, &cs, SNN_READOUT_MEMBRANE, SNN_CODING_DIRECT, 512, 4.0f);
+    double spikes = run_agreement(&g, &cs, SNN_READOUT_SPIKES, SNN_CODING_DIRECT, 512, 4.0f);
+    print_message("concat/clip/maxpool net: agreement with the ANN %.0f %% (membrane), %.0f %% (spike count)\n",
+                  100 * direct, 100 * spikes);
+    assert_true(direct >= 0.9);
+    assert_true(spikes >= 0.8);
+    calib_free(&cs);
+    snn_graph_free(&g);
+}
+
+/* Poisson input coding on the small dense net: rates of x in [0, 1]. */
+static void test_poisson(void **state)
+{
+    (void)state;
+    snn_net net;
+    convert(&net, SNN_NORM_MAX, 0, NULL);
+    uint8_t *buf;
+    size_t len;
+    snn_diag d;
+    assert_int_equal(snn_net_serialize(&net, &buf, &len, &d), SNN_OK);
+    snn_model *m = malloc(sizeof *m);
+    snn_rt_diag rd;
+    assert_int_equal(snn_model_load(m, buf, len, &rd), SNN_RT_OK);
+    size_t ms = snn_state_mem_size(m);
+    void *mem = malloc(ms);
+    snn_state s;
+    assert_int_equal(snn_state_init(&s, m, mem, ms), SNN_RT_OK);
+    const float x[2] = {0.8f, 0.3f};
+    float h[3];
+    hidden(x, h);
+    const uint32_t T = 20000;
+    snn_state_begin(&s, x, SNN_CODING_POISSON, 42);
+    for (uint32_t t = 0; t < T; t++)
+        snn_state_step(&s);
+    /* Input spike rate matches x; the output membrane / T approaches the logits. */
+    assert_true(fabs((double)s.input_spikes / T - 1.1) < 0.03);
+    const float *v = snn_state_output(&s);
+    for (int o = 0; o < 2; o++) {
+        double logit = (double)(W2[o][0] * h[0] + W2[o][1] * h[1] + W2[o][2] * h[2] + B2[o]);
+        assert_true(fabs((double)v[o] / T - logit) < 0.1);
+    }
+    /* Same seed, same spikes: the generator is deterministic. */
+    float first = v[0];
+    snn_state_begin(&s, x, SNN_CODING_POISSON, 42);
+    for (uint32_t t = 0; t < T; t++)
+        snn_state_step(&s);
+    assert_true(snn_state_output(&s)[0] == first);
+    free(mem);
+    free(m);
+    free(buf);
+    snn_net_free(&net);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -401,6 +539,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_rates_approach_activations),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_corrupt_files),
+        cmocka_unit_test(test_concat_clip_maxpool),
+        cmocka_unit_test(test_poisson),
     };
     return cmocka_run_group_tests_name("snn", tests, NULL, NULL);
 }

@@ -90,6 +90,24 @@ def snn_models():
              helper.make_node("Gemm", ["r", "W2", "b2"], ["y"], transB=1)]
     inits = [numpy_helper.from_array(a, n) for a, n in ((W1, "W1"), (b1, "b1"), (W2, "W2"), (b2, "b2"))]
     out["dense2"] = model(nodes, inits, [1, 2], [1, 2])
+    # Two branches, one through Clip(0, 6) (ReLU6), concatenated on channels, a strided conv,
+    # max pooling, global average pooling and a classifier: the layers the bundled models lack.
+    six = numpy_helper.from_array(np.array(6.0, np.float32), "six")
+    zero = numpy_helper.from_array(np.array(0.0, np.float32), "zero")
+    nodes = [helper.make_node("Conv", ["x", "ca", "cab"], ["a"], pads=[1, 1, 1, 1]),
+             helper.make_node("Clip", ["a", "zero", "six"], ["a6"]),
+             helper.make_node("Conv", ["x", "cb", "cbb"], ["b"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["b"], ["br"]),
+             helper.make_node("Concat", ["a6", "br"], ["cat"], axis=1),
+             helper.make_node("Conv", ["cat", "cc", "ccb"], ["c"], strides=[2, 2], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["cr"]),
+             helper.make_node("MaxPool", ["cr"], ["mp"], kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("GlobalAveragePool", ["mp"], ["gap"]),
+             helper.make_node("Flatten", ["gap"], ["flat"]),
+             helper.make_node("Gemm", ["flat", "fw", "fb"], ["y"], transB=1)]
+    inits = [w("ca", 3, 1, 3, 3), w("cab", 3), w("cb", 2, 1, 3, 3), w("cbb", 2), w("cc", 6, 5, 3, 3),
+             w("ccb", 6), w("fw", 4, 6), w("fb", 4), six, zero]
+    out["concat_clip"] = model(nodes, inits, [1, 1, 8, 8], [1, 4])
     return out
 
 
@@ -140,10 +158,6 @@ def main():
     for name, m in pass_models().items():
         onnx.checker.check_model(m)
         onnx.save(m, os.path.join(OUT, "passes", name + ".onnx"))
-    os.makedirs(os.path.join(OUT, "snn"), exist_ok=True)
-    for name, m in snn_models().items():
-        onnx.checker.check_model(m)
-        onnx.save(m, os.path.join(OUT, "snn", name + ".onnx"))
     lines = ["# file<TAB>status<TAB>message fragment (tests/test_malformed.c)"]
     for fname, data, status, frag in malformed():
         with open(os.path.join(OUT, "malformed", fname), "wb") as f:
@@ -151,6 +165,12 @@ def main():
         lines.append(f"{fname}\t{status}\t{frag}")
     with open(os.path.join(OUT, "malformed", "expected.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
+    # Last, so that adding models here leaves the random weights above unchanged.
+    os.makedirs(os.path.join(OUT, "snn"), exist_ok=True)
+    for name, m in snn_models().items():
+        onnx.checker.check_model(m)
+        onnx.save(m, os.path.join(OUT, "snn", name + ".onnx"))
+
 
 
 if __name__ == "__main__":
