@@ -32,6 +32,11 @@ snn_preprocess cli_pick_preprocess(const cli_prep_opts *o, const snn_graph *g, b
 /* "direct" or "poisson" into *coding (SNN_CODING_*). */
 int cli_parse_coding(const char *arg, uint32_t *coding);
 
+/* Read samples and labels, and the number of samples to use: both files' common count,
+ * capped by limit (<= 0: no cap). Prints and returns an exit code on failure, else 0. */
+int cli_load_labelled(const char *data_path, const char *label_path, long long limit,
+                      snn_dataset *ds, snn_labels *lb, int64_t *n);
+
 int cmd_convert(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_infer(int argc, char **argv);

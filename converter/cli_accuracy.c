@@ -108,14 +108,10 @@ int cmd_accuracy(int argc, char **argv)
         rc = cli_report(model, st, &diag);
         goto done;
     }
-    if ((st = snn_dataset_read(data_path, &ds, &diag)) != SNN_OK) {
-        rc = cli_report(data_path, st, &diag);
+    int64_t n;
+    if ((rc = cli_load_labelled(data_path, label_path, limit, &ds, &lb, &n)) != 0)
         goto done;
-    }
-    if ((st = snn_labels_read(label_path, &lb, &diag)) != SNN_OK) {
-        rc = cli_report(label_path, st, &diag);
-        goto done;
-    }
+    rc = EXIT_BAD_INPUT;
     if (ref_path && (st = snn_labels_read(ref_path, &ref, &diag)) != SNN_OK) {
         rc = cli_report(ref_path, st, &diag);
         goto done;
@@ -132,12 +128,6 @@ int cmd_accuracy(int argc, char **argv)
                 data_path, (long long)ds.sample_size, in->name, (long long)snn_tensor_numel(in));
         goto done;
     }
-    int64_t n = ds.n < lb.n ? ds.n : lb.n;
-    if (ds.n != lb.n)
-        fprintf(stderr, "ann2snn: warning: %lld samples but %lld labels; using %lld\n",
-                (long long)ds.n, (long long)lb.n, (long long)n);
-    if (limit > 0 && limit < n)
-        n = limit;
     if (ref_path && ref.n < n) {
         fprintf(stderr, "ann2snn: %s: %lld reference predictions for %lld samples\n", ref_path,
                 (long long)ref.n, (long long)n);

@@ -30,7 +30,7 @@ static void usage(FILE *f)
             "                           preprocessing x = (raw * S - M) / D (default: the model's\n"
             "                           metadata, else 1/255 for uint8 data); stored in the file\n"
             "      --norm METHOD        max | percentile=P | channel=P | model\n"
-            "                           (default percentile=99.99: Rueckauer et al.'s robust norm)\n"
+            "                           (default channel=99.9: per-channel robust percentile)\n"
             "      --reset MODE         subtract (default) | zero\n"
             "      --v-init F           initial membrane as a fraction of the threshold (default 0.5)\n"
             "      --readout MODE       membrane (default) | spikes\n"

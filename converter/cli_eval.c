@@ -254,24 +254,13 @@ int cmd_eval(int argc, char **argv)
         fputc('\n', stderr);
         goto done;
     }
-    if ((st = snn_dataset_read(data_path, &ds, &diag)) != SNN_OK) {
-        rc = cli_report(data_path, st, &diag);
+    int64_t n;
+    if ((rc = cli_load_labelled(data_path, label_path, limit, &ds, &lb, &n)) != 0)
         goto done;
-    }
-    if ((st = snn_labels_read(label_path, &lb, &diag)) != SNN_OK) {
-        rc = cli_report(label_path, st, &diag);
-        goto done;
-    }
+    rc = EXIT_BAD_INPUT;
     if (ds.sample_size != m->input_size) {
         fprintf(stderr, "ann2snn: %s: samples have %lld values, the SNN takes %u\n", data_path,
                 (long long)ds.sample_size, m->input_size);
-        goto done;
-    }
-    int64_t n = ds.n < lb.n ? ds.n : lb.n;
-    if (limit > 0 && limit < n)
-        n = limit;
-    if (n == 0) {
-        fprintf(stderr, "ann2snn: %s: no samples\n", data_path);
         goto done;
     }
     uint32_t T = steps ? (uint32_t)steps : m->steps;

@@ -150,3 +150,27 @@ int cli_parse_coding(const char *arg, uint32_t *coding)
     }
     return 1;
 }
+
+int cli_load_labelled(const char *data_path, const char *label_path, long long limit,
+                      snn_dataset *ds, snn_labels *lb, int64_t *n)
+{
+    snn_diag diag;
+    snn_diag_clear(&diag);
+    memset(lb, 0, sizeof *lb);
+    snn_status st = snn_dataset_read(data_path, ds, &diag);
+    if (st != SNN_OK)
+        return cli_report(data_path, st, &diag);
+    if ((st = snn_labels_read(label_path, lb, &diag)) != SNN_OK)
+        return cli_report(label_path, st, &diag);
+    *n = ds->n < lb->n ? ds->n : lb->n;
+    if (ds->n != lb->n)
+        fprintf(stderr, "ann2snn: warning: %lld samples but %lld labels; using %lld\n",
+                (long long)ds->n, (long long)lb->n, (long long)*n);
+    if (limit > 0 && limit < *n)
+        *n = limit;
+    if (*n == 0) {
+        fprintf(stderr, "ann2snn: %s: no samples\n", data_path);
+        return EXIT_BAD_INPUT;
+    }
+    return 0;
+}

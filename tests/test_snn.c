@@ -69,6 +69,34 @@ static void convert(snn_net *net, uint32_t norm, double pct, calib_stats *cs_out
     }
 }
 
+/* A net as the runtime sees it: serialised bytes, the loaded model and a ready state. */
+typedef struct {
+    uint8_t *buf;
+    snn_model *m;
+    void *mem;
+    snn_state s;
+} loaded;
+
+static void load_net(const snn_net *net, loaded *l)
+{
+    size_t len;
+    snn_diag d;
+    assert_int_equal(snn_net_serialize(net, &l->buf, &len, &d), SNN_OK);
+    l->m = malloc(sizeof *l->m);
+    snn_rt_diag rd;
+    assert_int_equal(snn_model_load(l->m, l->buf, len, &rd), SNN_RT_OK);
+    size_t ms = snn_state_mem_size(l->m);
+    l->mem = malloc(ms);
+    assert_int_equal(snn_state_init(&l->s, l->m, l->mem, ms), SNN_RT_OK);
+}
+
+static void unload(loaded *l)
+{
+    free(l->mem);
+    free(l->m);
+    free(l->buf);
+}
+
 static void test_max_norm_weights(void **state)
 {
     (void)state;
@@ -161,17 +189,9 @@ static void test_rates_approach_activations(void **state)
     (void)state;
     snn_net net;
     convert(&net, SNN_NORM_MAX, 0, NULL);
-    uint8_t *buf;
-    size_t len;
-    snn_diag d;
-    assert_int_equal(snn_net_serialize(&net, &buf, &len, &d), SNN_OK);
-    snn_model *m = malloc(sizeof *m);
-    snn_rt_diag rd;
-    assert_int_equal(snn_model_load(m, buf, len, &rd), SNN_RT_OK);
-    size_t ms = snn_state_mem_size(m);
-    void *mem = malloc(ms);
-    snn_state s;
-    assert_int_equal(snn_state_init(&s, m, mem, ms), SNN_RT_OK);
+    loaded l;
+    load_net(&net, &l);
+    snn_state s = l.s;
     const float x[2] = {2.0f, 1.0f};
     float h[3];
     hidden(x, h);
@@ -197,9 +217,7 @@ static void test_rates_approach_activations(void **state)
             assert_true(fabs((double)v[o] / T - logit) <= 3 * 5.5 * 6.0 / T + 1e-4);
         }
     }
-    free(mem);
-    free(m);
-    free(buf);
+    unload(&l);
     snn_net_free(&net);
 }
 
@@ -412,16 +430,9 @@ static double run_agreement(const snn_graph *g, const calib_stats *cs, uint32_t 
             capped = net.layers[i].lambda[0] <= 6.0f;
     }
     assert_true(has_concat && has_pool && capped);
-    uint8_t *buf;
-    size_t len;
-    assert_int_equal(snn_net_serialize(&net, &buf, &len, &d), SNN_OK);
-    snn_model *m = malloc(sizeof *m);
-    snn_rt_diag rd;
-    assert_int_equal(snn_model_load(m, buf, len, &rd), SNN_RT_OK);
-    size_t ms = snn_state_mem_size(m);
-    void *mem = malloc(ms);
-    snn_state s;
-    assert_int_equal(snn_state_init(&s, m, mem, ms), SNN_RT_OK);
+    loaded l;
+    load_net(&net, &l);
+    snn_state s = l.s;
     snn_eval ev;
     assert_int_equal(snn_eval_init(&ev, g, &d), SNN_OK);
     uint32_t seed = 99;
@@ -442,9 +453,7 @@ static double run_agreement(const snn_graph *g, const calib_stats *cs, uint32_t 
         agree += snn_state_predict(&s) == a;
     }
     snn_eval_free(&ev);
-    free(mem);
-    free(m);
-    free(buf);
+    unload(&l);
     snn_net_free(&net);
     return (double)agree / n;
 }
@@ -488,17 +497,9 @@ static void test_poisson(void **state)
     (void)state;
     snn_net net;
     convert(&net, SNN_NORM_MAX, 0, NULL);
-    uint8_t *buf;
-    size_t len;
-    snn_diag d;
-    assert_int_equal(snn_net_serialize(&net, &buf, &len, &d), SNN_OK);
-    snn_model *m = malloc(sizeof *m);
-    snn_rt_diag rd;
-    assert_int_equal(snn_model_load(m, buf, len, &rd), SNN_RT_OK);
-    size_t ms = snn_state_mem_size(m);
-    void *mem = malloc(ms);
-    snn_state s;
-    assert_int_equal(snn_state_init(&s, m, mem, ms), SNN_RT_OK);
+    loaded l;
+    load_net(&net, &l);
+    snn_state s = l.s;
     const float x[2] = {0.8f, 0.3f};
     float h[3];
     hidden(x, h);
@@ -519,9 +520,7 @@ static void test_poisson(void **state)
     for (uint32_t t = 0; t < T; t++)
         snn_state_step(&s);
     assert_true(snn_state_output(&s)[0] == first);
-    free(mem);
-    free(m);
-    free(buf);
+    unload(&l);
     snn_net_free(&net);
 }
 
