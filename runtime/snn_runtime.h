@@ -79,6 +79,8 @@ typedef struct {
 } snn_layer_stats;
 
 /* Simulation state. All arrays point into the caller's memory block. */
+#define SNN_WHEEL 64
+
 typedef struct {
     const snn_model *m;
     uint32_t *spike_idx[SNN_MAX_LAYERS + 1]; /* per buffer: indices that spiked this step */
@@ -89,6 +91,12 @@ typedef struct {
     float *flag[SNN_MAX_LAYERS];     /* per NEURON layer: 1 if it spiked this step (size) */
     uint32_t *yx[SNN_MAX_LAYERS + 1];/* per buffer: each neuron's y << 16 | x (size) */
     uint32_t *pool_map[SNN_MAX_PROJ];/* per non-overlapping AVGPOOL: input -> output, or ~0 */
+    /* Layers fed only by the direct-coded input fire on a timing wheel of SNN_WHEEL slots. */
+    uint8_t scheduled[SNN_MAX_LAYERS];
+    uint32_t *next_t[SNN_MAX_LAYERS];   /* (size) step of each neuron's next spike */
+    uint32_t *link[SNN_MAX_LAYERS];     /* (size) next neuron in the same wheel slot */
+    uint32_t *n_fired[SNN_MAX_LAYERS];  /* (size) spikes so far */
+    uint32_t wheel[SNN_MAX_LAYERS][SNN_WHEEL]; /* slot heads */
     float *count[SNN_MAX_LAYERS + 1];/* per buffer a MAXPOOL gates, and the output: spike counts */
     float *input_hwc;                /* the begin() input, channel-last (input_size) */
     uint32_t coding;

@@ -35,6 +35,19 @@ static int needs_count(const snn_model *m, uint32_t b)
     return 0;
 }
 
+/* A hidden neuron layer fed only by the network input: under direct coding its current is
+ * the same every step, so its spike times follow in closed form (see schedule()). */
+static int input_only(const snn_model *m, uint32_t i)
+{
+    const snn_layer *L = &m->layers[i];
+    if (L->kind != SNN_LAYER_NEURON || (L->flags & SNN_LAYER_F_OUTPUT))
+        return 0;
+    for (uint32_t k = L->proj_first; k < L->proj_first + L->proj_count; k++)
+        if (m->proj[k].source != 0)
+            return 0;
+    return 1;
+}
+
 /* Average pooling whose windows do not overlap gets an input -> output table. */
 static int pool_map_ok(const snn_proj *p)
 {
@@ -67,6 +80,13 @@ static size_t layout(snn_state *s, const snn_model *m, uint8_t *mem)
         TAKE(s->constant[i], float, L->size);
         TAKE(s->th_full[i], float, L->size);
         TAKE(s->flag[i], float, L->size);
+        if (input_only(m, i)) {
+            TAKE(s->next_t[i], uint32_t, L->size);
+            TAKE(s->link[i], uint32_t, L->size);
+            TAKE(s->n_fired[i], uint32_t, L->size);
+        } else if (mem) {
+            s->next_t[i] = s->link[i] = s->n_fired[i] = NULL;
+        }
     }
     /* The output buffer always counts spikes (for the spike-count readout). */
     if (!needs_count(m, m->n_layers))
@@ -246,6 +266,39 @@ static inline uint32_t scatter(const snn_proj *p, const snn_layer *L, const uint
     }
 }
 
+#define NEVER UINT32_MAX
+
+/* Step of the next spike of a neuron with constant current k, initial membrane v0 and
+ * threshold th, after its n-th spike at step last. Reset by subtraction gives
+ * v(t) = v0 + t*k - n*th, so spike n + 1 comes at the first t with v0 + t*k >= (n+1)*th,
+ * and never two in one step. */
+static uint32_t schedule(double k, double v0, double th, uint32_t n, uint32_t last)
+{
+    double need = (double)(n + 1) * th - v0;
+    uint32_t t;
+    if (k <= 0.0) {
+        t = need <= k ? 1 : NEVER; /* only v0 >= th - k fires, once, at step 1 */
+        return n == 0 ? t : NEVER;
+    }
+    double tf = ceil(need / k);
+    if (tf < 1.0)
+        tf = 1.0;
+    if (tf > 4.0e9)
+        return NEVER;
+    t = (uint32_t)tf;
+    return t > last ? t : last + 1;
+}
+
+static void wheel_insert(snn_state *s, uint32_t i, uint32_t j, uint32_t t)
+{
+    s->next_t[i][j] = t;
+    if (t == NEVER)
+        return;
+    uint32_t slot = t & (SNN_WHEEL - 1);
+    s->link[i][j] = s->wheel[i][slot];
+    s->wheel[i][slot] = j;
+}
+
 void snn_state_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed)
 {
     const snn_model *m = s->m;
@@ -276,6 +329,7 @@ void snn_state_begin(snn_state *s, const float *x, uint32_t coding, uint64_t see
             /* The output integrates from zero: a common offset would not change the argmax. */
             s->v[i][j] = is_out ? 0.0f : m->v_init * L->threshold[j % L->c];
         }
+        s->scheduled[i] = 0;
         if (coding != SNN_CODING_DIRECT)
             continue;
         /* Direct coding: the input is the same current every step, so its contribution is
@@ -286,9 +340,50 @@ void snn_state_begin(snn_state *s, const float *x, uint32_t coding, uint64_t see
                 continue;
             for (uint32_t j = 0; j < m->input_size; j++)
                 if (s->input_hwc[j] != 0.0f)
-                    scatter(p, L, s->yx[0], s->pool_map[k], j, s->input_hwc[j], s->constant[i]);
+                    s->stats[i].synops += scatter(p, L, s->yx[0], s->pool_map[k], j, s->input_hwc[j],
+                                                  s->constant[i]);
+        }
+        if (!s->next_t[i] || m->reset != SNN_RESET_SUBTRACT)
+            continue;
+        /* Constant current: every neuron's first spike time, on the wheel. */
+        s->scheduled[i] = 1;
+        for (uint32_t q = 0; q < SNN_WHEEL; q++)
+            s->wheel[i][q] = NEVER;
+        for (uint32_t j = 0; j < L->size; j++) {
+            double th = (double)L->threshold[j % L->c];
+            s->n_fired[i][j] = 0;
+            wheel_insert(s, i, j, schedule((double)s->constant[i][j], (double)m->v_init * th, th, 0, 0));
         }
     }
+}
+
+/* A layer fed by the direct-coded input only: the neurons due this step fire, and are
+ * scheduled again. Work is proportional to spikes, not neurons. */
+static void fire_scheduled(snn_state *s, uint32_t i)
+{
+    const snn_model *m = s->m;
+    const snn_layer *L = &m->layers[i];
+    uint32_t t = s->t + 1, slot = t & (SNN_WHEEL - 1), n = 0;
+    uint32_t *out = s->spike_idx[i + 1];
+    uint32_t j = s->wheel[i][slot];
+    s->wheel[i][slot] = NEVER;
+    while (j != NEVER) {
+        uint32_t nx = s->link[i][j];
+        if (s->next_t[i][j] == t) {
+            out[n++] = j;
+            uint32_t c = j % L->c;
+            double th = (double)L->threshold[c];
+            uint32_t t2 = schedule((double)s->constant[i][j], (double)m->v_init * th, th, ++s->n_fired[i][j], t);
+            wheel_insert(s, i, j, t2);
+        } else {
+            wheel_insert(s, i, j, s->next_t[i][j]); /* a later turn of the wheel */
+        }
+        j = nx;
+    }
+    if (s->count[i + 1])
+        for (uint32_t q = 0; q < n; q++)
+            s->count[i + 1][out[q]] += 1.0f;
+    s->n_spikes[i + 1] = n;
 }
 
 /* Integrate and fire layer i (its spike input is already in v); spikes go to buffer i + 1.
@@ -414,7 +509,10 @@ void snn_state_step(snn_state *s)
                 for (uint32_t q = 0; q < s->n_spikes[p->source]; q++)
                     st->synops += scatter(p, L, s->yx[p->source], s->pool_map[k], idx[q], 1.0f, I);
             }
-            fire(s, i);
+            if (s->scheduled[i])
+                fire_scheduled(s, i);
+            else
+                fire(s, i);
         } else if (L->kind == SNN_LAYER_MAXPOOL) {
             maxpool(s, i);
         } else { /* CONCAT: each source's channels at its offset within every position */
