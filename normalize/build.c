@@ -549,10 +549,34 @@ static snn_status op_conv(builder *b, const snn_node *n, value *out)
     return st;
 }
 
+/* A value that is only a global average pool of spikes (no bias): the classifier after it
+ * can read the pooled neurons directly, with its weights spread over the positions. That is
+ * exact, and spares a layer of neurons whose rates would lag. */
+static bool is_pure_gap(const value *v)
+{
+    if (v->kind != V_LINEAR || v->n_terms != 1 || v->terms[0].kind != SNN_PROJ_GLOBALAVG)
+        return false;
+    for (uint32_t c = 0; c < v->c; c++)
+        if (v->bias[c] != 0.0f)
+            return false;
+    return true;
+}
+
 static snn_status op_dense(builder *b, const snn_node *n, value *out)
 {
     const snn_graph *g = b->g;
     const value *x = val(b, n, 0);
+    value gap_src;
+    const float *gap_w = NULL; /* (C) the pool's per-channel weights, when composing */
+    if (x && is_pure_gap(x)) {
+        const net_proj *t = &x->terms[0];
+        memset(&gap_src, 0, sizeof gap_src);
+        gap_src.kind = V_SPIKES;
+        gap_src.buffer = t->source;
+        gap_src.c = t->src_c, gap_src.h = t->src_h, gap_src.w = t->src_w;
+        gap_w = t->w;
+        x = &gap_src;
+    }
     if (!x || x->kind != V_SPIKES)
         return node_fail(b, n, "its input must be the network input or a ReLU output");
     bool gemm = n->op == SNN_OP_GEMM;
@@ -565,10 +589,11 @@ static snn_status op_dense(builder *b, const snn_node *n, value *out)
         return node_fail(b, n, "needs a (1, K) input and 2-D weights");
     bool tb = gemm && n->attr.trans_b;
     uint32_t K = (uint32_t)(tb ? B->dims[1] : B->dims[0]), N = (uint32_t)(tb ? B->dims[0] : B->dims[1]);
-    if (K != x->c * x->h * x->w)
+    uint32_t n_src = gap_w ? x->c * x->h * x->w : K;
+    if (gap_w ? K != x->c : K != x->c * x->h * x->w)
         return node_fail(b, n, "reads %u values from a source of %u", K, x->c * x->h * x->w);
     net_proj p = term_from(x, SNN_PROJ_DENSE);
-    p.n_w = K * N;
+    p.n_w = n_src * N;
     p.w = malloc((size_t)p.n_w * sizeof *p.w);
     if (!p.w)
         return nomem(b);
@@ -577,10 +602,20 @@ static snn_status op_dense(builder *b, const snn_node *n, value *out)
     /* ONNX flattens (C, H, W) channel-first; the source buffer is channel-last. Row k of the
      * ANN weights (k = c*H*W + pos) becomes row pos*C + c. */
     uint32_t hw = x->h * x->w;
-    for (uint32_t k = 0; k < K; k++) {
-        uint32_t j = (k % hw) * x->c + k / hw;
-        for (uint32_t o = 0; o < N; o++)
-            p.w[(size_t)j * N + o] = alpha * (tb ? bd[(size_t)o * K + k] : bd[(size_t)k * N + o]);
+    if (gap_w) {
+        /* Source neuron j (channel j % C) carries the pool's weight for its channel. */
+        for (uint32_t j = 0; j < n_src; j++) {
+            uint32_t k = j % x->c;
+            for (uint32_t o = 0; o < N; o++)
+                p.w[(size_t)j * N + o] =
+                    alpha * gap_w[k] * (tb ? bd[(size_t)o * K + k] : bd[(size_t)k * N + o]);
+        }
+    } else {
+        for (uint32_t k = 0; k < K; k++) {
+            uint32_t j = (k % hw) * x->c + k / hw;
+            for (uint32_t o = 0; o < N; o++)
+                p.w[(size_t)j * N + o] = alpha * (tb ? bd[(size_t)o * K + k] : bd[(size_t)k * N + o]);
+        }
     }
     snn_status st = new_linear(b, out, N, 1, 1);
     if (st == SNN_OK && gemm && n->n_inputs > 2 && n->inputs[2] >= 0) {
@@ -896,10 +931,15 @@ static snn_status op_concat(builder *b, const snn_node *n, value *out)
 
 static snn_status build_node(builder *b, const snn_node *n)
 {
-    /* Ops that read spikes take pooled values as neurons first. */
-    if (n->op == SNN_OP_CONV || n->op == SNN_OP_GEMM || n->op == SNN_OP_MATMUL ||
+    /* Ops that read spikes take pooled values as neurons first (a dense layer composes a
+     * global average pool instead). */
+    bool dense_on_gap = (n->op == SNN_OP_GEMM || n->op == SNN_OP_MATMUL) && n->inputs[0] >= 0 &&
+                        is_pure_gap(&b->vals[n->inputs[0]]);
+    if (dense_on_gap)
+        ;
+    else if (n->op == SNN_OP_CONV || n->op == SNN_OP_GEMM || n->op == SNN_OP_MATMUL ||
         n->op == SNN_OP_AVGPOOL || n->op == SNN_OP_GLOBALAVGPOOL || n->op == SNN_OP_MAXPOOL ||
-        n->op == SNN_OP_CONCAT || n->op == SNN_OP_FLATTEN || n->op == SNN_OP_RESHAPE) {
+        n->op == SNN_OP_CONCAT) {
         for (int k = 0; k < (n->op == SNN_OP_CONCAT ? n->n_inputs : 1); k++) {
             snn_status st = ensure_spikes(b, n, k);
             if (st != SNN_OK)
@@ -955,8 +995,14 @@ static snn_status build_node(builder *b, const snn_node *n)
             return node_fail(b, n, "input has no spiking representation");
         if (x->kind == V_LINEAR && (n->op == SNN_OP_FLATTEN || n->op == SNN_OP_RESHAPE)) {
             uint32_t c, h, w;
-            if (!chw_of(&b->g->tensors[n->outputs[0]], &c, &h, &w) || c != x->c || h != x->h || w != x->w)
-                return node_fail(b, n, "reshaping a value before its activation is not supported");
+            if (!chw_of(&b->g->tensors[n->outputs[0]], &c, &h, &w) || c != x->c || h != x->h || w != x->w) {
+                /* A real reshape: pooled (non-negative) values become neurons first. */
+                snn_status st = ensure_spikes(b, n, 0);
+                if (st != SNN_OK)
+                    return st;
+                if (x->kind == V_LINEAR)
+                    return node_fail(b, n, "reshaping a value before its activation is not supported");
+            }
         }
         return value_copy(b, x, y); /* buffers are flat: a reshape changes no spike */
     case SNN_OP_SOFTMAX:
