@@ -5,4 +5,10 @@ cd "$(dirname "$0")/.."
 tools/install-deps.sh
 [ -d build ] || meson setup build >/dev/null
 ninja -C build
-meson test -C build --print-errorlogs "$@"
+status=0
+meson test -C build --print-errorlogs "$@" | tee build/test-summary.txt || status=$?
+ok=$(sed -n 's/^Ok:[[:space:]]*\([0-9]*\).*/\1/p' build/test-summary.txt)
+fail=$(sed -n 's/^Fail:[[:space:]]*\([0-9]*\).*/\1/p' build/test-summary.txt)
+timeout=$(sed -n 's/^Timeout:[[:space:]]*\([0-9]*\).*/\1/p' build/test-summary.txt)
+echo "meson: ${ok:-0} passed, $(( ${fail:-0} + ${timeout:-0} )) failed"
+exit $status
