@@ -251,7 +251,7 @@ int cmd_convert(int argc, char **argv)
         if (bo.input_max < (0.0f - pp.mean) / pp.std)
             bo.input_max = (0.0f - pp.mean) / pp.std;
     } else {
-        if ((st = snn_dataset_read(calib_path, &ds, &diag)) != SNN_OK) {
+        if ((st = snn_dataset_read_prefix(calib_path, calib_count, &ds, &diag)) != SNN_OK) {
             rc = cli_report(calib_path, st, &diag);
             goto done;
         }

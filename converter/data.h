@@ -38,6 +38,10 @@ snn_status snn_npy_parse(const uint8_t *buf, size_t len, snn_dataset *ds, snn_di
 /* Any of the three formats, told apart by their magic bytes; gzip is undone first. */
 snn_status snn_dataset_parse(const uint8_t *buf, size_t len, snn_dataset *ds, snn_diag *diag);
 snn_status snn_dataset_read(const char *path, snn_dataset *ds, snn_diag *diag);
+/* Like snn_dataset_read, but keep at most max_samples samples. IDX files (plain or gzip) are
+ * read only as far as needed, so a calibration subset of a large training set is cheap. */
+snn_status snn_dataset_read_prefix(const char *path, int64_t max_samples, snn_dataset *ds,
+                                   snn_diag *diag);
 void snn_dataset_free(snn_dataset *ds);
 
 /* Labels: a 1-D dataset of non-negative integers. */

@@ -189,6 +189,86 @@ snn_status snn_dataset_read(const char *path, snn_dataset *ds, snn_diag *diag)
     return st;
 }
 
+/* Size in bytes of one IDX element of type code t, 0 if the code is not defined. */
+static size_t idx_elem_size(uint8_t t)
+{
+    switch (t) {
+    case 0x08: case 0x09: return 1;
+    case 0x0B: return 2;
+    case 0x0C: case 0x0D: return 4;
+    case 0x0E: return 8;
+    default: return 0;
+    }
+}
+
+snn_status snn_dataset_read_prefix(const char *path, int64_t max_samples, snn_dataset *ds,
+                                   snn_diag *diag)
+{
+    memset(ds, 0, sizeof *ds);
+    gzFile f = gzopen(path, "rb"); /* reads plain files as they are, too */
+    if (!f)
+        return snn_diag_set(diag, SNN_ERR_IO, "cannot open");
+    uint8_t hdr[4 + 4 * (SNN_MAX_RANK + 1)];
+    int got = gzread(f, hdr, 4);
+    size_t es = got == 4 ? idx_elem_size(hdr[2]) : 0;
+    if (got != 4 || hdr[0] || hdr[1] || !es || hdr[3] < 1 || hdr[3] > SNN_MAX_RANK + 1) {
+        gzclose(f); /* not IDX: the general reader tells what it is */
+        snn_status st = snn_dataset_read(path, ds, diag);
+        if (st == SNN_OK && ds->n > max_samples)
+            ds->n = max_samples;
+        return st;
+    }
+    unsigned nd = hdr[3];
+    snn_status st = SNN_OK;
+    uint8_t *buf = NULL;
+    if (gzread(f, hdr + 4, 4 * nd) != (int)(4 * nd)) {
+        st = snn_diag_set(diag, SNN_ERR_FORMAT, "IDX header truncated");
+        goto done;
+    }
+    int64_t n = (int64_t)((uint32_t)hdr[4] << 24 | (uint32_t)hdr[5] << 16 | (uint32_t)hdr[6] << 8 | hdr[7]);
+    int64_t per = 1;
+    for (unsigned d = 1; d < nd; d++) {
+        const uint8_t *p = hdr + 4 + 4 * d;
+        int64_t v = (int64_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
+        if (v > 0 && per > SNN_MAX_NUMEL / v) {
+            st = snn_diag_set(diag, SNN_ERR_LIMIT, "IDX sample is larger than %lld elements",
+                              (long long)SNN_MAX_NUMEL);
+            goto done;
+        }
+        per *= v;
+    }
+    int64_t take = n < max_samples ? n : max_samples;
+    if (per > 0 && take > SNN_MAX_NUMEL / per) {
+        st = snn_diag_set(diag, SNN_ERR_LIMIT, "%lld samples of %lld elements are too many",
+                          (long long)take, (long long)per);
+        goto done;
+    }
+    size_t hlen = 4 + 4 * (size_t)nd, body = (size_t)(take * per) * es;
+    buf = malloc(hlen + (body ? body : 1));
+    if (!buf) {
+        st = snn_diag_set(diag, SNN_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    memcpy(buf, hdr, hlen);
+    buf[4] = (uint8_t)(take >> 24), buf[5] = (uint8_t)(take >> 16);
+    buf[6] = (uint8_t)(take >> 8), buf[7] = (uint8_t)take;
+    for (size_t done_bytes = 0; done_bytes < body;) {
+        size_t chunk = body - done_bytes > (1u << 30) ? (1u << 30) : body - done_bytes;
+        int r = gzread(f, buf + hlen + done_bytes, (unsigned)chunk);
+        if (r <= 0) {
+            st = snn_diag_set(diag, SNN_ERR_FORMAT, "IDX data ends after %zu of %zu bytes",
+                              done_bytes, body);
+            goto done;
+        }
+        done_bytes += (size_t)r;
+    }
+    st = snn_idx_parse(buf, hlen + body, ds, diag);
+done:
+    free(buf);
+    gzclose(f);
+    return st;
+}
+
 snn_status snn_labels_read(const char *path, snn_labels *lb, snn_diag *diag)
 {
     snn_dataset ds;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "data.h"
@@ -205,6 +206,57 @@ static void test_labels_and_preprocess(void **state)
     snn_dataset_free(&ds);
 }
 
+static void write_file(const char *path, const uint8_t *b, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, n, f), n);
+    fclose(f);
+}
+
+/* The prefix reader takes the first samples of plain and gzip IDX without reading the rest,
+ * refuses a file cut inside the samples it needs, and falls back to the full reader for
+ * other formats. */
+static void test_read_prefix(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/ann2snn-prefix-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    uint8_t raw[64], gz[256];
+    size_t len = make_idx(raw), glen = gzip_buf(raw, len, gz, sizeof gz);
+    snn_dataset ds;
+    snn_diag d;
+    const uint8_t *bufs[2] = {raw, gz};
+    size_t lens[2] = {len, glen};
+    for (int k = 0; k < 2; k++) {
+        write_file(path, bufs[k], lens[k]);
+        assert_int_equal(snn_dataset_read_prefix(path, 2, &ds, &d), SNN_OK);
+        assert_int_equal(ds.n, 2);
+        assert_int_equal(ds.sample_size, 4);
+        assert_true(ds.x[7] == 7.0f && ds.from_uint8);
+        snn_dataset_free(&ds);
+        assert_int_equal(snn_dataset_read_prefix(path, 100, &ds, &d), SNN_OK);
+        assert_int_equal(ds.n, 3);
+        snn_dataset_free(&ds);
+    }
+    write_file(path, raw, len - 2); /* the third sample is cut */
+    assert_int_equal(snn_dataset_read_prefix(path, 2, &ds, &d), SNN_OK);
+    snn_dataset_free(&ds);
+    assert_int_equal(snn_dataset_read_prefix(path, 3, &ds, &d), SNN_ERR_FORMAT);
+    assert_non_null(strstr(d.msg, "IDX data ends after"));
+    uint8_t npy[256];
+    float vals[6] = {0, 1, 2, 3, 4, 5};
+    size_t nlen = make_npy(npy, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }", vals, sizeof vals);
+    write_file(path, npy, nlen);
+    assert_int_equal(snn_dataset_read_prefix(path, 2, &ds, &d), SNN_OK);
+    assert_int_equal(ds.n, 2);
+    assert_true(ds.x[3] == 3.0f);
+    snn_dataset_free(&ds);
+    remove(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_gzip),
         cmocka_unit_test(test_npy),
         cmocka_unit_test(test_labels_and_preprocess),
+        cmocka_unit_test(test_read_prefix),
     };
     return cmocka_run_group_tests_name("data", tests, NULL, NULL);
 }
