@@ -6,13 +6,17 @@ Fashion-MNIST test images:
 
 For every spiking layer: mean |spike count / T - ANN activation| (activations in rate units,
 i.e. divided by the layer's scale and capped at 1) and the same relative to the mean
-activation. Uses the independent PyTorch simulation of tools/bench_speed.py; handles neuron
-and max-pool layers (not concat).
+activation. Uses the layers of tools/bench_speed.py's PyTorch simulation; networks of neuron
+layers only (a file with max-pool or concat layers is refused).
 """
 import sys, numpy as np, torch, torch.nn.functional as F
 sys.path.insert(0, 'tools')
 import snn_file, bench_speed
+if len(sys.argv) != 3:
+    sys.exit(__doc__)
 m = snn_file.read(sys.argv[1]); sim = bench_speed.TorchSNN(m); T = int(sys.argv[2])
+if any(op[0] != "neuron" for op in sim.ops):
+    sys.exit(f"{sys.argv[1]}: has max-pool or concat layers; this tool handles neuron layers only")
 raw = bench_speed.load_images(50)
 errs = np.zeros(len(m.layers)); acts = np.zeros(len(m.layers))
 with torch.no_grad():
