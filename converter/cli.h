@@ -37,6 +37,12 @@ int cli_parse_coding(const char *arg, uint32_t *coding);
 int cli_load_labelled(const char *data_path, const char *label_path, long long limit,
                       snn_dataset *ds, snn_labels *lb, int64_t *n);
 
+/* Classify the first n samples of ds with graph g (the float evaluator, one sample at a
+ * time): pred[i] receives the arg-max of the first output. Checks that the samples fit the
+ * model's one input. Prints and returns an exit code on failure, else 0. */
+int cli_ann_classify(const char *model, const snn_graph *g, const snn_dataset *ds, int64_t n,
+                     const snn_preprocess *pp, int32_t *pred);
+
 int cmd_convert(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_infer(int argc, char **argv);

@@ -38,13 +38,48 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int argmax(const float *v, int64_t n)
+int cli_ann_classify(const char *model, const snn_graph *g, const snn_dataset *ds, int64_t n,
+                     const snn_preprocess *pp, int32_t *pred)
 {
-    int best = 0;
-    for (int64_t i = 1; i < n; i++)
-        if (v[i] > v[best])
-            best = (int)i;
-    return best;
+    if (g->n_inputs != 1 || g->n_outputs < 1) {
+        fprintf(stderr, "ann2snn: %s: needs a model with one input (it has %d)\n", model, g->n_inputs);
+        return EXIT_BAD_INPUT;
+    }
+    const snn_tensor *in = &g->tensors[g->inputs[0]];
+    if (snn_tensor_numel(in) != ds->sample_size) {
+        fprintf(stderr, "ann2snn: %s: samples have %lld values, the model's input '%s' takes %lld\n",
+                model, (long long)ds->sample_size, in->name, (long long)snn_tensor_numel(in));
+        return EXIT_BAD_INPUT;
+    }
+    snn_diag diag;
+    snn_eval ev;
+    snn_status st = snn_eval_init(&ev, g, &diag);
+    if (st != SNN_OK)
+        return cli_report(model, st, &diag);
+    float *x = malloc((size_t)ds->sample_size * sizeof *x);
+    int rc = 0;
+    if (!x) {
+        fprintf(stderr, "ann2snn: out of memory\n");
+        rc = EXIT_RUN_FAILED;
+    }
+    int64_t n_out = snn_tensor_numel(&g->tensors[g->outputs[0]]);
+    for (int64_t i = 0; rc == 0 && i < n; i++) {
+        snn_preprocess_sample(ds, i, pp, x);
+        const float *feed[1] = {x};
+        if ((st = snn_eval_run(&ev, feed, &diag)) != SNN_OK) {
+            rc = cli_report(model, st, &diag);
+            break;
+        }
+        const float *y = snn_eval_output(&ev, 0);
+        int32_t best = 0;
+        for (int64_t k = 1; k < n_out; k++)
+            if (y[k] > y[best])
+                best = (int32_t)k;
+        pred[i] = best;
+    }
+    free(x);
+    snn_eval_free(&ev);
+    return rc;
 }
 
 /* Predictions as a 1-D IDX uint8 file; pred has 8 bytes of room in front for the header. */
@@ -92,13 +127,11 @@ int cmd_accuracy(int argc, char **argv)
     snn_diag diag;
     snn_diag_clear(&diag);
     snn_graph g;
-    snn_eval ev;
     snn_dataset ds;
     snn_labels lb, ref;
-    uint8_t *pred = NULL;
-    float *x = NULL;
+    uint8_t *idx = NULL;
+    int32_t *pred = NULL;
     snn_graph_init(&g);
-    memset(&ev, 0, sizeof ev);
     memset(&ds, 0, sizeof ds);
     memset(&lb, 0, sizeof lb);
     memset(&ref, 0, sizeof ref);
@@ -117,49 +150,29 @@ int cmd_accuracy(int argc, char **argv)
         goto done;
     }
     double t_load = now_s() - t0;
-    if (g.n_inputs != 1 || g.n_outputs < 1) {
-        fprintf(stderr, "ann2snn: %s: accuracy needs a model with one input (it has %d)\n", model,
-                g.n_inputs);
-        goto done;
-    }
-    const snn_tensor *in = &g.tensors[g.inputs[0]];
-    if (snn_tensor_numel(in) != ds.sample_size) {
-        fprintf(stderr, "ann2snn: %s: samples have %lld values, the model's input '%s' takes %lld\n",
-                data_path, (long long)ds.sample_size, in->name, (long long)snn_tensor_numel(in));
-        goto done;
-    }
     if (ref_path && ref.n < n) {
         fprintf(stderr, "ann2snn: %s: %lld reference predictions for %lld samples\n", ref_path,
                 (long long)ref.n, (long long)n);
         goto done;
     }
     snn_preprocess pp = cli_pick_preprocess(&prep, &g, ds.from_uint8);
-    if ((st = snn_eval_init(&ev, &g, &diag)) != SNN_OK) {
-        rc = cli_report(model, st, &diag);
-        goto done;
-    }
-    x = malloc((size_t)ds.sample_size * sizeof *x);
-    pred = malloc((size_t)n + 8); /* (8 + n): IDX header, then one class per sample */
-    if (!x || !pred) {
+    pred = malloc((size_t)n * sizeof *pred); /* (n) class per sample */
+    idx = malloc((size_t)n + 8);             /* (8 + n): IDX header, then the classes as uint8 */
+    if (!pred || !idx) {
         fprintf(stderr, "ann2snn: out of memory\n");
         rc = EXIT_RUN_FAILED;
         goto done;
     }
-    int64_t n_out = snn_tensor_numel(&g.tensors[g.outputs[0]]);
-    int64_t correct = 0, agree = 0;
     double t1 = now_s();
+    if ((rc = cli_ann_classify(model, &g, &ds, n, &pp, pred)) != 0)
+        goto done;
+    rc = EXIT_BAD_INPUT;
+    int64_t correct = 0, agree = 0;
     for (int64_t i = 0; i < n; i++) {
-        snn_preprocess_sample(&ds, i, &pp, x);
-        const float *feed[1] = {x};
-        if ((st = snn_eval_run(&ev, feed, &diag)) != SNN_OK) {
-            rc = cli_report(model, st, &diag);
-            goto done;
-        }
-        int p = argmax(snn_eval_output(&ev, 0), n_out);
-        pred[8 + i] = (uint8_t)p;
-        correct += p == lb.y[i];
+        idx[8 + i] = (uint8_t)pred[i];
+        correct += pred[i] == lb.y[i];
         if (ref_path)
-            agree += p == ref.y[i];
+            agree += pred[i] == ref.y[i];
     }
     double t_eval = now_s() - t1;
     printf("model      %s\n", model);
@@ -172,15 +185,14 @@ int cmd_accuracy(int argc, char **argv)
                ref_path, (long long)agree, (long long)n);
     printf("time       load %.3f s, evaluate %.3f s (%.0f samples/s)\n", t_load, t_eval,
            t_eval > 0 ? (double)n / t_eval : 0.0);
-    if (save_path && (st = save_predictions(save_path, pred, n, &diag)) != SNN_OK) {
+    if (save_path && (st = save_predictions(save_path, idx, n, &diag)) != SNN_OK) {
         rc = cli_report(save_path, st, &diag);
         goto done;
     }
     rc = 0;
 done:
-    free(x);
+    free(idx);
     free(pred);
-    snn_eval_free(&ev);
     snn_graph_free(&g);
     snn_dataset_free(&ds);
     snn_labels_free(&lb);

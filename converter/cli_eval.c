@@ -65,39 +65,17 @@ static int ann_accuracy(const char *onnx, const snn_dataset *ds, const snn_label
                         const snn_preprocess *pp, double *acc)
 {
     snn_graph g;
-    snn_eval ev;
     snn_diag d;
     snn_status st = snn_onnx_load_file(onnx, NULL, &g, &d);
     if (st != SNN_OK)
         return cli_report(onnx, st, &d);
-    if ((st = snn_eval_init(&ev, &g, &d)) != SNN_OK) {
-        snn_graph_free(&g);
-        return cli_report(onnx, st, &d);
-    }
-    int rc = 0;
-    float *x = malloc((size_t)ds->sample_size * sizeof *x);
-    int64_t correct = 0, n_out = snn_tensor_numel(&g.tensors[g.outputs[0]]);
-    if (!x || g.n_inputs != 1 || snn_tensor_numel(&g.tensors[g.inputs[0]]) != ds->sample_size) {
-        fprintf(stderr, "ann2snn: %s: does not take these samples\n", onnx);
-        rc = EXIT_BAD_INPUT;
-    }
-    for (int64_t i = 0; rc == 0 && i < n; i++) {
-        snn_preprocess_sample(ds, i, pp, x);
-        const float *feed[1] = {x};
-        if ((st = snn_eval_run(&ev, feed, &d)) != SNN_OK) {
-            rc = cli_report(onnx, st, &d);
-            break;
-        }
-        const float *y = snn_eval_output(&ev, 0);
-        int best = 0;
-        for (int64_t k = 1; k < n_out; k++)
-            if (y[k] > y[best])
-                best = (int)k;
-        correct += best == lb->y[i];
-    }
+    int32_t *pred = malloc((size_t)n * sizeof *pred); /* (n) */
+    int rc = pred ? cli_ann_classify(onnx, &g, ds, n, pp, pred) : EXIT_RUN_FAILED;
+    int64_t correct = 0;
+    for (int64_t i = 0; rc == 0 && i < n; i++)
+        correct += pred[i] == lb->y[i];
     *acc = n ? (double)correct / (double)n : 0.0;
-    free(x);
-    snn_eval_free(&ev);
+    free(pred);
     snn_graph_free(&g);
     return rc;
 }

@@ -933,18 +933,15 @@ static snn_status build_node(builder *b, const snn_node *n)
 {
     /* Ops that read spikes take pooled values as neurons first (a dense layer composes a
      * global average pool instead). */
-    bool dense_on_gap = (n->op == SNN_OP_GEMM || n->op == SNN_OP_MATMUL) && n->inputs[0] >= 0 &&
-                        is_pure_gap(&b->vals[n->inputs[0]]);
-    if (dense_on_gap)
-        ;
-    else if (n->op == SNN_OP_CONV || n->op == SNN_OP_GEMM || n->op == SNN_OP_MATMUL ||
-        n->op == SNN_OP_AVGPOOL || n->op == SNN_OP_GLOBALAVGPOOL || n->op == SNN_OP_MAXPOOL ||
-        n->op == SNN_OP_CONCAT) {
-        for (int k = 0; k < (n->op == SNN_OP_CONCAT ? n->n_inputs : 1); k++) {
-            snn_status st = ensure_spikes(b, n, k);
-            if (st != SNN_OK)
-                return st;
-        }
+    bool dense = n->op == SNN_OP_GEMM || n->op == SNN_OP_MATMUL;
+    bool reads_spikes = dense || n->op == SNN_OP_CONV || n->op == SNN_OP_AVGPOOL ||
+                        n->op == SNN_OP_GLOBALAVGPOOL || n->op == SNN_OP_MAXPOOL || n->op == SNN_OP_CONCAT;
+    if (dense && n->inputs[0] >= 0 && is_pure_gap(&b->vals[n->inputs[0]]))
+        reads_spikes = false; /* op_dense composes the pool */
+    for (int k = 0; reads_spikes && k < (n->op == SNN_OP_CONCAT ? n->n_inputs : 1); k++) {
+        snn_status st = ensure_spikes(b, n, k);
+        if (st != SNN_OK)
+            return st;
     }
     value *y = &b->vals[n->outputs[0]];
     value *x = n->n_inputs > 0 && n->inputs[0] >= 0 ? &b->vals[n->inputs[0]] : NULL;

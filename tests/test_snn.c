@@ -35,7 +35,13 @@ static void hidden(const float *x, float *h)
     }
 }
 
-static void convert(snn_net *net, uint32_t norm, double pct, calib_stats *cs_out)
+/* The ANN's logit o for hidden activations h. */
+static double logit(const float *h, int o)
+{
+    return (double)(W2[o][0] * h[0] + W2[o][1] * h[1] + W2[o][2] * h[2] + B2[o]);
+}
+
+static void convert(snn_net *net, uint32_t norm, double pct)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/dense2.onnx", data_dir);
@@ -60,13 +66,9 @@ static void convert(snn_net *net, uint32_t norm, double pct, calib_stats *cs_out
         print_error("%s\n", d.msg);
     assert_int_equal(st, SNN_OK);
     snn_eval_free(&ev);
-    if (cs_out)
-        *cs_out = cs; /* keeps g alive through cs->g: freed by the caller via free_calib */
-    else {
-        calib_free(&cs);
-        snn_graph_free(g);
-        free(g);
-    }
+    calib_free(&cs);
+    snn_graph_free(g);
+    free(g);
 }
 
 /* A net as the runtime sees it: serialised bytes, the loaded model and a ready state. */
@@ -101,7 +103,7 @@ static void test_max_norm_weights(void **state)
 {
     (void)state;
     snn_net net;
-    convert(&net, SNN_NORM_MAX, 0, NULL);
+    convert(&net, SNN_NORM_MAX, 0);
     /* Largest hidden activation over the calibration set: unit 1 at x = (-1, 3): 5.5. */
     float lam = 0, h[3];
     for (int i = 0; i < 4; i++) {
@@ -137,7 +139,7 @@ static void test_channel_norm(void **state)
 {
     (void)state;
     snn_net net;
-    convert(&net, SNN_NORM_CHANNEL, 100.0, NULL);
+    convert(&net, SNN_NORM_CHANNEL, 100.0);
     /* Per unit maxima 1.5, 5.5; unit 2 never fires, so any positive scale (1) is used. */
     const net_layer *L0 = &net.layers[0];
     assert_float_equal(L0->lambda[0], 1.5f, 1e-6);
@@ -188,7 +190,7 @@ static void test_rates_approach_activations(void **state)
 {
     (void)state;
     snn_net net;
-    convert(&net, SNN_NORM_MAX, 0, NULL);
+    convert(&net, SNN_NORM_MAX, 0);
     loaded l;
     load_net(&net, &l);
     snn_state s = l.s;
@@ -212,10 +214,8 @@ static void test_rates_approach_activations(void **state)
         assert_true(err <= err_prev + 1e-9);
         err_prev = err;
         const float *v = snn_state_output(&s);
-        for (int o = 0; o < 2; o++) {
-            double logit = (double)(W2[o][0] * h[0] + W2[o][1] * h[1] + W2[o][2] * h[2] + B2[o]);
-            assert_true(fabs((double)v[o] / T - logit) <= 3 * 5.5 * 6.0 / T + 1e-4);
-        }
+        for (int o = 0; o < 2; o++)
+            assert_true(fabs((double)v[o] / T - logit(h, o)) <= 3 * 5.5 * 6.0 / T + 1e-4);
     }
     unload(&l);
     snn_net_free(&net);
@@ -237,7 +237,7 @@ static void test_round_trip(void **state)
 {
     (void)state;
     snn_net net;
-    convert(&net, SNN_NORM_PERCENTILE, 99.0, NULL);
+    convert(&net, SNN_NORM_PERCENTILE, 99.0);
     char path[] = "/tmp/ann2snn-rt-XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
@@ -303,7 +303,7 @@ static void reseal(uint8_t *b, size_t len)
 static uint8_t *good_file(size_t *len)
 {
     snn_net net;
-    convert(&net, SNN_NORM_MAX, 0, NULL);
+    convert(&net, SNN_NORM_MAX, 0);
     uint8_t *buf;
     snn_diag d;
     assert_int_equal(snn_net_serialize(&net, &buf, len, &d), SNN_OK);
@@ -496,7 +496,7 @@ static void test_poisson(void **state)
 {
     (void)state;
     snn_net net;
-    convert(&net, SNN_NORM_MAX, 0, NULL);
+    convert(&net, SNN_NORM_MAX, 0);
     loaded l;
     load_net(&net, &l);
     snn_state s = l.s;
@@ -510,10 +510,8 @@ static void test_poisson(void **state)
     /* Input spike rate matches x; the output membrane / T approaches the logits. */
     assert_true(fabs((double)s.input_spikes / T - 1.1) < 0.03);
     const float *v = snn_state_output(&s);
-    for (int o = 0; o < 2; o++) {
-        double logit = (double)(W2[o][0] * h[0] + W2[o][1] * h[1] + W2[o][2] * h[2] + B2[o]);
-        assert_true(fabs((double)v[o] / T - logit) < 0.1);
-    }
+    for (int o = 0; o < 2; o++)
+        assert_true(fabs((double)v[o] / T - logit(h, o)) < 0.1);
     /* Same seed, same spikes: the generator is deterministic. */
     float first = v[0];
     snn_state_begin(&s, x, SNN_CODING_POISSON, 42);
