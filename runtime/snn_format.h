@@ -11,7 +11,7 @@
 #define SNN_MAGIC "A2SNN\r\n\x1a" /* 8 bytes: catches text-mode and truncated transfers */
 #define SNN_MAGIC_LEN 8
 #define SNN_VERSION_MAJOR 1
-#define SNN_VERSION_MINOR 0
+#define SNN_VERSION_MINOR 1 /* 1.1: time-to-first-spike coding (SNN_FEATURE_TTFS) */
 #define SNN_ALIGN 64 /* every section starts on a multiple of this */
 
 /* Header: 64 bytes at offset 0. */
@@ -54,7 +54,7 @@ enum {
 #define SNN_META_N_LAYERS 28    /* u32 */
 #define SNN_META_N_PROJ 32      /* u32 */
 #define SNN_META_CODING 36      /* u32: SNN_CODING_* default input coding */
-#define SNN_META_STEPS 40       /* u32: default time steps */
+#define SNN_META_STEPS 40       /* u32: default time steps; TTFS: steps per layer window, 0 exact */
 #define SNN_META_RESET 44       /* u32: SNN_RESET_* */
 #define SNN_META_V_INIT 48      /* f32: initial membrane, fraction of threshold */
 #define SNN_META_READOUT 52     /* u32: SNN_READOUT_* */
@@ -65,6 +65,8 @@ enum {
 #define SNN_META_CALIB_COUNT 72 /* u32 */
 #define SNN_META_SHA256 76      /* u8[32]: SHA-256 of the source ONNX file */
 #define SNN_META_WEIGHT_DTYPE 108 /* u32: SNN_DTYPE_F32 (room for f16/int8) */
+#define SNN_META_TTFS_IN_LO 112 /* f32, 1.1, TTFS: input value that spikes at its window's end */
+#define SNN_META_TTFS_IN_HI 116 /* f32, 1.1, TTFS: input value that spikes at its window's start */
 
 /* LAYR: n_layers records of 64 bytes. Layer i writes buffer i + 1; buffer 0 is the input. */
 #define SNN_LAYER_SIZE 64
@@ -120,7 +122,10 @@ enum {
     SNN_PROJ_COPY = 6,      /* CONCAT source: spikes copied at the channel offset, no weights */
 };
 
-enum { SNN_CODING_DIRECT = 0, SNN_CODING_POISSON = 1 };
+enum { SNN_CODING_DIRECT = 0, SNN_CODING_POISSON = 1, SNN_CODING_TTFS = 2 };
+/* Required-feature bits (META features). A reader refuses a file with a bit it lacks. */
+enum { SNN_FEATURE_TTFS = 1u << 0 }; /* 1.1: time-to-first-spike coding, docs/ttfs.md */
+#define SNN_FEATURES_KNOWN SNN_FEATURE_TTFS
 enum { SNN_RESET_SUBTRACT = 0, SNN_RESET_ZERO = 1 };
 enum { SNN_READOUT_MEMBRANE = 0, SNN_READOUT_SPIKES = 1 };
 enum { SNN_NORM_MODEL = 0, SNN_NORM_MAX = 1, SNN_NORM_PERCENTILE = 2, SNN_NORM_CHANNEL = 3 };
@@ -133,5 +138,6 @@ enum { SNN_DTYPE_F32 = 0 };
 #define SNN_MAX_LAYERS 128
 #define SNN_MAX_PROJ 256
 #define SNN_MAX_NEURONS (1u << 26) /* per buffer */
+#define SNN_MAX_RESOLUTION (1u << 20) /* TTFS steps per layer window */
 
 #endif

@@ -168,14 +168,34 @@ static snn_rt_status read_meta(snn_model *m, const section *s, const section *la
     m->percentile = rdf32(p + SNN_META_PERCENTILE);
     m->calib_count = rd32(p + SNN_META_CALIB_COUNT);
     memcpy(m->source_sha256, p + SNN_META_SHA256, 32);
-    if (m->features != 0)
+    if (m->features & ~(uint32_t)SNN_FEATURES_KNOWN)
         return fail(d, SNN_RT_ERR_VERSION, o + SNN_META_FEATURES,
-                    "the file needs features 0x%x that this runtime does not have", m->features);
+                    "the file needs features 0x%x that this runtime does not have",
+                    m->features & ~(uint32_t)SNN_FEATURES_KNOWN);
+#ifdef SNN_NO_TTFS
+    if (m->features & SNN_FEATURE_TTFS)
+        return fail(d, SNN_RT_ERR_VERSION, o + SNN_META_FEATURES,
+                    "the file is time-to-first-spike coded and this runtime was built without TTFS "
+                    "support (SNN_NO_TTFS)");
+#endif
+    bool ttfs = m->features & SNN_FEATURE_TTFS;
+    if (ttfs != (m->coding == SNN_CODING_TTFS))
+        return fail(d, SNN_RT_ERR_FORMAT, o + SNN_META_CODING,
+                    "coding %u does not match the TTFS feature bit", m->coding);
+    m->ttfs_in_lo = rdf32(p + SNN_META_TTFS_IN_LO);
+    m->ttfs_in_hi = rdf32(p + SNN_META_TTFS_IN_HI);
+    if (ttfs && !(isfinite(m->ttfs_in_lo) && isfinite(m->ttfs_in_hi) && m->ttfs_in_lo < m->ttfs_in_hi))
+        return fail(d, SNN_RT_ERR_FORMAT, o + SNN_META_TTFS_IN_LO, "TTFS input range [%g, %g] is empty or not finite",
+                    (double)m->ttfs_in_lo, (double)m->ttfs_in_hi);
+    if (ttfs && m->readout != SNN_READOUT_MEMBRANE)
+        return fail(d, SNN_RT_ERR_FORMAT, o + SNN_META_READOUT, "a TTFS file reads out the membrane");
     if (rd32(p + SNN_META_WEIGHT_DTYPE) != SNN_DTYPE_F32)
         return fail(d, SNN_RT_ERR_VERSION, o + SNN_META_WEIGHT_DTYPE, "weight type %u is not float32",
                     rd32(p + SNN_META_WEIGHT_DTYPE));
-    if (m->coding > SNN_CODING_POISSON || m->reset > SNN_RESET_ZERO || m->readout > SNN_READOUT_SPIKES ||
-        m->steps == 0 || !(m->v_init >= 0.0f && m->v_init <= 1.0f))
+    /* TTFS: steps is the resolution per layer window, 0 for exact spike times. */
+    bool steps_ok = ttfs ? m->steps <= SNN_MAX_RESOLUTION : m->steps != 0;
+    if (m->coding > SNN_CODING_TTFS || m->reset > SNN_RESET_ZERO || m->readout > SNN_READOUT_SPIKES ||
+        !steps_ok || !(m->v_init >= 0.0f && m->v_init <= 1.0f))
         return fail(d, SNN_RT_ERR_FORMAT, o + SNN_META_CODING,
                     "coding, reset, readout, steps or v_init out of range");
     return SNN_RT_OK;
@@ -358,6 +378,24 @@ static snn_rt_status read_layer(snn_model *m, uint32_t i, const section *s, cons
     return SNN_RT_OK;
 }
 
+/* Time-to-first-spike windows (docs/ttfs.md): the input spikes in window 0; a neuron layer
+ * fires in the window after the latest of its sources; max-pool and concat relay spikes in
+ * their sources' windows. The output's membrane is final at the start of its own window. */
+static void set_windows(snn_model *m)
+{
+    m->window[0] = 0;
+    for (uint32_t i = 0; i < m->n_layers; i++) {
+        const snn_layer *L = &m->layers[i];
+        uint32_t latest = 0;
+        if (L->kind == SNN_LAYER_MAXPOOL)
+            latest = m->window[L->source];
+        for (uint32_t k = L->proj_first; L->kind != SNN_LAYER_MAXPOOL && k < L->proj_first + L->proj_count; k++)
+            latest = m->window[m->proj[k].source] > latest ? m->window[m->proj[k].source] : latest;
+        m->window[i + 1] = L->kind == SNN_LAYER_NEURON ? latest + 1 : latest;
+    }
+    m->latency_windows = m->window[m->output_layer + 1];
+}
+
 snn_rt_status snn_model_load(snn_model *m, const void *buf, size_t len, snn_rt_diag *d)
 {
     if (d) {
@@ -414,5 +452,6 @@ snn_rt_status snn_model_load(snn_model *m, const void *buf, size_t len, snn_rt_d
     if (out->kind != SNN_LAYER_NEURON || out->size != m->n_classes || m->n_classes == 0)
         return fail(d, SNN_RT_ERR_FORMAT, (int64_t)meta.offset + SNN_META_N_CLASSES,
                     "the output layer must be a neuron layer of n_classes (%u) neurons", m->n_classes);
+    set_windows(m);
     return SNN_RT_OK;
 }

@@ -24,7 +24,10 @@ static void usage(FILE *f)
             "  -i, --input FILE     samples\n"
             "  -l, --labels FILE    class per sample: also print the accuracy\n"
             "  -T, --steps T        time steps (default: the file's)\n"
-            "  -c, --coding MODE    direct | poisson (default: the file's)\n"
+            "  -c, --coding MODE    direct | poisson | ttfs (default: the file's; ttfs needs a file\n"
+            "                       converted with --coding ttfs)\n"
+            "  -r, --resolution R   ttfs: steps per layer window, 0 for exact spike times\n"
+            "                       (default: the file's)\n"
             "  -s, --seed S         Poisson generator seed (default 1)\n"
             "  -n, --limit N        only the first N samples\n"
             "  -q, --quiet          no per-sample lines (with --labels: accuracy only)\n"
@@ -52,13 +55,14 @@ int main(int argc, char **argv)
         {"input", required_argument, NULL, 'i'}, {"labels", required_argument, NULL, 'l'},
         {"steps", required_argument, NULL, 'T'}, {"coding", required_argument, NULL, 'c'},
         {"seed", required_argument, NULL, 's'},  {"limit", required_argument, NULL, 'n'},
+        {"resolution", required_argument, NULL, 'r'},
         {"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0},
     };
     const char *input = NULL, *labels = NULL;
-    long long steps = 0, seed = 1, limit = -1;
+    long long steps = 0, seed = 1, limit = -1, resolution = -1;
     int coding = -1, quiet = 0, c;
-    while ((c = getopt_long(argc, argv, "i:l:T:c:s:n:qhV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "i:l:T:c:r:s:n:qhV", opts, NULL)) != -1) {
         switch (c) {
         case 'i': input = optarg; break;
         case 'l': labels = optarg; break;
@@ -66,10 +70,15 @@ int main(int argc, char **argv)
         case 's': if (!parse_ll("--seed", optarg, 0, &seed)) return 2; break;
         case 'n': if (!parse_ll("--limit", optarg, 1, &limit)) return 2; break;
         case 'q': quiet = 1; break;
+        case 'r':
+            if (!parse_ll("--resolution", optarg, 0, &resolution)) return 2;
+            if (resolution > SNN_MAX_RESOLUTION) { fprintf(stderr, "snn-run: --resolution: at most %u\n", SNN_MAX_RESOLUTION); return 2; }
+            break;
         case 'c':
             if (strcmp(optarg, "direct") == 0) coding = SNN_CODING_DIRECT;
             else if (strcmp(optarg, "poisson") == 0) coding = SNN_CODING_POISSON;
-            else { fprintf(stderr, "snn-run: --coding: '%s' is not direct or poisson\n", optarg); return 2; }
+            else if (strcmp(optarg, "ttfs") == 0) coding = SNN_CODING_TTFS;
+            else { fprintf(stderr, "snn-run: --coding: '%s' is not direct, poisson or ttfs\n", optarg); return 2; }
             break;
         case 'h': usage(stdout); return 0;
         case 'V': printf("snn-run %s\n", ANN2SNN_VERSION); return 0;
@@ -122,6 +131,10 @@ int main(int argc, char **argv)
                 (long long)ds.sample_size, m->input_size);
         goto done;
     }
+    if (coding == SNN_CODING_TTFS && !(m->features & SNN_FEATURE_TTFS)) {
+        fprintf(stderr, "snn-run: %s: the file is rate-coded; convert with 'ann2snn --coding ttfs' for TTFS\n", path);
+        goto done;
+    }
     int64_t n = ds.n;
     if (labels && lb.n < n)
         n = lb.n;
@@ -137,17 +150,22 @@ int main(int argc, char **argv)
     }
     snn_state s;
     snn_state_init(&s, m, mem, mem_size);
-    uint32_t T = steps ? (uint32_t)steps : m->steps;
     uint32_t cod = coding >= 0 ? (uint32_t)coding : m->coding;
+    uint32_t T = steps ? (uint32_t)steps : m->coding == SNN_CODING_TTFS ? 64 : m->steps;
+    uint32_t R = resolution >= 0 ? (uint32_t)resolution : m->coding == SNN_CODING_TTFS ? m->steps : 0;
     snn_preprocess pp = {m->pre_scale, m->pre_mean, m->pre_std};
     int64_t correct = 0;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int64_t i = 0; i < n; i++) {
         snn_preprocess_sample(&ds, i, &pp, x);
-        snn_state_begin(&s, x, cod, (uint64_t)seed + (uint64_t)i);
-        for (uint32_t t = 0; t < T; t++)
-            snn_state_step(&s);
+        if (cod == SNN_CODING_TTFS) {
+            snn_state_run_ttfs(&s, x, R);
+        } else {
+            snn_state_begin(&s, x, cod, (uint64_t)seed + (uint64_t)i);
+            for (uint32_t t = 0; t < T; t++)
+                snn_state_step(&s);
+        }
         int p = snn_state_predict(&s);
         if (!quiet)
             printf("%d\n", p);
@@ -156,10 +174,18 @@ int main(int argc, char **argv)
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double el = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-    if (labels)
-        fprintf(quiet ? stdout : stderr, "accuracy %.2f %% (%lld / %lld), %u steps, %.1f samples/s\n",
-                n ? 100.0 * (double)correct / (double)n : 0.0, (long long)correct, (long long)n, T,
+    if (labels) {
+        char how[96];
+        if (cod != SNN_CODING_TTFS)
+            snprintf(how, sizeof how, "%u steps", T);
+        else if (R)
+            snprintf(how, sizeof how, "ttfs, %u steps per window, latency %u steps", R, R * m->latency_windows);
+        else
+            snprintf(how, sizeof how, "ttfs, exact spike times, latency %u windows", m->latency_windows);
+        fprintf(quiet ? stdout : stderr, "accuracy %.2f %% (%lld / %lld), %s, %.1f samples/s\n",
+                n ? 100.0 * (double)correct / (double)n : 0.0, (long long)correct, (long long)n, how,
                 el > 0 ? (double)n / el : 0.0);
+    }
     rc = 0;
 done:
     free(x);

@@ -62,11 +62,16 @@ typedef struct {
     uint32_t n_classes;
     uint32_t coding, steps, reset, readout, norm, calib_count, features;
     float v_init, ann_accuracy, percentile;
+    float ttfs_in_lo, ttfs_in_hi; /* TTFS: input values spiking at the window's end and start */
     uint8_t source_sha256[32];
     uint32_t n_layers, n_proj, output_layer;
     snn_layer layers[SNN_MAX_LAYERS]; /* (n_layers) */
     snn_proj proj[SNN_MAX_PROJ];      /* (n_proj) */
     uint32_t buffer_size[SNN_MAX_LAYERS + 1]; /* (n_layers + 1) neurons per buffer */
+    /* TTFS: the window each buffer spikes in (input 0), and the windows until the output's
+     * membrane is final; latency in steps is latency_windows * resolution. */
+    uint32_t window[SNN_MAX_LAYERS + 1];      /* (n_layers + 1) */
+    uint32_t latency_windows;
 } snn_model;
 
 /* Parse and validate a whole file held in buf (4-byte aligned). */
@@ -99,6 +104,9 @@ typedef struct {
     uint32_t wheel[SNN_MAX_LAYERS][SNN_WHEEL]; /* slot heads */
     float *count[SNN_MAX_LAYERS + 1];/* per buffer a MAXPOOL gates, and the output: spike counts */
     float *input_hwc;                /* the begin() input, channel-last (input_size) */
+    /* TTFS files: per buffer, the spike time of each event in spike_idx, as a fraction of its
+     * window: 0 at the window's start (the largest value) to 1 at its end. */
+    float *spike_time[SNN_MAX_LAYERS + 1];
     uint32_t coding;
     uint64_t rng;
     uint32_t t; /* steps done */
@@ -117,6 +125,13 @@ void snn_preprocess_u8(const snn_model *m, const uint8_t *raw, float *x);
 void snn_state_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed);
 /* Advance one time step. */
 void snn_state_step(snn_state *s);
+/* Time-to-first-spike inference (files with SNN_FEATURE_TTFS; docs/ttfs.md): the whole
+ * network on input x (input_size floats, preprocessed) in one call, window by window, each
+ * neuron firing at most once. resolution: steps per layer window, 0 for exact spike times.
+ * Returns SNN_RT_ERR_ARG for a rate-coded file. Readout, predict and stats work as after
+ * rate-coded steps; s->t becomes the latency in steps (latency_windows * resolution). */
+snn_rt_status snn_state_run_ttfs(snn_state *s, const float *x, uint32_t resolution);
+
 /* Readout: the output layer's membrane (n_classes floats). */
 const float *snn_state_output(const snn_state *s);
 /* argmax of the readout; ties go to the lower class. */

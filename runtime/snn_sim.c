@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "snn_runtime.h"
+#include "snn_internal.h"
 
 #define MEM_ALIGN 16
 
@@ -97,6 +98,12 @@ static size_t layout(snn_state *s, const snn_model *m, uint8_t *mem)
         else if (mem)
             s->pool_map[k] = NULL;
     }
+    for (uint32_t b = 0; b <= m->n_layers; b++) {
+        if (m->features & SNN_FEATURE_TTFS)
+            TAKE(s->spike_time[b], float, m->buffer_size[b]);
+        else if (mem)
+            s->spike_time[b] = NULL;
+    }
     TAKE(s->stats, snn_layer_stats, m->n_layers);
     TAKE(s->input_hwc, float, m->input_size);
 #undef TAKE
@@ -169,103 +176,6 @@ static float next_uniform(uint64_t *st)
     return (float)((x * 0x2545F4914F6CDD1DULL) >> 40) * (1.0f / 16777216.0f);
 }
 
-/* Add the effect of source neuron j, scaled by value, into I (the layer's current).
- * Buffers are channel-last: neuron (y, x, c) of a (C, H, W) buffer is index (y*W + x)*C + c,
- * so one tap of a convolution updates C_out / group contiguous currents. Returns the
- * synaptic operations done. Inlined with value 1.0f for spikes, so the multiply folds away. */
-static inline uint32_t scatter(const snn_proj *p, const snn_layer *L, const uint32_t *yx,
-                               const uint32_t *map, uint32_t j, float value, float *restrict I)
-{
-    switch (p->kind) {
-    case SNN_PROJ_DENSE: {
-        const float *restrict row = p->w + (size_t)j * L->size;
-        for (uint32_t o = 0; o < L->size; o++)
-            I[o] += value * row[o];
-        return L->size;
-    }
-    case SNN_PROJ_CONV: {
-        uint32_t iy = yx[j] >> 16, ix = yx[j] & 0xffff;
-        uint32_t c = j - (iy * p->src_w + ix) * p->src_c;
-        uint32_t cg = p->src_c / p->group, mg = L->c / p->group, g = c / cg;
-        const float *wc = p->w + (size_t)c * p->kh * p->kw * mg; /* (KH, KW, Mg) */
-        uint32_t ops = 0;
-        if (p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1) {
-            /* Stride 1, no dilation: output (iy + pt - kh, ix + pl - kw), no divisions. */
-            int32_t y0 = (int32_t)(iy + p->pt), x0 = (int32_t)(ix + p->pl);
-            uint32_t kh0 = y0 >= (int32_t)L->h ? (uint32_t)y0 - L->h + 1 : 0;
-            uint32_t kw0 = x0 >= (int32_t)L->w ? (uint32_t)x0 - L->w + 1 : 0;
-            uint32_t kh1 = (uint32_t)y0 + 1 < p->kh ? (uint32_t)y0 + 1 : p->kh;
-            uint32_t kw1 = (uint32_t)x0 + 1 < p->kw ? (uint32_t)x0 + 1 : p->kw;
-            for (uint32_t kh = kh0; kh < kh1; kh++) {
-                uint32_t oy = (uint32_t)y0 - kh;
-                for (uint32_t kw = kw0; kw < kw1; kw++) {
-                    uint32_t ox = (uint32_t)x0 - kw;
-                    const float *restrict wk = wc + (kh * p->kw + kw) * mg;
-                    float *restrict o = I + (size_t)(oy * L->w + ox) * L->c + g * mg;
-                    for (uint32_t m = 0; m < mg; m++)
-                        o[m] += value * wk[m];
-                }
-            }
-            return (kh1 > kh0 ? kh1 - kh0 : 0) * (kw1 > kw0 ? kw1 - kw0 : 0) * mg;
-        }
-        for (uint32_t kh = 0; kh < p->kh; kh++) {
-            int32_t ny = (int32_t)(iy + p->pt) - (int32_t)(kh * p->dh);
-            if (ny < 0 || ny % p->sh)
-                continue;
-            uint32_t oy = (uint32_t)ny / p->sh;
-            if (oy >= L->h)
-                continue;
-            for (uint32_t kw = 0; kw < p->kw; kw++) {
-                int32_t nx = (int32_t)(ix + p->pl) - (int32_t)(kw * p->dw);
-                if (nx < 0 || nx % p->sw)
-                    continue;
-                uint32_t ox = (uint32_t)nx / p->sw;
-                if (ox >= L->w)
-                    continue;
-                const float *restrict wk = wc + (kh * p->kw + kw) * mg;
-                float *restrict o = I + (size_t)(oy * L->w + ox) * L->c + g * mg;
-                for (uint32_t m = 0; m < mg; m++)
-                    o[m] += value * wk[m];
-                ops += mg;
-            }
-        }
-        return ops;
-    }
-    case SNN_PROJ_AVGPOOL: {
-        if (map) { /* windows do not overlap: at most one output per input */
-            uint32_t o = map[j];
-            if (o == UINT32_MAX)
-                return 0;
-            I[o] += value * p->w[j % p->src_c];
-            return 1;
-        }
-        uint32_t iy = yx[j] >> 16, ix = yx[j] & 0xffff;
-        uint32_t c = j - (iy * p->src_w + ix) * p->src_c;
-        float wv = value * p->w[c];
-        /* Outputs whose window [o*s - pad, o*s - pad + k) holds the input. */
-        int32_t y0 = (int32_t)iy + p->pt - p->kh + 1, x0 = (int32_t)ix + p->pl - p->kw + 1;
-        uint32_t oy0 = y0 <= 0 ? 0 : ((uint32_t)y0 + p->sh - 1) / p->sh;
-        uint32_t ox0 = x0 <= 0 ? 0 : ((uint32_t)x0 + p->sw - 1) / p->sw;
-        uint32_t oy1 = (iy + p->pt) / p->sh, ox1 = (ix + p->pl) / p->sw;
-        uint32_t ops = 0;
-        for (uint32_t oy = oy0; oy <= oy1 && oy < L->h; oy++)
-            for (uint32_t ox = ox0; ox <= ox1 && ox < L->w; ox++) {
-                I[(oy * L->w + ox) * L->c + c] += wv;
-                ops++;
-            }
-        return ops;
-    }
-    case SNN_PROJ_GLOBALAVG: {
-        uint32_t c = j % p->src_c;
-        I[c] += value * p->w[c];
-        return 1;
-    }
-    default: /* IDENTITY */
-        I[j] += value * p->w[j % p->src_c];
-        return 1;
-    }
-}
-
 #define NEVER UINT32_MAX
 
 /* Step of the next spike of a neuron with constant current k, initial membrane v0 and
@@ -302,11 +212,7 @@ static void wheel_insert(snn_state *s, uint32_t i, uint32_t j, uint32_t t)
 void snn_state_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed)
 {
     const snn_model *m = s->m;
-    /* Inputs arrive channel-first (C, H, W), as ONNX and the data files lay them out. */
-    uint32_t hw = m->input_h * m->input_w;
-    for (uint32_t c = 0; c < m->input_c; c++)
-        for (uint32_t q = 0; q < hw; q++)
-            s->input_hwc[q * m->input_c + c] = x[c * hw + q];
+    snn_input_to_hwc(s, x);
     s->coding = coding;
     s->rng = seed * 0x9E3779B97F4A7C15ULL + 0x2545F4914F6CDD1DULL;
     if (!s->rng)
@@ -340,7 +246,7 @@ void snn_state_begin(snn_state *s, const float *x, uint32_t coding, uint64_t see
                 continue;
             for (uint32_t j = 0; j < m->input_size; j++)
                 if (s->input_hwc[j] != 0.0f)
-                    s->stats[i].synops += scatter(p, L, s->yx[0], s->pool_map[k], j, s->input_hwc[j],
+                    s->stats[i].synops += snn_scatter(p, L, s->yx[0], s->pool_map[k], j, s->input_hwc[j],
                                                   s->constant[i]);
         }
         if (!s->next_t[i] || m->reset != SNN_RESET_SUBTRACT)
@@ -464,17 +370,11 @@ static void maxpool(snn_state *s, uint32_t i)
         uint32_t j = s->spike_idx[src][k];
         uint32_t iy = s->yx[src][j] >> 16, ix = s->yx[src][j] & 0xffff;
         uint32_t c = j - (iy * S->w + ix) * C;
-        int32_t y0 = (int32_t)iy + L->pt - L->kh + 1, x0 = (int32_t)ix + L->pl - L->kw + 1;
-        uint32_t oy0 = y0 <= 0 ? 0 : ((uint32_t)y0 + L->sh - 1) / L->sh;
-        uint32_t ox0 = x0 <= 0 ? 0 : ((uint32_t)x0 + L->sw - 1) / L->sw;
-        uint32_t oy1 = (iy + L->pt) / L->sh, ox1 = (ix + L->pl) / L->sw;
-        for (uint32_t oy = oy0; oy <= oy1 && oy < L->h; oy++)
-            for (uint32_t ox = ox0; ox <= ox1 && ox < L->w; ox++) {
+        snn_window_range r = snn_pool_windows(L, iy, ix);
+        for (uint32_t oy = r.oy0; oy <= r.oy1 && oy < L->h; oy++)
+            for (uint32_t ox = r.ox0; ox <= r.ox1 && ox < L->w; ox++) {
                 uint32_t o = (oy * L->w + ox) * C + c;
-                /* Windows holding the input: the stride test above can admit one too many
-                 * when the kernel is smaller than the stride. */
-                if (iy + L->pt < oy * L->sh || iy + L->pt >= oy * L->sh + L->kh ||
-                    ix + L->pl < ox * L->sw || ix + L->pl >= ox * L->sw + L->kw)
+                if (!snn_pool_window_holds(L, oy, ox, iy, ix))
                     continue;
                 if (cnt[j] > own[o]) {
                     own[o] += 1.0f;
@@ -507,7 +407,7 @@ void snn_state_step(snn_state *s)
                     continue; /* already in the constant current */
                 const uint32_t *idx = s->spike_idx[p->source];
                 for (uint32_t q = 0; q < s->n_spikes[p->source]; q++)
-                    st->synops += scatter(p, L, s->yx[p->source], s->pool_map[k], idx[q], 1.0f, I);
+                    st->synops += snn_scatter(p, L, s->yx[p->source], s->pool_map[k], idx[q], 1.0f, I);
             }
             if (s->scheduled[i])
                 fire_scheduled(s, i);

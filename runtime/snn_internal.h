@@ -1,0 +1,143 @@
+/* Internal to the runtime: helpers shared by the rate-coded (snn_sim.c) and
+ * time-to-first-spike (snn_ttfs.c) simulations. */
+#ifndef SNN_INTERNAL_H
+#define SNN_INTERNAL_H
+
+#include <stdint.h>
+
+#include "snn_runtime.h"
+
+/* Add the effect of source neuron j, scaled by value, into I (the layer's current).
+ * Buffers are channel-last: neuron (y, x, c) of a (C, H, W) buffer is index (y*W + x)*C + c,
+ * so one tap of a convolution updates C_out / group contiguous currents. Returns the
+ * synaptic operations done. Inlined with value 1.0f for spikes, so the multiply folds away. */
+static inline uint32_t snn_scatter(const snn_proj *p, const snn_layer *L, const uint32_t *yx,
+                               const uint32_t *map, uint32_t j, float value, float *restrict I)
+{
+    switch (p->kind) {
+    case SNN_PROJ_DENSE: {
+        const float *restrict row = p->w + (size_t)j * L->size;
+        for (uint32_t o = 0; o < L->size; o++)
+            I[o] += value * row[o];
+        return L->size;
+    }
+    case SNN_PROJ_CONV: {
+        uint32_t iy = yx[j] >> 16, ix = yx[j] & 0xffff;
+        uint32_t c = j - (iy * p->src_w + ix) * p->src_c;
+        uint32_t cg = p->src_c / p->group, mg = L->c / p->group, g = c / cg;
+        const float *wc = p->w + (size_t)c * p->kh * p->kw * mg; /* (KH, KW, Mg) */
+        uint32_t ops = 0;
+        if (p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1) {
+            /* Stride 1, no dilation: output (iy + pt - kh, ix + pl - kw), no divisions. */
+            int32_t y0 = (int32_t)(iy + p->pt), x0 = (int32_t)(ix + p->pl);
+            uint32_t kh0 = y0 >= (int32_t)L->h ? (uint32_t)y0 - L->h + 1 : 0;
+            uint32_t kw0 = x0 >= (int32_t)L->w ? (uint32_t)x0 - L->w + 1 : 0;
+            uint32_t kh1 = (uint32_t)y0 + 1 < p->kh ? (uint32_t)y0 + 1 : p->kh;
+            uint32_t kw1 = (uint32_t)x0 + 1 < p->kw ? (uint32_t)x0 + 1 : p->kw;
+            for (uint32_t kh = kh0; kh < kh1; kh++) {
+                uint32_t oy = (uint32_t)y0 - kh;
+                for (uint32_t kw = kw0; kw < kw1; kw++) {
+                    uint32_t ox = (uint32_t)x0 - kw;
+                    const float *restrict wk = wc + (kh * p->kw + kw) * mg;
+                    float *restrict o = I + (size_t)(oy * L->w + ox) * L->c + g * mg;
+                    for (uint32_t m = 0; m < mg; m++)
+                        o[m] += value * wk[m];
+                }
+            }
+            return (kh1 > kh0 ? kh1 - kh0 : 0) * (kw1 > kw0 ? kw1 - kw0 : 0) * mg;
+        }
+        for (uint32_t kh = 0; kh < p->kh; kh++) {
+            int32_t ny = (int32_t)(iy + p->pt) - (int32_t)(kh * p->dh);
+            if (ny < 0 || ny % p->sh)
+                continue;
+            uint32_t oy = (uint32_t)ny / p->sh;
+            if (oy >= L->h)
+                continue;
+            for (uint32_t kw = 0; kw < p->kw; kw++) {
+                int32_t nx = (int32_t)(ix + p->pl) - (int32_t)(kw * p->dw);
+                if (nx < 0 || nx % p->sw)
+                    continue;
+                uint32_t ox = (uint32_t)nx / p->sw;
+                if (ox >= L->w)
+                    continue;
+                const float *restrict wk = wc + (kh * p->kw + kw) * mg;
+                float *restrict o = I + (size_t)(oy * L->w + ox) * L->c + g * mg;
+                for (uint32_t m = 0; m < mg; m++)
+                    o[m] += value * wk[m];
+                ops += mg;
+            }
+        }
+        return ops;
+    }
+    case SNN_PROJ_AVGPOOL: {
+        if (map) { /* windows do not overlap: at most one output per input */
+            uint32_t o = map[j];
+            if (o == UINT32_MAX)
+                return 0;
+            I[o] += value * p->w[j % p->src_c];
+            return 1;
+        }
+        uint32_t iy = yx[j] >> 16, ix = yx[j] & 0xffff;
+        uint32_t c = j - (iy * p->src_w + ix) * p->src_c;
+        float wv = value * p->w[c];
+        /* Outputs whose window [o*s - pad, o*s - pad + k) holds the input. */
+        int32_t y0 = (int32_t)iy + p->pt - p->kh + 1, x0 = (int32_t)ix + p->pl - p->kw + 1;
+        uint32_t oy0 = y0 <= 0 ? 0 : ((uint32_t)y0 + p->sh - 1) / p->sh;
+        uint32_t ox0 = x0 <= 0 ? 0 : ((uint32_t)x0 + p->sw - 1) / p->sw;
+        uint32_t oy1 = (iy + p->pt) / p->sh, ox1 = (ix + p->pl) / p->sw;
+        uint32_t ops = 0;
+        for (uint32_t oy = oy0; oy <= oy1 && oy < L->h; oy++)
+            for (uint32_t ox = ox0; ox <= ox1 && ox < L->w; ox++) {
+                I[(oy * L->w + ox) * L->c + c] += wv;
+                ops++;
+            }
+        return ops;
+    }
+    case SNN_PROJ_GLOBALAVG: {
+        uint32_t c = j % p->src_c;
+        I[c] += value * p->w[c];
+        return 1;
+    }
+    default: /* IDENTITY */
+        I[j] += value * p->w[j % p->src_c];
+        return 1;
+    }
+}
+
+/* The outputs of a max-pool layer whose windows may hold input (iy, ix): rows oy0..oy1 and
+ * columns ox0..ox1 (also bounded by the layer's H and W). When the kernel is smaller than the
+ * stride this admits one window too many; snn_pool_window_holds() tells. */
+typedef struct {
+    uint32_t oy0, oy1, ox0, ox1;
+} snn_window_range;
+
+static inline snn_window_range snn_pool_windows(const snn_layer *L, uint32_t iy, uint32_t ix)
+{
+    snn_window_range r;
+    int32_t y0 = (int32_t)iy + L->pt - L->kh + 1, x0 = (int32_t)ix + L->pl - L->kw + 1;
+    r.oy0 = y0 <= 0 ? 0 : ((uint32_t)y0 + L->sh - 1) / L->sh;
+    r.ox0 = x0 <= 0 ? 0 : ((uint32_t)x0 + L->sw - 1) / L->sw;
+    r.oy1 = (iy + L->pt) / L->sh;
+    r.ox1 = (ix + L->pl) / L->sw;
+    return r;
+}
+
+static inline int snn_pool_window_holds(const snn_layer *L, uint32_t oy, uint32_t ox, uint32_t iy,
+                                        uint32_t ix)
+{
+    return iy + L->pt >= oy * L->sh && iy + L->pt < oy * L->sh + L->kh &&
+           ix + L->pl >= ox * L->sw && ix + L->pl < ox * L->sw + L->kw;
+}
+
+/* Copy input x, channel-first (C, H, W) as ONNX and the data files lay it out, to the state's
+ * channel-last buffer. */
+static inline void snn_input_to_hwc(snn_state *s, const float *x)
+{
+    const snn_model *m = s->m;
+    uint32_t hw = m->input_h * m->input_w;
+    for (uint32_t c = 0; c < m->input_c; c++)
+        for (uint32_t q = 0; q < hw; q++)
+            s->input_hwc[q * m->input_c + c] = x[c * hw + q];
+}
+
+#endif
