@@ -29,7 +29,7 @@ void cli_prep_opts_init(cli_prep_opts *o);
 int cli_prep_opt(cli_prep_opts *o, int c, const char *arg);
 /* Options first, then the model's metadata, then 1/255 for uint8 data (1 otherwise), 0, 1. */
 snn_preprocess cli_pick_preprocess(const cli_prep_opts *o, const snn_graph *g, bool uint8_data);
-/* "direct" or "poisson" into *coding (SNN_CODING_*). */
+/* "direct", "poisson" or "ttfs" into *coding (SNN_CODING_*). */
 int cli_parse_coding(const char *arg, uint32_t *coding);
 
 /* Read samples and labels, and the number of samples to use: both files' common count,

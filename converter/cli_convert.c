@@ -34,8 +34,15 @@ static void usage(FILE *f)
             "      --reset MODE         subtract (default) | zero\n"
             "      --v-init F           initial membrane as a fraction of the threshold (default 0.5)\n"
             "      --readout MODE       membrane (default) | spikes\n"
-            "      --coding MODE        default input coding stored in the file: direct | poisson\n"
-            "      --steps T            default time steps stored in the file (default 64)\n"
+            "      --coding MODE        coding stored in the file: direct | poisson (rate coding)\n"
+            "                           | ttfs (time-to-first-spike, one spike per neuron at most;\n"
+            "                           default norm channel=100, the per-channel maximum)\n"
+            "      --steps T            default time steps stored in the file (default 64); with\n"
+            "                           ttfs: steps per layer window, 0 for exact spike times\n"
+            "                           (default 0)\n"
+            "      --resolution R       the same as --steps, the name used for ttfs\n"
+            "      --headroom F         multiply every hidden layer's scale by F >= 1, leaving room\n"
+            "                           for values above the calibration set's (default 1)\n"
             "      --report FILE        write per-layer scales, thresholds and statistics as JSON\n"
             "  -h, --help               this help\n");
 }
@@ -146,6 +153,28 @@ static int write_report(const char *path, const snn_net *net, const snn_graph *g
     return st == SNN_OK;
 }
 
+/* TTFS is exact up to values beyond a layer's window (clipped to it). Say where calibration
+ * saw that, and how often. */
+static void warn_ttfs_clipping(const snn_net *net, const calib_stats *cs, const snn_graph *g)
+{
+    for (uint32_t i = 0; i < net->n_layers; i++) {
+        const net_layer *L = &net->layers[i];
+        if (L->kind != SNN_LAYER_NEURON || (L->flags & SNN_LAYER_F_OUTPUT) || !L->lambda || L->tensor < 0 ||
+            !cs->t[L->tensor].channels)
+            continue;
+        double above = 0.0;
+        if (cs->t[L->tensor].channels == (int)L->c) /* each channel against its own window */
+            for (uint32_t c = 0; c < L->c; c++)
+                above += calib_fraction_above(cs, L->tensor, (int)c, L->lambda[c]) / L->c;
+        else
+            above = calib_fraction_above(cs, L->tensor, -1, L->lambda[0]);
+        if (above > 0.0)
+            fprintf(stderr, "ann2snn: TTFS layer '%s' (%s): up to %.4f %% of the calibration activations "
+                            "exceed its window and are clipped; the mapping is exact for the rest\n",
+                    L->name, g->tensors[L->tensor].name, 100.0 * above);
+    }
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -162,11 +191,13 @@ int cmd_convert(int argc, char **argv)
         {"norm", required_argument, NULL, 'N'}, {"reset", required_argument, NULL, 'r'},
         {"v-init", required_argument, NULL, 'v'}, {"readout", required_argument, NULL, 'R'},
         {"coding", required_argument, NULL, 'C'}, {"steps", required_argument, NULL, 'T'},
+        {"resolution", required_argument, NULL, 'T'}, {"headroom", required_argument, NULL, 'H'},
         {"report", required_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *out_path = NULL, *calib_path = NULL, *report = NULL;
-    long long calib_count = 1000, steps = 64;
+    long long calib_count = 1000, steps = -1;
+    int norm_set = 0;
     cli_prep_opts prep;
     cli_prep_opts_init(&prep);
     snn_build_opts bo;
@@ -180,6 +211,7 @@ int cmd_convert(int argc, char **argv)
         case 'n': if (!cli_parse_long("--calib-count", optarg, 1, 1LL << 30, &calib_count)) return EXIT_BAD_INPUT; break;
         case 's': case 'm': case 'S': if (!cli_prep_opt(&prep, c, optarg)) return EXIT_BAD_INPUT; break;
         case 'N':
+            norm_set = 1;
             if (!parse_norm(optarg, &bo)) {
                 fprintf(stderr, "ann2snn: --norm: '%s' is not max, percentile=P, channel=P or model (0 < P <= 100)\n", optarg);
                 return EXIT_BAD_INPUT;
@@ -202,8 +234,12 @@ int cmd_convert(int argc, char **argv)
         case 'C':
             if (!cli_parse_coding(optarg, &bo.coding)) return EXIT_BAD_INPUT;
             break;
-        case 'T': if (!cli_parse_long("--steps", optarg, 1, 1 << 20, &steps)) return EXIT_BAD_INPUT; break;
+        case 'T': if (!cli_parse_long("--steps", optarg, 0, 1 << 20, &steps)) return EXIT_BAD_INPUT; break;
         case 'j': report = optarg; break;
+        case 'H':
+            if (!cli_parse_float("--headroom", optarg, &bo.headroom)) return EXIT_BAD_INPUT;
+            if (!(bo.headroom >= 1.0f && bo.headroom <= 1000.0f)) { fprintf(stderr, "ann2snn: --headroom must be in [1, 1000]\n"); return EXIT_BAD_INPUT; }
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return EXIT_BAD_INPUT;
         }
@@ -212,7 +248,21 @@ int cmd_convert(int argc, char **argv)
         usage(stderr);
         return EXIT_BAD_INPUT;
     }
-    bo.steps = (uint32_t)steps;
+    if (bo.coding == SNN_CODING_TTFS) {
+        if (!norm_set) { /* no clipping where calibration reaches: exact on those values */
+            bo.norm = SNN_NORM_CHANNEL;
+            bo.percentile = 100.0;
+        }
+        if (bo.readout != SNN_READOUT_MEMBRANE) {
+            fprintf(stderr, "ann2snn: --readout spikes: a TTFS network reads out the membrane\n");
+            return EXIT_BAD_INPUT;
+        }
+        steps = steps < 0 ? 0 : steps;
+    } else if (steps == 0) {
+        fprintf(stderr, "ann2snn: --steps 0 (exact spike times) needs --coding ttfs\n");
+        return EXIT_BAD_INPUT;
+    }
+    bo.steps = (uint32_t)(steps < 0 ? 64 : steps);
     const char *model = argv[optind];
     char default_out[4096];
     if (!out_path) {
@@ -272,8 +322,13 @@ int cmd_convert(int argc, char **argv)
             goto done;
         }
         int64_t n = ds.n < calib_count ? ds.n : calib_count;
+        float in_lo = INFINITY, in_hi = -INFINITY;
         for (int64_t i = 0; i < n; i++) {
             snn_preprocess_sample(&ds, i, &pp, x);
+            for (int64_t k = 0; k < ds.sample_size; k++) {
+                in_lo = fminf(in_lo, x[k]);
+                in_hi = fmaxf(in_hi, x[k]);
+            }
             const float *feed[1] = {x};
             if ((st = snn_eval_run(&ev, feed, &diag)) != SNN_OK) {
                 rc = cli_report(model, st, &diag);
@@ -281,6 +336,10 @@ int cmd_convert(int argc, char **argv)
             }
             calib_add(&cs, &ev);
         }
+        /* TTFS codes the input range in spike times: raw bytes have theirs (0..255, the
+         * build's default); float data take the calibration range. */
+        if (!ds.from_uint8 && in_lo < in_hi)
+            bo.input_lo = in_lo, bo.input_hi = in_hi;
     }
     g.pre_scale = pp.scale, g.pre_mean = pp.mean, g.pre_std = pp.std;
     double t_cal = now_s();
@@ -303,6 +362,8 @@ int cmd_convert(int argc, char **argv)
         rc = EXIT_RUN_FAILED;
         goto done;
     }
+    if (bo.coding == SNN_CODING_TTFS && calib_path)
+        warn_ttfs_clipping(&net, &cs, &g);
     double t_end = now_s();
     uint64_t neurons = 0, weights = 0;
     for (uint32_t i = 0; i < net.n_layers; i++)
@@ -314,6 +375,8 @@ int cmd_convert(int argc, char **argv)
            net.n_layers, (unsigned long long)neurons, (unsigned long long)weights, norm_name(net.norm));
     if (net.norm == SNN_NORM_PERCENTILE || net.norm == SNN_NORM_CHANNEL)
         printf("=%g", (double)net.percentile);
+    if (net.coding == SNN_CODING_TTFS)
+        printf("; coding ttfs");
     printf(" on %u samples; %.3f s (calibration %.3f s)\n", net.calib_count, t_end - t0, t_cal - t0);
     rc = 0;
 done:

@@ -1,6 +1,8 @@
 /* ann2snn eval: accuracy of a .snn file against time steps, with spikes and synaptic
- * operations, next to the ANN's accuracy. Each sample runs once for T steps; the readout is
- * taken at every power of two up to T (and at T), so one run gives the whole curve. */
+ * operations, next to the ANN's accuracy. Rate coding: each sample runs once for T steps; the
+ * readout is taken at every power of two up to T (and at T), so one run gives the whole
+ * curve. Time-to-first-spike coding: one run per resolution (steps per layer window, every
+ * power of two up to R) and one with exact spike times. */
 #include <cjson/cJSON.h>
 #include <getopt.h>
 #include <math.h>
@@ -30,7 +32,9 @@ static void usage(FILE *f)
             "  -l, --labels FILE     class per sample\n"
             "      --onnx MODEL.onnx ANN accuracy on the same samples (else the stored one)\n"
             "  -T, --steps T         time steps (default: the file's)\n"
-            "      --coding MODE     direct | poisson (default: the file's)\n"
+            "      --coding MODE     direct | poisson | ttfs (default: the file's)\n"
+            "  -r, --resolution R    ttfs: largest steps per layer window (default 64); the\n"
+            "                        curve has every power of two up to R, and exact times\n"
             "      --seed S          Poisson generator seed (default 1)\n"
             "  -n, --limit N         use only the first N samples\n"
             "      --json FILE       write the results as JSON (ann_accuracy, curve, layers)\n"
@@ -39,9 +43,11 @@ static void usage(FILE *f)
 }
 
 typedef struct {
-    uint32_t steps;
-    int64_t correct;
+    uint32_t steps;      /* rate: time steps; ttfs: latency in steps (0 when exact) */
+    uint32_t resolution; /* ttfs: steps per layer window, 0 exact */
+    int64_t correct, agree;
     double spikes, synops; /* summed over samples */
+    uint32_t max_spikes;   /* ttfs: most spikes of any one neuron in any inference */
 } point;
 
 static double now_s(void)
@@ -61,28 +67,125 @@ static void progress(int64_t i, int64_t n, double t0)
         fputc('\n', stderr);
 }
 
-static int ann_accuracy(const char *onnx, const snn_dataset *ds, const snn_labels *lb, int64_t n,
-                        const snn_preprocess *pp, double *acc)
+/* The ANN's prediction for each of the n samples, into pred (n). */
+static int ann_predict(const char *onnx, const snn_dataset *ds, int64_t n, const snn_preprocess *pp,
+                       int32_t *pred)
 {
     snn_graph g;
     snn_diag d;
     snn_status st = snn_onnx_load_file(onnx, NULL, &g, &d);
     if (st != SNN_OK)
         return cli_report(onnx, st, &d);
-    int32_t *pred = malloc((size_t)n * sizeof *pred); /* (n) */
-    int rc = pred ? cli_ann_classify(onnx, &g, ds, n, pp, pred) : EXIT_RUN_FAILED;
-    int64_t correct = 0;
-    for (int64_t i = 0; rc == 0 && i < n; i++)
-        correct += pred[i] == lb->y[i];
-    *acc = n ? (double)correct / (double)n : 0.0;
-    free(pred);
+    int rc = cli_ann_classify(onnx, &g, ds, n, pp, pred);
     snn_graph_free(&g);
     return rc;
 }
 
-static int write_svg(const char *path, const point *pts, int np, int64_t n, double ann)
+/* What the runs share. */
+typedef struct {
+    const snn_model *m;
+    snn_state *s;
+    const snn_dataset *ds;
+    const snn_labels *lb;
+    int64_t n;
+    const int32_t *ann_pred; /* (n) or NULL */
+    snn_layer_stats *tot;    /* (n_layers) summed over the last run's samples */
+    float *x;                /* (input_size) */
+    uint32_t *seen;          /* (largest buffer) ttfs: spikes per neuron, zero between uses */
+    bool tty;
+} eval_ctx;
+
+static void tally(eval_ctx *e, point *pt, int64_t i)
+{
+    const snn_model *m = e->m;
+    double spk = 0, ops = 0;
+    for (uint32_t l = 0; l < m->n_layers; l++) {
+        if (m->layers[l].kind == SNN_LAYER_NEURON && l != m->output_layer)
+            spk += (double)e->s->stats[l].spikes;
+        ops += (double)e->s->stats[l].synops;
+    }
+    int p = snn_state_predict(e->s);
+    pt->correct += p == e->lb->y[i];
+    pt->agree += e->ann_pred && p == e->ann_pred[i];
+    pt->spikes += spk;
+    pt->synops += ops;
+}
+
+static void add_layer_totals(eval_ctx *e)
+{
+    for (uint32_t l = 0; l < e->m->n_layers; l++) {
+        e->tot[l].spikes += e->s->stats[l].spikes;
+        e->tot[l].synops += e->s->stats[l].synops;
+    }
+}
+
+/* Rate coding: one run of T steps per sample, read at every point. */
+static void run_rate(eval_ctx *e, uint32_t coding, uint64_t seed, point *pts, int np)
+{
+    snn_preprocess pp = {e->m->pre_scale, e->m->pre_mean, e->m->pre_std};
+    uint32_t T = pts[np - 1].steps;
+    double t0 = now_s();
+    for (int64_t i = 0; i < e->n; i++) {
+        snn_preprocess_sample(e->ds, i, &pp, e->x);
+        snn_state_begin(e->s, e->x, coding, seed + (uint64_t)i);
+        int k = 0;
+        for (uint32_t t = 1; t <= T; t++) {
+            snn_state_step(e->s);
+            if (t == pts[k].steps)
+                tally(e, &pts[k++], i);
+        }
+        add_layer_totals(e);
+        if (e->tty && (i % 50 == 49 || i + 1 == e->n))
+            progress(i, e->n, t0);
+    }
+}
+
+/* The most spikes any one neuron of a spiking buffer fired in the last TTFS run. */
+static uint32_t max_spikes_per_neuron(eval_ctx *e)
+{
+    const snn_model *m = e->m;
+    uint32_t most = 0;
+    for (uint32_t b = 1; b <= m->n_layers; b++) {
+        if (b - 1 == m->output_layer)
+            continue;
+        const uint32_t *idx = e->s->spike_idx[b];
+        for (uint32_t q = 0; q < e->s->n_spikes[b]; q++) {
+            uint32_t c = ++e->seen[idx[q]];
+            most = c > most ? c : most;
+        }
+        for (uint32_t q = 0; q < e->s->n_spikes[b]; q++)
+            e->seen[idx[q]] = 0;
+    }
+    return most;
+}
+
+/* TTFS: one pass over the samples per point; the layer totals are the last (exact) pass's. */
+static void run_ttfs(eval_ctx *e, point *pts, int np)
+{
+    snn_preprocess pp = {e->m->pre_scale, e->m->pre_mean, e->m->pre_std};
+    double t0 = now_s();
+    for (int k = 0; k < np; k++) {
+        memset(e->tot, 0, e->m->n_layers * sizeof *e->tot);
+        for (int64_t i = 0; i < e->n; i++) {
+            snn_preprocess_sample(e->ds, i, &pp, e->x);
+            snn_state_run_ttfs(e->s, e->x, pts[k].resolution);
+            tally(e, &pts[k], i);
+            uint32_t most = max_spikes_per_neuron(e);
+            pts[k].max_spikes = most > pts[k].max_spikes ? most : pts[k].max_spikes;
+            add_layer_totals(e);
+            int64_t done = (int64_t)k * e->n + i;
+            if (e->tty && (done % 200 == 199 || done + 1 == np * e->n))
+                progress(done, np * e->n, t0);
+        }
+    }
+}
+
+/* pts: points with steps > 0; exact: the accuracy of TTFS exact spike times, or NaN. */
+static int write_svg(const char *path, const point *pts, int np, int64_t n, double ann, double exact)
 {
     double lo = 1.0;
+    if (!isnan(exact))
+        lo = fmin(lo, exact);
     for (int i = 0; i < np; i++)
         lo = fmin(lo, (double)pts[i].correct / (double)n);
     if (!isnan(ann))
@@ -105,7 +208,12 @@ static int write_svg(const char *path, const point *pts, int np, int64_t n, doub
         OUT("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%u</text>\n", XP(pts[i].steps), H - B + 16, pts[i].steps);
     for (double a = lo; a <= 1.0001; a += (1.0 - lo) / 5.0)
         OUT("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.1f%%</text>\n", L - 6, YP(a) + 4, 100 * a);
-    OUT("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">time steps</text>\n", (L + W - R) / 2, H - 12);
+    OUT("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", (L + W - R) / 2, H - 12,
+        isnan(exact) ? "time steps" : "latency (time steps; TTFS, resolution x layer windows)");
+    if (!isnan(exact)) {
+        OUT("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#d62728\" stroke-dasharray=\"2 3\"/>\n", L, YP(exact), W - R, YP(exact));
+        OUT("<text x=\"%.1f\" y=\"%.1f\" fill=\"#d62728\">TTFS exact spike times %.2f%%</text>\n", L + 6, YP(exact) + 14, 100 * exact);
+    }
     OUT("<text transform=\"translate(14 %.1f) rotate(-90)\" text-anchor=\"middle\">accuracy</text>\n", (T + H - B) / 2);
     if (!isnan(ann)) {
         OUT("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"gray\" stroke-dasharray=\"6 4\"/>\n", L, YP(ann), W - R, YP(ann));
@@ -129,23 +237,37 @@ static int write_svg(const char *path, const point *pts, int np, int64_t n, doub
 
 static int write_json(const char *path, const char *model, const snn_model *m, const point *pts,
                       int np, int64_t n, double ann, uint64_t neurons, uint32_t coding,
-                      const snn_layer_stats *layer_tot)
+                      const snn_layer_stats *layer_tot, bool with_agreement)
 {
+    static const char *const codings[] = {"direct", "poisson", "ttfs"};
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "model", model);
     cJSON_AddNumberToObject(root, "samples", (double)n);
-    cJSON_AddStringToObject(root, "coding", coding == SNN_CODING_DIRECT ? "direct" : "poisson");
+    cJSON_AddStringToObject(root, "coding", codings[coding <= SNN_CODING_TTFS ? coding : 0]);
     if (isnan(ann))
         cJSON_AddNullToObject(root, "ann_accuracy");
     else
         cJSON_AddNumberToObject(root, "ann_accuracy", ann);
     cJSON_AddNumberToObject(root, "neurons", (double)neurons);
+    if (coding == SNN_CODING_TTFS)
+        cJSON_AddNumberToObject(root, "latency_windows", m->latency_windows);
     cJSON *curve = cJSON_AddArrayToObject(root, "curve");
     for (int i = 0; i < np; i++) {
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "steps", pts[i].steps);
+        if (coding == SNN_CODING_TTFS && pts[i].resolution == 0) {
+            cJSON_AddNullToObject(o, "steps"); /* exact spike times: no time grid */
+            cJSON_AddStringToObject(o, "resolution", "exact");
+        } else {
+            cJSON_AddNumberToObject(o, "steps", pts[i].steps);
+            if (coding == SNN_CODING_TTFS)
+                cJSON_AddNumberToObject(o, "resolution", pts[i].resolution);
+        }
         cJSON_AddNumberToObject(o, "accuracy", (double)pts[i].correct / (double)n);
+        if (with_agreement)
+            cJSON_AddNumberToObject(o, "same_as_ann", (double)pts[i].agree / (double)n);
         cJSON_AddNumberToObject(o, "spikes_per_neuron", pts[i].spikes / (double)n / (double)(neurons ? neurons : 1));
+        if (coding == SNN_CODING_TTFS)
+            cJSON_AddNumberToObject(o, "max_spikes_per_neuron", pts[i].max_spikes);
         cJSON_AddNumberToObject(o, "synops", pts[i].synops / (double)n);
         cJSON_AddItemToArray(curve, o);
     }
@@ -174,14 +296,15 @@ int cmd_eval(int argc, char **argv)
         {"coding", required_argument, NULL, 'c'}, {"seed", required_argument, NULL, 'S'},
         {"limit", required_argument, NULL, 'n'}, {"json", required_argument, NULL, 'j'},
         {"plot", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
+        {"resolution", required_argument, NULL, 'r'},
         {NULL, 0, NULL, 0},
     };
     const char *data_path = NULL, *label_path = NULL, *onnx = NULL, *json = NULL, *plot = NULL;
-    long long steps = 0, limit = -1, seed = 1;
+    long long steps = 0, limit = -1, seed = 1, resolution = -1;
     uint32_t coding = UINT32_MAX;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "d:l:T:n:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:l:T:n:r:h", opts, NULL)) != -1) {
         switch (c) {
         case 'd': data_path = optarg; break;
         case 'l': label_path = optarg; break;
@@ -190,6 +313,7 @@ int cmd_eval(int argc, char **argv)
         case 'c': if (!cli_parse_coding(optarg, &coding)) return EXIT_BAD_INPUT; break;
         case 'S': if (!cli_parse_long("--seed", optarg, 0, INT64_MAX, &seed)) return EXIT_BAD_INPUT; break;
         case 'n': if (!cli_parse_long("--limit", optarg, 1, 1LL << 40, &limit)) return EXIT_BAD_INPUT; break;
+        case 'r': if (!cli_parse_long("--resolution", optarg, 0, SNN_MAX_RESOLUTION, &resolution)) return EXIT_BAD_INPUT; break;
         case 'j': json = optarg; break;
         case 'p': plot = optarg; break;
         case 'h': usage(stdout); return 0;
@@ -214,6 +338,8 @@ int cmd_eval(int argc, char **argv)
     memset(&ds, 0, sizeof ds);
     memset(&lb, 0, sizeof lb);
     snn_layer_stats *tot = NULL;
+    uint32_t *seen = NULL;
+    int32_t *ann_pred = NULL;
     if (!m) {
         rc = EXIT_RUN_FAILED;
         goto done;
@@ -241,14 +367,25 @@ int cmd_eval(int argc, char **argv)
                 (long long)ds.sample_size, m->input_size);
         goto done;
     }
-    uint32_t T = steps ? (uint32_t)steps : m->steps;
     if (coding == UINT32_MAX)
         coding = m->coding;
+    bool ttfs = coding == SNN_CODING_TTFS;
+    if (ttfs && !(m->features & SNN_FEATURE_TTFS)) {
+        fprintf(stderr, "ann2snn: %s: the file is rate-coded; convert with --coding ttfs for TTFS\n", path);
+        goto done;
+    }
+    uint32_t T = steps ? (uint32_t)steps : ttfs ? 64 : m->steps;
+    uint32_t R = resolution >= 0 ? (uint32_t)resolution : 64;
     size_t mem_size = snn_state_mem_size(m);
+    uint32_t largest = 0;
+    for (uint32_t b = 0; b <= m->n_layers; b++)
+        largest = m->buffer_size[b] > largest ? m->buffer_size[b] : largest;
     mem = malloc(mem_size);
     x = malloc(m->input_size * sizeof *x);
     tot = calloc(m->n_layers, sizeof *tot);
-    if (!mem || !x || !tot) {
+    seen = calloc(largest, sizeof *seen);
+    ann_pred = onnx ? malloc((size_t)n * sizeof *ann_pred) : NULL;
+    if (!mem || !x || !tot || !seen || (onnx && !ann_pred)) {
         fprintf(stderr, "ann2snn: out of memory\n");
         rc = EXIT_RUN_FAILED;
         goto done;
@@ -257,78 +394,94 @@ int cmd_eval(int argc, char **argv)
     snn_state_init(&s, m, mem, mem_size);
     point pts[MAX_POINTS];
     int np = 0;
-    for (uint32_t t = 1; t < T && np < MAX_POINTS - 1; t *= 2)
-        pts[np++] = (point){t, 0, 0, 0};
-    pts[np++] = (point){T, 0, 0, 0};
+    if (ttfs) { /* resolutions 1, 2, 4, ... R, then exact spike times */
+        for (uint32_t r = 1; r < R && np < MAX_POINTS - 2; r *= 2)
+            pts[np++] = (point){.steps = r * m->latency_windows, .resolution = r};
+        if (R)
+            pts[np++] = (point){.steps = R * m->latency_windows, .resolution = R};
+        pts[np++] = (point){.steps = 0, .resolution = 0};
+    } else {
+        for (uint32_t t = 1; t < T && np < MAX_POINTS - 1; t *= 2)
+            pts[np++] = (point){.steps = t};
+        pts[np++] = (point){.steps = T};
+    }
     uint64_t neurons = 0;
     for (uint32_t i = 0; i < m->n_layers; i++)
         if (m->layers[i].kind == SNN_LAYER_NEURON && i != m->output_layer)
             neurons += m->layers[i].size;
     snn_preprocess pp = {m->pre_scale, m->pre_mean, m->pre_std};
-    bool tty = isatty(2);
-    double t0 = now_s();
-    for (int64_t i = 0; i < n; i++) {
-        snn_preprocess_sample(&ds, i, &pp, x);
-        snn_state_begin(&s, x, coding, (uint64_t)seed + (uint64_t)i);
-        int k = 0;
-        for (uint32_t t = 1; t <= T; t++) {
-            snn_state_step(&s);
-            if (t != pts[k].steps)
-                continue;
-            double spk = 0, ops = 0;
-            for (uint32_t l = 0; l < m->n_layers; l++) {
-                if (m->layers[l].kind == SNN_LAYER_NEURON && l != m->output_layer)
-                    spk += (double)s.stats[l].spikes;
-                ops += (double)s.stats[l].synops;
-            }
-            pts[k].correct += snn_state_predict(&s) == lb.y[i];
-            pts[k].spikes += spk;
-            pts[k].synops += ops;
-            k++;
-        }
-        for (uint32_t l = 0; l < m->n_layers; l++) {
-            tot[l].spikes += s.stats[l].spikes;
-            tot[l].synops += s.stats[l].synops;
-        }
-        if (tty && (i % 50 == 49 || i + 1 == n))
-            progress(i, n, t0);
-    }
-    double t_snn = now_s() - t0;
     double ann = m->ann_accuracy;
     const char *ann_src = "stored at conversion";
     if (onnx) {
-        rc = ann_accuracy(onnx, &ds, &lb, n, &pp, &ann);
-        if (rc != 0)
+        if ((rc = ann_predict(onnx, &ds, n, &pp, ann_pred)) != 0)
             goto done;
+        int64_t correct = 0;
+        for (int64_t i = 0; i < n; i++)
+            correct += ann_pred[i] == lb.y[i];
+        ann = n ? (double)correct / (double)n : 0.0;
         ann_src = onnx;
     }
-    printf("SNN %s on %lld samples, %s coding, %u steps (%.1f samples/s)\n", path, (long long)n,
-           coding == SNN_CODING_DIRECT ? "direct" : "poisson", T, (double)n / t_snn);
+    eval_ctx e = {m, &s, &ds, &lb, n, ann_pred, tot, x, seen, isatty(2)};
+    double t0 = now_s();
+    if (ttfs)
+        run_ttfs(&e, pts, np);
+    else
+        run_rate(&e, coding, (uint64_t)seed, pts, np);
+    double t_snn = now_s() - t0;
+    if (ttfs)
+        printf("SNN %s on %lld samples, ttfs coding, %u layer windows (%.1f samples/s per run)\n", path,
+               (long long)n, m->latency_windows, (double)n * np / t_snn);
+    else
+        printf("SNN %s on %lld samples, %s coding, %u steps (%.1f samples/s)\n", path, (long long)n,
+               coding == SNN_CODING_DIRECT ? "direct" : "poisson", T, (double)n / t_snn);
     if (isnan(ann))
         printf("ANN accuracy: unknown (give --onnx MODEL.onnx)\n");
     else
         printf("ANN accuracy: %.2f %% (%s)\n", 100 * ann, ann_src);
-    printf("\n%8s %10s %9s %18s %14s\n", "steps", "accuracy", "vs ANN", "spikes/neuron", "synops");
+    printf("\n");
+    if (ttfs)
+        printf("%10s ", "resolution");
+    printf("%8s %10s %9s", "steps", "accuracy", "vs ANN");
+    if (ann_pred)
+        printf(" %9s", "same as ANN");
+    printf(" %14s %14s", "spikes/neuron", "synops");
+    if (ttfs)
+        printf(" %10s", "max/neuron");
+    printf("\n");
     for (int i = 0; i < np; i++) {
         double acc = (double)pts[i].correct / (double)n;
-        printf("%8u %9.2f%% ", pts[i].steps, 100 * acc);
-        if (isnan(ann))
-            printf("%9s ", "-");
+        if (ttfs && pts[i].resolution)
+            printf("%10u %8u ", pts[i].resolution, pts[i].steps);
+        else if (ttfs)
+            printf("%10s %8s ", "exact", "-");
         else
-            printf("%+8.2fpp ", 100 * (acc - ann));
-        printf("%18.4f %14.0f\n", pts[i].spikes / (double)n / (double)(neurons ? neurons : 1),
+            printf("%8u ", pts[i].steps);
+        printf("%9.2f%% ", 100 * acc);
+        if (isnan(ann))
+            printf("%9s", "-");
+        else
+            printf("%+7.2fpp", 100 * (acc - ann));
+        if (ann_pred)
+            printf(" %10.2f%%", 100.0 * (double)pts[i].agree / (double)n);
+        printf(" %14.4f %14.0f", pts[i].spikes / (double)n / (double)(neurons ? neurons : 1),
                pts[i].synops / (double)n);
+        if (ttfs)
+            printf(" %10u", pts[i].max_spikes);
+        printf("\n");
     }
     rc = 0;
-    if (json && !write_json(json, path, m, pts, np, n, ann, neurons, coding, tot)) {
+    if (json && !write_json(json, path, m, pts, np, n, ann, neurons, coding, tot, ann_pred != NULL)) {
         fprintf(stderr, "ann2snn: %s: cannot write\n", json);
         rc = EXIT_RUN_FAILED;
     }
-    if (plot && !write_svg(plot, pts, np, n, ann)) {
+    double exact = ttfs ? (double)pts[np - 1].correct / (double)n : (double)NAN;
+    if (plot && !write_svg(plot, pts, ttfs ? np - 1 : np, n, ann, exact)) {
         fprintf(stderr, "ann2snn: %s: cannot write\n", plot);
         rc = EXIT_RUN_FAILED;
     }
 done:
+    free(ann_pred);
+    free(seen);
     free(tot);
     free(x);
     free(mem);

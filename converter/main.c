@@ -144,8 +144,10 @@ int cli_parse_coding(const char *arg, uint32_t *coding)
         *coding = SNN_CODING_DIRECT;
     else if (strcmp(arg, "poisson") == 0)
         *coding = SNN_CODING_POISSON;
+    else if (strcmp(arg, "ttfs") == 0)
+        *coding = SNN_CODING_TTFS;
     else {
-        fprintf(stderr, "ann2snn: --coding: '%s' is not direct or poisson\n", arg);
+        fprintf(stderr, "ann2snn: --coding: '%s' is not direct, poisson or ttfs\n", arg);
         return 0;
     }
     return 1;

@@ -59,6 +59,8 @@ void snn_build_opts_init(snn_build_opts *o)
     o->coding = SNN_CODING_DIRECT;
     o->steps = 64;
     o->input_max = 1.0f;
+    o->input_lo = o->input_hi = NAN;
+    o->headroom = 1.0f;
 }
 
 void snn_net_free(snn_net *net)
@@ -371,6 +373,7 @@ static snn_status choose_lambda(builder *b, const value *v, int t, float cap, fl
             /* Channels of a dense layer are single neurons: per-channel then means per-neuron. */
             l = calib_percentile(b->cs, t, (int)c, o->percentile);
         }
+        l *= o->headroom; /* before the cap: a Clip bound is exact as it is */
         if (l > cap)
             l = cap;
         lam[c] = l > 0.0f ? l : 1.0f; /* a silent channel: any positive scale will do */
@@ -1096,6 +1099,13 @@ snn_status snn_build(const snn_graph *g, const calib_stats *cs, const snn_build_
     net->percentile = (float)o->percentile;
     net->calib_count = cs ? (uint32_t)cs->samples : 0;
     net->ann_accuracy = NAN;
+    net->ttfs_in_lo = o->input_lo, net->ttfs_in_hi = o->input_hi;
+    if (isnan(o->input_lo) || isnan(o->input_hi)) {
+        float a = (0.0f * g->pre_scale - g->pre_mean) / g->pre_std;
+        float z = (255.0f * g->pre_scale - g->pre_mean) / g->pre_std;
+        net->ttfs_in_lo = a < z ? a : z;
+        net->ttfs_in_hi = a < z ? z : a;
+    }
 done:
     if (b.vals)
         for (int i = 0; i < g->n_tensors; i++)

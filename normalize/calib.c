@@ -129,3 +129,19 @@ float calib_percentile(const calib_stats *cs, int t, int c, double p)
     }
     return mx;
 }
+
+double calib_fraction_above(const calib_stats *cs, int t, int c, float v)
+{
+    const calib_tensor *ct = &cs->t[t];
+    int c0 = c >= 0 ? c : 0, c1 = c >= 0 ? c + 1 : ct->channels;
+    uint64_t total = 0, above = 0;
+    for (int k = c0; k < c1; k++) {
+        total += ct->n_total[k];
+        if (!(ct->max[k] > v))
+            continue; /* nothing above: exact */
+        for (int b = 0; b < CALIB_BINS; b++)
+            if (bin_upper(b) > v)
+                above += ct->hist[(size_t)k * CALIB_BINS + b];
+    }
+    return total ? (double)above / (double)total : 0.0;
+}

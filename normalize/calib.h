@@ -37,5 +37,8 @@ void calib_free(calib_stats *cs);
  * the maximum, or the p-th percentile (0 < p <= 100) of the positive values. 0 if none. */
 float calib_max(const calib_stats *cs, int t, int c);
 float calib_percentile(const calib_stats *cs, int t, int c, double p);
+/* Fraction of all values of tensor t, channel c (-1: all) above v: exact 0 when v is at least
+ * the maximum, else an upper bound (whole histogram bins that reach above v). */
+double calib_fraction_above(const calib_stats *cs, int t, int c, float v);
 
 #endif

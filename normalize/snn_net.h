@@ -41,6 +41,7 @@ typedef struct {
     float pre_scale, pre_mean, pre_std;
     uint32_t coding, steps, reset, readout, norm, calib_count;
     float v_init, ann_accuracy, percentile;
+    float ttfs_in_lo, ttfs_in_hi; /* TTFS: input values spiking at the window's end and start */
     uint8_t sha256[32];
 } snn_net;
 
@@ -52,7 +53,11 @@ typedef struct {
     uint32_t readout;   /* SNN_READOUT_* */
     uint32_t coding;    /* default coding stored in the file */
     uint32_t steps;     /* default steps stored in the file */
+    float headroom;     /* every hidden scale times this (>= 1 leaves room above calibration) */
     float input_max;    /* model-based norm: largest input value (after preprocessing) */
+    /* TTFS: input range coded by spike times; NaN (the default): the preprocessed values of
+     * raw bytes 0 and 255. */
+    float input_lo, input_hi;
 } snn_build_opts;
 
 void snn_build_opts_init(snn_build_opts *o);

@@ -124,13 +124,15 @@ snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn
     wr32(meta + SNN_META_RESET, net->reset);
     wrf32(meta + SNN_META_V_INIT, net->v_init);
     wr32(meta + SNN_META_READOUT, net->readout);
-    wr32(meta + SNN_META_FEATURES, 0);
+    wr32(meta + SNN_META_FEATURES, net->coding == SNN_CODING_TTFS ? SNN_FEATURE_TTFS : 0);
     wrf32(meta + SNN_META_ANN_ACC, net->ann_accuracy);
     wr32(meta + SNN_META_NORM, net->norm);
     wrf32(meta + SNN_META_PERCENTILE, net->percentile);
     wr32(meta + SNN_META_CALIB_COUNT, net->calib_count);
     memcpy(meta + SNN_META_SHA256, net->sha256, 32);
     wr32(meta + SNN_META_WEIGHT_DTYPE, SNN_DTYPE_F32);
+    wrf32(meta + SNN_META_TTFS_IN_LO, net->ttfs_in_lo);
+    wrf32(meta + SNN_META_TTFS_IN_HI, net->ttfs_in_hi);
 
     struct {
         uint32_t tag, count;
