@@ -60,6 +60,15 @@ static void test_usage_errors(void **state)
     assert_int_equal(run("info /nonexistent/model.onnx", out, sizeof out), 2);
     assert_non_null(strstr(out, "/nonexistent/model.onnx: cannot open"));
     assert_int_equal(run("infer --bogus", out, sizeof out), 2);
+    /* Conversion options that contradict each other are refused before any file is read. */
+    assert_int_equal(run("m.onnx --coding ttfs --readout spikes", out, sizeof out), 2);
+    assert_non_null(strstr(out, "reads out the membrane"));
+    assert_int_equal(run("m.onnx --steps 0", out, sizeof out), 2);
+    assert_non_null(strstr(out, "needs --coding ttfs"));
+    assert_int_equal(run("m.onnx --coding morse", out, sizeof out), 2);
+    assert_non_null(strstr(out, "not direct, poisson or ttfs"));
+    assert_int_equal(run("m.onnx --headroom 0.5", out, sizeof out), 2);
+    assert_non_null(strstr(out, "--headroom"));
 }
 
 static void test_infer_round_trip(void **state)

@@ -1,12 +1,15 @@
 /* End to end, every bundled model: calibrate on training images, convert with the default
  * options, write the .snn bytes, load them with the runtime and classify a fixed subset of
  * the test set. The SNN must agree with the ANN (the reference evaluator) on most images and
- * lose little accuracy; a broken conversion lands near chance (10 %). */
+ * lose little accuracy; a broken conversion lands near chance (10 %). The same calibration
+ * then converts with time-to-first-spike coding, which must fire at most one spike per
+ * neuron and, with exact spike times, reproduce the ANN's logits. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +34,91 @@ static int argmax(const float *v, int n)
         if (v[i] > v[b])
             b = i;
     return b;
+}
+
+/* The most spikes any neuron of a spiking buffer (not the output) fired in the last run. */
+static uint32_t max_spikes_per_neuron(const snn_model *m, const snn_state *s, uint32_t *seen)
+{
+    uint32_t most = 0;
+    for (uint32_t b = 1; b <= m->n_layers; b++) {
+        if (b - 1 == m->output_layer)
+            continue;
+        for (uint32_t q = 0; q < s->n_spikes[b]; q++) {
+            uint32_t c = ++seen[s->spike_idx[b][q]];
+            most = c > most ? c : most;
+        }
+        for (uint32_t q = 0; q < s->n_spikes[b]; q++)
+            seen[s->spike_idx[b][q]] = 0;
+    }
+    return most;
+}
+
+/* TTFS conversion of the same calibration: exact spike times against the ANN. */
+static void check_ttfs(const char *name, const snn_graph *g, const calib_stats *cs, snn_eval *ev,
+                       const snn_dataset *test, const snn_preprocess *pp)
+{
+    snn_build_opts o;
+    snn_build_opts_init(&o);
+    o.coding = SNN_CODING_TTFS;
+    o.norm = SNN_NORM_CHANNEL;
+    o.percentile = 100.0;
+    o.steps = 0;
+    snn_net net;
+    snn_diag d;
+    assert_int_equal(snn_build(g, cs, &o, &net, &d), SNN_OK);
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(snn_net_serialize(&net, &buf, &len, &d), SNN_OK);
+    snn_model *m = malloc(sizeof *m);
+    snn_rt_diag rd;
+    assert_int_equal(snn_model_load(m, buf, len, &rd), SNN_RT_OK);
+    size_t ms = snn_state_mem_size(m);
+    void *mem = malloc(ms);
+    uint32_t *seen = calloc(1u << 20, sizeof *seen);
+    snn_state s;
+    assert_int_equal(snn_state_init(&s, m, mem, ms), SNN_RT_OK);
+    float x[784];
+    int agree = 0;
+    uint32_t most = 0;
+    double worst = 0, spikes = 0, neurons = 0;
+    int exact = 0; /* images whose logits match to float rounding: nothing clipped */
+    for (uint32_t i = 0; i < m->n_layers; i++)
+        if (m->layers[i].kind == SNN_LAYER_NEURON && i != m->output_layer)
+            neurons += m->layers[i].size;
+    for (int i = 0; i < TEST_N; i++) {
+        snn_preprocess_sample(test, i, pp, x);
+        const float *feed[1] = {x};
+        assert_int_equal(snn_eval_run(ev, feed, &d), SNN_OK);
+        const float *y = snn_eval_output(ev, 0);
+        assert_int_equal(snn_state_run_ttfs(&s, x, 0), SNN_RT_OK);
+        const float *v = snn_state_output(&s);
+        agree += argmax(y, 10) == snn_state_predict(&s);
+        double scale = 0, diff = 0;
+        for (int k = 0; k < 10; k++) {
+            scale = fmax(scale, fabs((double)y[k]));
+            diff = fmax(diff, fabs((double)v[k] - (double)y[k]));
+        }
+        worst = fmax(worst, diff / scale);
+        exact += diff / scale < 1e-4;
+        uint32_t mo = max_spikes_per_neuron(m, &s, seen);
+        most = mo > most ? mo : most;
+        for (uint32_t l = 0; l < m->n_layers; l++)
+            if (m->layers[l].kind == SNN_LAYER_NEURON && l != m->output_layer)
+                spikes += (double)s.stats[l].spikes;
+    }
+    print_message("%s TTFS exact: agreement %.1f %%, logits exact on %.1f %% of the images (worst error %.2g "
+                  "of the logit scale), spikes per neuron %.3f (max %u), latency %u windows\n", name,
+                  100.0 * agree / TEST_N, 100.0 * exact / TEST_N, worst, spikes / TEST_N / neurons, most,
+                  m->latency_windows);
+    assert_true(most <= 1);
+    assert_true(agree >= TEST_N * 99 / 100);
+    /* Exact but for images with a value beyond a window calibrated on 300 images. */
+    assert_true(exact >= TEST_N / 2);
+    free(seen);
+    free(mem);
+    free(m);
+    free(buf);
+    snn_net_free(&net);
 }
 
 static void check(const char *name, double min_agree, double max_loss)
@@ -102,6 +190,7 @@ static void check(const char *name, double min_agree, double max_loss)
                   100 * ann, 100 * snn, STEPS, 100 * ag, TEST_N);
     assert_true(ag >= min_agree);
     assert_true(snn >= ann - max_loss);
+    check_ttfs(name, &g, &cs, &ev, &test, &pp);
     free(mem);
     free(m);
     free(buf);

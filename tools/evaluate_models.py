@@ -27,7 +27,7 @@ DATA = {
 MODELS = ["fmnist_mlp", "fmnist_cnn_avg", "fmnist_cnn_maxbn", "fmnist_resnet", "mnist_lenet"]
 
 
-def run(model, norm, steps, extra, out, build, limit):
+def run(model, norm, steps, extra, out, build, limit, eval_extra=()):
     calib, test, labels = DATA["mnist" if model.startswith("mnist") else "fmnist"]
     tag = model + ("" if norm is None else "." + norm.replace("=", "")) + "".join(e.strip("-") for e in extra)
     snn = os.path.join(out, tag + ".snn")
@@ -41,7 +41,8 @@ def run(model, norm, steps, extra, out, build, limit):
     conv = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
     subprocess.run([os.path.join(build, "ann2snn"), "eval", snn, "--data", test, "--labels", labels, "--onnx",
                     os.path.join(ROOT, "models", model + ".onnx"), "--steps", str(steps), "--json", res,
-                    "--plot", os.path.join(out, tag + ".svg")] + (["--limit", str(limit)] if limit else []),
+                    "--plot", os.path.join(out, tag + ".svg")] + (["--limit", str(limit)] if limit else []) +
+                   list(eval_extra),
                    check=True, stdout=subprocess.DEVNULL)
     with open(res) as f:
         return tag, conv, json.load(f)

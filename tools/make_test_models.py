@@ -108,6 +108,24 @@ def snn_models():
     inits = [w("ca", 3, 1, 3, 3), w("cab", 3), w("cb", 2, 1, 3, 3), w("cbb", 2), w("cc", 6, 5, 3, 3),
              w("ccb", 6), w("fw", 4, 6), w("fb", 4), six, zero]
     out["concat_clip"] = model(nodes, inits, [1, 1, 8, 8], [1, 4])
+    # A residual block whose shortcut skips two spiking layers (so its spikes come from an
+    # earlier window), an overlapping padded max-pool (3x3, stride 2) and a depthwise conv.
+    nodes = [helper.make_node("Conv", ["x", "s0", "s0b"], ["s"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["s"], ["sr"]),
+             helper.make_node("MaxPool", ["sr"], ["p"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["p", "r1", "r1b"], ["a"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["a"], ["ar"]),
+             helper.make_node("Conv", ["ar", "dw", "dwb"], ["d"], pads=[1, 1, 1, 1], group=4),
+             helper.make_node("Relu", ["d"], ["dr"]),
+             helper.make_node("Conv", ["dr", "r2", "r2b"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["c", "p"], ["sum"]),
+             helper.make_node("Relu", ["sum"], ["sumr"]),
+             helper.make_node("GlobalAveragePool", ["sumr"], ["gap"]),
+             helper.make_node("Flatten", ["gap"], ["flat"]),
+             helper.make_node("Gemm", ["flat", "fw2", "fb2"], ["y"], transB=1)]
+    inits = [w("s0", 4, 1, 3, 3), w("s0b", 4), w("r1", 4, 4, 3, 3), w("r1b", 4), w("dw", 4, 1, 3, 3),
+             w("dwb", 4), w("r2", 4, 4, 3, 3), w("r2b", 4), w("fw2", 3, 4), w("fb2", 3)]
+    out["residual"] = model(nodes, inits, [1, 1, 9, 9], [1, 3])
     return out
 
 
