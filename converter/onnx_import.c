@@ -5,6 +5,7 @@
  * node's op and attributes, resolve names to tensor indices, sort, infer shapes and fold
  * constants, then optimise and verify. Every failure names the node and what is wrong. */
 #include "onnx_import.h"
+#include "pb_nesting.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -254,7 +255,8 @@ static snn_status attr_ints(const attr_ctx *c, const char *name, int want, int m
         return snn_diag_at(c->diag, SNN_ERR_UNSUPPORTED, c->node,
                            "attribute '%s' of node '%s' has %zu values; ann2snn handles 2-D "
                            "(expected %d)", name, c->node, a->n_ints, want >= 0 ? want : max);
-    memcpy(v, a->ints, a->n_ints * sizeof *v);
+    if (a->n_ints) /* protobuf-c leaves ints NULL when empty; memcpy from NULL is undefined */
+        memcpy(v, a->ints, a->n_ints * sizeof *v);
     if (count)
         *count = (int)a->n_ints;
     return SNN_OK;
@@ -268,7 +270,8 @@ static snn_status attr_string(const attr_ctx *c, const char *name, char *buf, si
     if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING)
         return type_error(c, name, "a string");
     size_t n = a->s.len < cap - 1 ? a->s.len : cap - 1;
-    memcpy(buf, a->s.data, n);
+    if (n)
+        memcpy(buf, a->s.data, n);
     buf[n] = '\0';
     return SNN_OK;
 }
@@ -569,7 +572,8 @@ static snn_status declare_input(import_ctx *ic, const Onnx__ValueInfoProto *vi)
             void *d = malloc((size_t)(numel > 0 ? numel : 1) * sizeof(int64_t));
             if (!d)
                 return snn_diag_set(ic->diag, SNN_ERR_NOMEM, "out of memory");
-            memcpy(d, b->data, (size_t)numel * sizeof(int64_t));
+            if (numel > 0)
+                memcpy(d, b->data, (size_t)numel * sizeof(int64_t));
             snn_tensor_set_const(ten, SNN_DTYPE_INT64, d);
             return SNN_OK;
         }
@@ -826,6 +830,21 @@ fail:
     return st;
 }
 
+/* Unpack a ModelProto with a graph, after bounding its nesting (pb_nesting.h). */
+static snn_status unpack_model(const uint8_t *buf, size_t len, Onnx__ModelProto **out, snn_diag *diag)
+{
+    *out = NULL;
+    snn_status st = snn_onnx_check_nesting(buf, len, diag);
+    if (st != SNN_OK)
+        return st;
+    Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, buf);
+    if (!mp)
+        return snn_diag_set(diag, SNN_ERR_FORMAT,
+                            "not a valid ONNX model: the protobuf data is truncated or corrupt");
+    *out = mp;
+    return SNN_OK;
+}
+
 snn_status snn_onnx_load_buffer(const uint8_t *buf, size_t len, const snn_import_options *opts,
                                 snn_graph *g, snn_diag *diag)
 {
@@ -836,10 +855,10 @@ snn_status snn_onnx_load_buffer(const uint8_t *buf, size_t len, const snn_import
     }
     snn_graph_init(g);
     snn_diag_clear(diag);
-    Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, buf);
-    if (!mp)
-        return snn_diag_set(diag, SNN_ERR_FORMAT,
-                            "not a valid ONNX model: the protobuf data is truncated or corrupt");
+    Onnx__ModelProto *mp;
+    snn_status st0 = unpack_model(buf, len, &mp, diag);
+    if (st0 != SNN_OK)
+        return st0;
     import_ctx ic = {g, opts, diag};
     snn_status st = translate_graph(&ic, mp);
     onnx__model_proto__free_unpacked(mp, NULL);
@@ -886,13 +905,14 @@ snn_status snn_onnx_input_names(const char *path, char **names, int max, int *co
     snn_status st = snn_file_read_all(path, SNN_ONNX_MAX_BYTES, &buf, &len, diag);
     if (st != SNN_OK)
         return st;
-    Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, buf);
+    Onnx__ModelProto *mp;
+    st = unpack_model(buf, len, &mp, diag);
     free(buf);
-    if (!mp || !mp->graph) {
-        if (mp)
-            onnx__model_proto__free_unpacked(mp, NULL);
-        return snn_diag_set(diag, SNN_ERR_FORMAT,
-                            "not a valid ONNX model: the protobuf data is truncated or corrupt");
+    if (st != SNN_OK)
+        return st;
+    if (!mp->graph) {
+        onnx__model_proto__free_unpacked(mp, NULL);
+        return snn_diag_set(diag, SNN_ERR_FORMAT, "the model has no graph");
     }
     const Onnx__GraphProto *gp = mp->graph;
     for (size_t i = 0; i < gp->n_input && st == SNN_OK; i++) {
@@ -930,12 +950,14 @@ snn_status snn_onnx_op_types(const char *path, char *buf, size_t cap, snn_diag *
     snn_status st = snn_file_read_all(path, SNN_ONNX_MAX_BYTES, &data, &len, diag);
     if (st != SNN_OK)
         return st;
-    Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, data);
+    Onnx__ModelProto *mp;
+    st = unpack_model(data, len, &mp, diag);
     free(data);
-    if (!mp || !mp->graph) {
-        if (mp)
-            onnx__model_proto__free_unpacked(mp, NULL);
-        return snn_diag_set(diag, SNN_ERR_FORMAT, "not a valid ONNX model");
+    if (st != SNN_OK)
+        return st;
+    if (!mp->graph) {
+        onnx__model_proto__free_unpacked(mp, NULL);
+        return snn_diag_set(diag, SNN_ERR_FORMAT, "the model has no graph");
     }
     size_t used = 0;
     for (size_t i = 0; i < mp->graph->n_node; i++) {

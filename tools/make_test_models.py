@@ -167,7 +167,45 @@ def malformed():
     nograph.CopyFrom(good)
     nograph.ClearField("graph")
     cases.append(("no_graph.onnx", nograph.SerializeToString(), "format", "the model has no graph"))
+    cases.append(("deep_nesting.onnx", nested_graphs(10000), "limit", "nests messages more than 64 deep"))
+    # A TypeProto chain: sequence of sequence of ... as a graph input's type.
+    cases.append(("deep_types.onnx", nested_types(10000), "limit", "nests messages more than 64 deep"))
+    # Wire data a walker must not run past: a length that overflows the buffer.
+    cases.append(("bad_length.onnx", field(7, b"")[:1] + b"\xff\xff\xff\xff\x0f", "format", "truncated or corrupt"))
     return cases
+
+
+def varint(n):
+    out = b""
+    while True:
+        out += bytes([(n & 0x7f) | (0x80 if n > 0x7f else 0)])
+        n >>= 7
+        if not n:
+            return out
+
+
+def field(num, payload):
+    """A length-delimited protobuf field, written by hand: onnx's Python protobuf refuses to
+    build messages this deep, which is the point of these files."""
+    return varint(num << 3 | 2) + varint(len(payload)) + payload
+
+
+def nested_graphs(depth):
+    """ModelProto.graph -> node -> attribute.g -> node -> attribute.g ... depth times."""
+    g = b""
+    for _ in range(depth):
+        attr = field(1, b"body") + varint(20 << 3) + varint(5) + field(6, g)  # name, type GRAPH, g
+        g = field(1, field(4, b"If") + field(5, attr))  # GraphProto.node (op_type, attribute)
+    return varint(1 << 3) + varint(8) + field(7, g)  # ir_version 8, graph
+
+
+def nested_types(depth):
+    """GraphProto.input[0].type = sequence_type.elem_type = sequence_type ... depth times."""
+    t = field(1, b"")  # TypeProto.tensor_type, empty
+    for _ in range(depth):
+        t = field(4, field(1, t))  # TypeProto.sequence_type.elem_type
+    vi = field(1, b"x") + field(2, t)
+    return varint(1 << 3) + varint(8) + field(7, field(11, vi))
 
 
 def main():
