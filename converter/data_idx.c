@@ -42,12 +42,16 @@ snn_status snn_idx_parse(const uint8_t *buf, size_t len, snn_dataset *ds, snn_di
             diag->offset = (int64_t)len;
         return snn_diag_set(diag, SNN_ERR_FORMAT, "IDX header truncated: %zu of %zu bytes", len, hdr);
     }
-    int64_t numel = 1, dims[SNN_MAX_RANK + 1];
+    /* Bounded with zero dimensions counted as 1: a zero leading dimension must not let the
+     * per-sample size (the product of the others) overflow. */
+    int64_t numel = 1, bound = 1, dims[SNN_MAX_RANK + 1];
     for (int d = 0; d < nd; d++) {
         dims[d] = be32(buf + 4 + 4 * d);
-        if (dims[d] > 0 && numel > SNN_MAX_NUMEL / dims[d])
+        int64_t f = dims[d] > 0 ? dims[d] : 1;
+        if (bound > SNN_MAX_NUMEL / f)
             return snn_diag_set(diag, SNN_ERR_LIMIT, "IDX dimensions multiply past %lld elements",
                                 (long long)SNN_MAX_NUMEL);
+        bound *= f;
         numel *= dims[d];
     }
     if ((len - hdr) / es != (size_t)numel || (len - hdr) % es) {
