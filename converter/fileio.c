@@ -1,9 +1,12 @@
 #include "fileio.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 snn_status snn_file_read_all(const char *path, size_t max_bytes, uint8_t **data, size_t *len,
@@ -66,6 +69,16 @@ fail:
     return st;
 }
 
+/* After a rename, fsync the directory so the new name survives a power cut (best effort). */
+static void sync_parent_dir(char *path_copy)
+{
+    int dfd = open(dirname(path_copy), O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+}
+
 snn_status snn_file_write_atomic(const char *path, const void *data, size_t len, snn_diag *diag)
 {
     size_t plen = strlen(path);
@@ -80,6 +93,11 @@ snn_status snn_file_write_atomic(const char *path, const void *data, size_t len,
         free(tmp);
         return st;
     }
+    /* mkstemp makes the file 0600; give it the mode a plain create would (0666 minus umask). */
+    mode_t mask = umask(0);
+    umask(mask);
+    if (fchmod(fd, 0666 & ~mask) != 0)
+        goto fail;
     const uint8_t *p = data;
     size_t left = len;
     while (left > 0) {
@@ -99,6 +117,7 @@ snn_status snn_file_write_atomic(const char *path, const void *data, size_t len,
     fd = -1;
     if (rename(tmp, path) != 0)
         goto fail;
+    sync_parent_dir(tmp);
     free(tmp);
     return SNN_OK;
 fail: {
