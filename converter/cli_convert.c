@@ -101,10 +101,10 @@ static int write_report(const char *path, const snn_net *net, const snn_graph *g
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "model", model);
     cJSON_AddStringToObject(root, "norm", norm_name(net->norm));
-    cJSON_AddNumberToObject(root, "percentile", net->percentile);
+    cJSON_AddNumberToObject(root, "percentile", (double)net->percentile);
     cJSON_AddNumberToObject(root, "calibration_samples", net->calib_count);
     cJSON_AddStringToObject(root, "reset", net->reset == SNN_RESET_SUBTRACT ? "subtract" : "zero");
-    cJSON_AddNumberToObject(root, "v_init", net->v_init);
+    cJSON_AddNumberToObject(root, "v_init", (double)net->v_init);
     cJSON *layers = cJSON_AddArrayToObject(root, "layers");
     static const char *const kinds[] = {"?", "neuron", "maxpool", "concat"};
     for (uint32_t i = 0; i < net->n_layers; i++) {
@@ -122,20 +122,20 @@ static int write_report(const char *path, const snn_net *net, const snn_graph *g
                 lo = fminf(lo, L->lambda[c]);
                 hi = fmaxf(hi, L->lambda[c]);
             }
-            cJSON_AddNumberToObject(o, "scale_min", lo);
-            cJSON_AddNumberToObject(o, "scale_max", hi);
+            cJSON_AddNumberToObject(o, "scale_min", (double)lo);
+            cJSON_AddNumberToObject(o, "scale_max", (double)hi);
             if (L->c <= 1024)
                 cJSON_AddItemToObject(o, "scale", cJSON_CreateFloatArray(L->lambda, (int)L->c));
         }
         if (L->threshold)
-            cJSON_AddNumberToObject(o, "threshold", L->threshold[0]);
+            cJSON_AddNumberToObject(o, "threshold", (double)L->threshold[0]);
         if (cs && L->tensor >= 0 && cs->t[L->tensor].channels) {
             cJSON *st = cJSON_AddObjectToObject(o, "calibration");
             cJSON_AddStringToObject(st, "tensor", g->tensors[L->tensor].name);
-            cJSON_AddNumberToObject(st, "max", calib_max(cs, L->tensor, -1));
-            cJSON_AddNumberToObject(st, "p99", calib_percentile(cs, L->tensor, -1, 99.0));
-            cJSON_AddNumberToObject(st, "p99_9", calib_percentile(cs, L->tensor, -1, 99.9));
-            cJSON_AddNumberToObject(st, "p99_99", calib_percentile(cs, L->tensor, -1, 99.99));
+            cJSON_AddNumberToObject(st, "max", (double)calib_max(cs, L->tensor, -1));
+            cJSON_AddNumberToObject(st, "p99", (double)calib_percentile(cs, L->tensor, -1, 99.0));
+            cJSON_AddNumberToObject(st, "p99_9", (double)calib_percentile(cs, L->tensor, -1, 99.9));
+            cJSON_AddNumberToObject(st, "p99_99", (double)calib_percentile(cs, L->tensor, -1, 99.99));
             uint64_t pos = 0, tot = 0;
             for (int c = 0; c < cs->t[L->tensor].channels; c++) {
                 pos += cs->t[L->tensor].n_pos[c];

@@ -410,7 +410,7 @@ int cmd_eval(int argc, char **argv)
         if (m->layers[i].kind == SNN_LAYER_NEURON && i != m->output_layer)
             neurons += m->layers[i].size;
     snn_preprocess pp = {m->pre_scale, m->pre_mean, m->pre_std};
-    double ann = m->ann_accuracy;
+    double ann = (double)m->ann_accuracy;
     const char *ann_src = "stored at conversion";
     if (onnx) {
         if ((rc = ann_predict(onnx, &ds, n, &pp, ann_pred)) != 0)

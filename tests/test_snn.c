@@ -197,7 +197,7 @@ static void test_rates_approach_activations(void **state)
     const float x[2] = {2.0f, 1.0f};
     float h[3];
     hidden(x, h);
-    double err_prev = INFINITY;
+    double err_prev = (double)INFINITY;
     for (uint32_t T = 16; T <= 4096; T *= 4) {
         snn_state_begin(&s, x, SNN_CODING_DIRECT, 1);
         uint32_t counts[3] = {0};
@@ -330,6 +330,9 @@ static void expect(uint8_t *b, size_t len, snn_rt_status want, const char *fragm
         print_error("got '%s' (%d), want '%s' (%d)\n", rd.msg, st, fragment, want);
     assert_int_equal(st, want);
     assert_non_null(strstr(rd.msg, fragment));
+    if (st != SNN_RT_OK) /* the table docs/robustness.md quotes */
+        print_message("corrupt .snn (%zu bytes): %s: %s (at byte %lld)\n", len, snn_rt_status_name(st), rd.msg,
+                      (long long)rd.offset);
     free(m);
 }
 

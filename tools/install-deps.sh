@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Install the Debian packages ann2snn builds and tests with, only those missing.
-# Usage: tools/install-deps.sh [--train]   (--train adds PyTorch/ONNX for tools/train_models.py)
+# Usage: tools/install-deps.sh [--train] [--fuzz]
+#   --train adds PyTorch/ONNX for tools/train_models.py; --fuzz adds clang and libFuzzer.
 set -euo pipefail
 pkgs=(gcc pkg-config meson ninja-build libprotobuf-c-dev protobuf-c-compiler libonnx-dev
       libcjson-dev zlib1g-dev nettle-dev libcmocka-dev dataset-fashion-mnist libonnx-testdata)
-if [ "${1:-}" = "--train" ]; then
-  pkgs+=(python3-torch python3-onnx python3-numpy npm)
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --train) pkgs+=(python3-torch python3-onnx python3-numpy npm) ;;
+    --fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
+    *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
