@@ -140,43 +140,23 @@ static void run_rate(eval_ctx *e, uint32_t coding, uint64_t seed, point *pts, in
     }
 }
 
-/* The most spikes any one neuron of a spiking buffer fired in the last TTFS run. */
-static uint32_t max_spikes_per_neuron(eval_ctx *e)
-{
-    const snn_model *m = e->m;
-    uint32_t most = 0;
-    for (uint32_t b = 1; b <= m->n_layers; b++) {
-        if (b - 1 == m->output_layer)
-            continue;
-        const uint32_t *idx = e->s->spike_idx[b];
-        for (uint32_t q = 0; q < e->s->n_spikes[b]; q++) {
-            uint32_t c = ++e->seen[idx[q]];
-            most = c > most ? c : most;
-        }
-        for (uint32_t q = 0; q < e->s->n_spikes[b]; q++)
-            e->seen[idx[q]] = 0;
-    }
-    return most;
-}
-
-/* TTFS: one pass over the samples per point; the layer totals are the last (exact) pass's. */
+/* TTFS: every point (resolution) per sample, so each sample is preprocessed once; the layer
+ * totals are the last point's (exact spike times). */
 static void run_ttfs(eval_ctx *e, point *pts, int np)
 {
     snn_preprocess pp = {e->m->pre_scale, e->m->pre_mean, e->m->pre_std};
     double t0 = now_s();
-    for (int k = 0; k < np; k++) {
-        memset(e->tot, 0, e->m->n_layers * sizeof *e->tot);
-        for (int64_t i = 0; i < e->n; i++) {
-            snn_preprocess_sample(e->ds, i, &pp, e->x);
+    for (int64_t i = 0; i < e->n; i++) {
+        snn_preprocess_sample(e->ds, i, &pp, e->x);
+        for (int k = 0; k < np; k++) {
             snn_state_run_ttfs(e->s, e->x, pts[k].resolution);
             tally(e, &pts[k], i);
-            uint32_t most = max_spikes_per_neuron(e);
+            uint32_t most = snn_state_max_spikes_per_neuron(e->s, e->seen);
             pts[k].max_spikes = most > pts[k].max_spikes ? most : pts[k].max_spikes;
-            add_layer_totals(e);
-            int64_t done = (int64_t)k * e->n + i;
-            if (e->tty && (done % 200 == 199 || done + 1 == np * e->n))
-                progress(done, np * e->n, t0);
         }
+        add_layer_totals(e);
+        if (e->tty && (i % 50 == 49 || i + 1 == e->n))
+            progress(i, e->n, t0);
     }
 }
 

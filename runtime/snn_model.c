@@ -387,10 +387,13 @@ static void set_windows(snn_model *m)
     for (uint32_t i = 0; i < m->n_layers; i++) {
         const snn_layer *L = &m->layers[i];
         uint32_t latest = 0;
-        if (L->kind == SNN_LAYER_MAXPOOL)
+        if (L->kind == SNN_LAYER_MAXPOOL) {
             latest = m->window[L->source];
-        for (uint32_t k = L->proj_first; L->kind != SNN_LAYER_MAXPOOL && k < L->proj_first + L->proj_count; k++)
-            latest = m->window[m->proj[k].source] > latest ? m->window[m->proj[k].source] : latest;
+        } else {
+            for (uint32_t k = L->proj_first; k < L->proj_first + L->proj_count; k++)
+                if (m->window[m->proj[k].source] > latest)
+                    latest = m->window[m->proj[k].source];
+        }
         m->window[i + 1] = L->kind == SNN_LAYER_NEURON ? latest + 1 : latest;
     }
     m->latency_windows = m->window[m->output_layer + 1];

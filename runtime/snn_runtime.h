@@ -131,6 +131,10 @@ void snn_state_step(snn_state *s);
  * Returns SNN_RT_ERR_ARG for a rate-coded file. Readout, predict and stats work as after
  * rate-coded steps; s->t becomes the latency in steps (latency_windows * resolution). */
 snn_rt_status snn_state_run_ttfs(snn_state *s, const float *x, uint32_t resolution);
+/* After a TTFS run: the most spikes any one neuron (inputs and output aside) emitted, counted
+ * from the event lists (1 at most by construction; this measures it). scratch: as many
+ * uint32_t as the largest buffer, all 0; they are 0 again on return. */
+uint32_t snn_state_max_spikes_per_neuron(const snn_state *s, uint32_t *scratch);
 
 /* Readout: the output layer's membrane (n_classes floats). */
 const float *snn_state_output(const snn_state *s);

@@ -39,10 +39,17 @@ snn_rt_status snn_state_run_ttfs(snn_state *s, const float *x, uint32_t resoluti
     return SNN_RT_ERR_VERSION;
 }
 
+uint32_t snn_state_max_spikes_per_neuron(const snn_state *s, uint32_t *scratch)
+{
+    (void)s, (void)scratch;
+    return 0;
+}
+
 #else
 
-/* The spike time of value y (a fraction of the threshold) at resolution R; > 1: no spike. */
-static inline float spike_time(float y, uint32_t R)
+/* When a neuron at value y (a fraction of its threshold) crosses it, as a fraction of its
+ * window, at resolution R; > 1: it does not, no spike. */
+static inline float crossing_time(float y, uint32_t R)
 {
     if (R == 0)
         return y <= 0.0f ? 2.0f : y >= 1.0f ? 0.0f : 1.0f - y;
@@ -111,7 +118,7 @@ static void neuron_window(snn_state *s, uint32_t i, uint32_t R)
         float *out_t = s->spike_time[i + 1];
         for (uint32_t pos = 0; pos < L->size; pos += L->c)
             for (uint32_t c = 0; c < L->c; c++) {
-                float t = spike_time(V[pos + c] / L->threshold[c], R);
+                float t = crossing_time(V[pos + c] / L->threshold[c], R);
                 if (t <= 1.0f) {
                     out[n] = pos + c;
                     out_t[n++] = t;
@@ -170,6 +177,24 @@ static void concat_window(snn_state *s, uint32_t i)
     s->n_spikes[i + 1] = n;
 }
 
+uint32_t snn_state_max_spikes_per_neuron(const snn_state *s, uint32_t *scratch)
+{
+    const snn_model *m = s->m;
+    uint32_t most = 0;
+    for (uint32_t b = 1; b <= m->n_layers; b++) {
+        if (b - 1 == m->output_layer)
+            continue;
+        const uint32_t *idx = s->spike_idx[b];
+        for (uint32_t q = 0; q < s->n_spikes[b]; q++) {
+            uint32_t c = ++scratch[idx[q]];
+            most = c > most ? c : most;
+        }
+        for (uint32_t q = 0; q < s->n_spikes[b]; q++)
+            scratch[idx[q]] = 0;
+    }
+    return most;
+}
+
 snn_rt_status snn_state_run_ttfs(snn_state *s, const float *x, uint32_t resolution)
 {
     const snn_model *m = s->m;
@@ -189,8 +214,6 @@ snn_rt_status snn_state_run_ttfs(snn_state *s, const float *x, uint32_t resoluti
             concat_window(s, i);
         s->stats[i].spikes = s->n_spikes[i + 1];
     }
-    /* The output buffer keeps no spike counts under TTFS: the readout is the membrane. */
-    memset(s->count[m->n_layers], 0, m->buffer_size[m->n_layers] * sizeof(float));
     s->t = m->latency_windows * resolution;
     return SNN_RT_OK;
 }

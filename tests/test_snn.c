@@ -16,6 +16,7 @@
 #include "eval.h"
 #include "onnx_import.h"
 #include "snn_net.h"
+#include "snn_file_edit.h"
 #include "snn_runtime.h"
 
 static const char *data_dir;
@@ -223,16 +224,6 @@ static void test_rates_approach_activations(void **state)
 
 /* ----------------------------------------------------------------- file round trip */
 
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static void wr32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static void test_round_trip(void **state)
 {
     (void)state;
@@ -287,19 +278,6 @@ static void test_round_trip(void **state)
 
 /* Recompute every section CRC and the header CRC after a deliberate edit, so that the
  * loader reaches the check the edit is aimed at. */
-static void reseal(uint8_t *b, size_t len)
-{
-    uint32_t n = rd32(b + SNN_HDR_N_SECTIONS);
-    for (uint32_t i = 0; i < n; i++) {
-        uint8_t *e = b + SNN_HDR_SIZE + i * SNN_SEC_ENTRY_SIZE;
-        uint64_t off = rd32(e + SNN_SEC_OFFSET), size = rd32(e + SNN_SEC_SIZE);
-        if (off + size <= len)
-            wr32(e + SNN_SEC_CRC, snn_crc32(0, b + off, size));
-    }
-    wr32(b + SNN_HDR_CRC, 0);
-    wr32(b + SNN_HDR_CRC, snn_crc32(snn_crc32(0, b, SNN_HDR_SIZE), b + SNN_HDR_SIZE, n * SNN_SEC_ENTRY_SIZE));
-}
-
 static uint8_t *good_file(size_t *len)
 {
     snn_net net;
@@ -312,15 +290,6 @@ static uint8_t *good_file(size_t *len)
 }
 
 /* Section i's table entry and data. */
-static uint8_t *sec_entry(uint8_t *b, int i) { return b + SNN_HDR_SIZE + i * SNN_SEC_ENTRY_SIZE; }
-static uint8_t *sec_data(uint8_t *b, uint32_t tag)
-{
-    for (uint32_t i = 0; i < rd32(b + SNN_HDR_N_SECTIONS); i++)
-        if (rd32(sec_entry(b, (int)i) + SNN_SEC_TAG) == tag)
-            return b + rd32(sec_entry(b, (int)i) + SNN_SEC_OFFSET);
-    return NULL;
-}
-
 static void expect(uint8_t *b, size_t len, snn_rt_status want, const char *fragment)
 {
     snn_model *m = malloc(sizeof *m);
@@ -358,7 +327,7 @@ static void test_corrupt_files(void **state)
     expect(b, len, SNN_RT_ERR_FORMAT, "bad magic");
     FRESH(); b[SNN_HDR_MAJOR] = 2;
     expect(b, len, SNN_RT_ERR_VERSION, "file version 2.");
-    FRESH(); sec_data(b, SNN_TAG_WGHT)[5] ^= 0x40;
+    FRESH(); sec_data(b, len, SNN_TAG_WGHT)[5] ^= 0x40;
     expect(b, len, SNN_RT_ERR_CRC, "checksum mismatch");
     FRESH(); b[SNN_HDR_N_SECTIONS] = 200; /* header edit without resealing */
     expect(b, len, SNN_RT_ERR_FORMAT, "sections (1 to 16 allowed)");
@@ -366,30 +335,30 @@ static void test_corrupt_files(void **state)
     expect(b, len, SNN_RT_ERR_FORMAT, "overlap");
     FRESH(); wr32(sec_entry(b, 1) + SNN_SEC_OFFSET, rd32(sec_entry(b, 1) + SNN_SEC_OFFSET) + 4); reseal(b, len);
     expect(b, len, SNN_RT_ERR_FORMAT, "misaligned");
-    FRESH(); wr32(sec_data(b, SNN_TAG_META) + SNN_META_FEATURES, 1u << 7); reseal(b, len);
+    FRESH(); wr32(sec_data(b, len, SNN_TAG_META) + SNN_META_FEATURES, 1u << 7); reseal(b, len);
     expect(b, len, SNN_RT_ERR_VERSION, "features 0x80");
-    FRESH(); wr32(sec_data(b, SNN_TAG_PROJ) + SNN_PROJ_SOURCE, 99); reseal(b, len);
+    FRESH(); wr32(sec_data(b, len, SNN_TAG_PROJ) + SNN_PROJ_SOURCE, 99); reseal(b, len);
     expect(b, len, SNN_RT_ERR_FORMAT, "not computed before it");
-    FRESH(); wr32(sec_data(b, SNN_TAG_PROJ) + SNN_PROJ_WEIGHTS, 1u << 30); reseal(b, len);
+    FRESH(); wr32(sec_data(b, len, SNN_TAG_PROJ) + SNN_PROJ_WEIGHTS, 1u << 30); reseal(b, len);
     expect(b, len, SNN_RT_ERR_FORMAT, "outside the");
-    FRESH(); wr32(sec_data(b, SNN_TAG_LAYR) + SNN_LAYER_PROJ_FIRST, 7); reseal(b, len);
+    FRESH(); wr32(sec_data(b, len, SNN_TAG_LAYR) + SNN_LAYER_PROJ_FIRST, 7); reseal(b, len);
     expect(b, len, SNN_RT_ERR_FORMAT, "projections out of range");
-    FRESH(); wr32(sec_data(b, SNN_TAG_LAYR) + SNN_LAYER_C, 0); reseal(b, len);
+    FRESH(); wr32(sec_data(b, len, SNN_TAG_LAYR) + SNN_LAYER_C, 0); reseal(b, len);
     expect(b, len, SNN_RT_ERR_FORMAT, "empty or too large");
-    FRESH(); wr32(sec_data(b, SNN_TAG_LAYR) + SNN_LAYER_C, 0xffffffffu); reseal(b, len);
+    FRESH(); wr32(sec_data(b, len, SNN_TAG_LAYR) + SNN_LAYER_C, 0xffffffffu); reseal(b, len);
     expect(b, len, SNN_RT_ERR_FORMAT, "empty or too large");
-    FRESH(); wr32(sec_data(b, SNN_TAG_LAYR) + SNN_LAYER_KIND, 9); reseal(b, len);
+    FRESH(); wr32(sec_data(b, len, SNN_TAG_LAYR) + SNN_LAYER_KIND, 9); reseal(b, len);
     expect(b, len, SNN_RT_ERR_FORMAT, "unknown kind 9");
     FRESH();
     {
-        uint8_t *w = sec_data(b, SNN_TAG_WGHT) + 4 * rd32(sec_data(b, SNN_TAG_PROJ) + SNN_PROJ_WEIGHTS);
+        uint8_t *w = sec_data(b, len, SNN_TAG_WGHT) + 4 * rd32(sec_data(b, len, SNN_TAG_PROJ) + SNN_PROJ_WEIGHTS);
         wr32(w, 0x7fc00000u); /* NaN */
         reseal(b, len);
         expect(b, len, SNN_RT_ERR_FORMAT, "NaN or infinite weight");
     }
     FRESH();
     {
-        uint8_t *th = sec_data(b, SNN_TAG_WGHT) + 4 * rd32(sec_data(b, SNN_TAG_LAYR) + SNN_LAYER_THRESH);
+        uint8_t *th = sec_data(b, len, SNN_TAG_WGHT) + 4 * rd32(sec_data(b, len, SNN_TAG_LAYR) + SNN_LAYER_THRESH);
         wr32(th, 0); /* threshold 0 */
         reseal(b, len);
         expect(b, len, SNN_RT_ERR_FORMAT, "not a positive finite number");

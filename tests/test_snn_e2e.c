@@ -36,21 +36,39 @@ static int argmax(const float *v, int n)
     return b;
 }
 
-/* The most spikes any neuron of a spiking buffer (not the output) fired in the last run. */
-static uint32_t max_spikes_per_neuron(const snn_model *m, const snn_state *s, uint32_t *seen)
+/* A converted net as the runtime sees it: serialised, loaded, with a ready state. */
+typedef struct {
+    snn_net net;
+    uint8_t *buf;
+    snn_model *m;
+    void *mem;
+    snn_state s;
+} loaded;
+
+static void build_and_load(const char *name, const snn_graph *g, const calib_stats *cs,
+                           const snn_build_opts *o, loaded *l)
 {
-    uint32_t most = 0;
-    for (uint32_t b = 1; b <= m->n_layers; b++) {
-        if (b - 1 == m->output_layer)
-            continue;
-        for (uint32_t q = 0; q < s->n_spikes[b]; q++) {
-            uint32_t c = ++seen[s->spike_idx[b][q]];
-            most = c > most ? c : most;
-        }
-        for (uint32_t q = 0; q < s->n_spikes[b]; q++)
-            seen[s->spike_idx[b][q]] = 0;
-    }
-    return most;
+    snn_diag d;
+    snn_status st = snn_build(g, cs, o, &l->net, &d);
+    if (st != SNN_OK)
+        print_error("%s: %s\n", name, d.msg);
+    assert_int_equal(st, SNN_OK);
+    size_t len;
+    assert_int_equal(snn_net_serialize(&l->net, &l->buf, &len, &d), SNN_OK);
+    l->m = malloc(sizeof *l->m);
+    snn_rt_diag rd;
+    assert_int_equal(snn_model_load(l->m, l->buf, len, &rd), SNN_RT_OK);
+    size_t ms = snn_state_mem_size(l->m);
+    l->mem = malloc(ms);
+    assert_int_equal(snn_state_init(&l->s, l->m, l->mem, ms), SNN_RT_OK);
+}
+
+static void unload(loaded *l)
+{
+    free(l->mem);
+    free(l->m);
+    free(l->buf);
+    snn_net_free(&l->net);
 }
 
 /* TTFS conversion of the same calibration: exact spike times against the ANN. */
@@ -63,20 +81,12 @@ static void check_ttfs(const char *name, const snn_graph *g, const calib_stats *
     o.norm = SNN_NORM_CHANNEL;
     o.percentile = 100.0;
     o.steps = 0;
-    snn_net net;
+    loaded l;
+    build_and_load(name, g, cs, &o, &l);
+    snn_model *m = l.m;
+    snn_state s = l.s;
     snn_diag d;
-    assert_int_equal(snn_build(g, cs, &o, &net, &d), SNN_OK);
-    uint8_t *buf;
-    size_t len;
-    assert_int_equal(snn_net_serialize(&net, &buf, &len, &d), SNN_OK);
-    snn_model *m = malloc(sizeof *m);
-    snn_rt_diag rd;
-    assert_int_equal(snn_model_load(m, buf, len, &rd), SNN_RT_OK);
-    size_t ms = snn_state_mem_size(m);
-    void *mem = malloc(ms);
     uint32_t *seen = calloc(1u << 20, sizeof *seen);
-    snn_state s;
-    assert_int_equal(snn_state_init(&s, m, mem, ms), SNN_RT_OK);
     float x[784];
     int agree = 0;
     uint32_t most = 0;
@@ -100,11 +110,11 @@ static void check_ttfs(const char *name, const snn_graph *g, const calib_stats *
         }
         worst = fmax(worst, diff / scale);
         exact += diff / scale < 1e-4;
-        uint32_t mo = max_spikes_per_neuron(m, &s, seen);
+        uint32_t mo = snn_state_max_spikes_per_neuron(&s, seen);
         most = mo > most ? mo : most;
-        for (uint32_t l = 0; l < m->n_layers; l++)
-            if (m->layers[l].kind == SNN_LAYER_NEURON && l != m->output_layer)
-                spikes += (double)s.stats[l].spikes;
+        for (uint32_t k = 0; k < m->n_layers; k++)
+            if (m->layers[k].kind == SNN_LAYER_NEURON && k != m->output_layer)
+                spikes += (double)s.stats[k].spikes;
     }
     print_message("%s TTFS exact: agreement %.1f %%, logits exact on %.1f %% of the images (worst error %.2g "
                   "of the logit scale), spikes per neuron %.3f (max %u), latency %u windows\n", name,
@@ -115,10 +125,7 @@ static void check_ttfs(const char *name, const snn_graph *g, const calib_stats *
     /* Exact but for images with a value beyond a window calibrated on 300 images. */
     assert_true(exact >= TEST_N / 2);
     free(seen);
-    free(mem);
-    free(m);
-    free(buf);
-    snn_net_free(&net);
+    unload(&l);
 }
 
 static void check(const char *name, double min_agree, double max_loss)
@@ -156,21 +163,9 @@ static void check(const char *name, double min_agree, double max_loss)
     }
     snn_build_opts o;
     snn_build_opts_init(&o);
-    snn_net net;
-    snn_status st = snn_build(&g, &cs, &o, &net, &d);
-    if (st != SNN_OK)
-        print_error("%s: %s\n", name, d.msg);
-    assert_int_equal(st, SNN_OK);
-    uint8_t *buf;
-    size_t len;
-    assert_int_equal(snn_net_serialize(&net, &buf, &len, &d), SNN_OK);
-    snn_model *m = malloc(sizeof *m);
-    snn_rt_diag rd;
-    assert_int_equal(snn_model_load(m, buf, len, &rd), SNN_RT_OK);
-    size_t ms = snn_state_mem_size(m);
-    void *mem = malloc(ms);
-    snn_state s;
-    assert_int_equal(snn_state_init(&s, m, mem, ms), SNN_RT_OK);
+    loaded l;
+    build_and_load(name, &g, &cs, &o, &l);
+    snn_state s = l.s;
     int ann_ok = 0, snn_ok = 0, agree = 0;
     for (int i = 0; i < TEST_N; i++) {
         snn_preprocess_sample(&test, i, &pp, x);
@@ -191,10 +186,7 @@ static void check(const char *name, double min_agree, double max_loss)
     assert_true(ag >= min_agree);
     assert_true(snn >= ann - max_loss);
     check_ttfs(name, &g, &cs, &ev, &test, &pp);
-    free(mem);
-    free(m);
-    free(buf);
-    snn_net_free(&net);
+    unload(&l);
     calib_free(&cs);
     snn_eval_free(&ev);
     snn_graph_free(&g);

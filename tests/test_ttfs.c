@@ -16,6 +16,7 @@
 #include "eval.h"
 #include "onnx_import.h"
 #include "snn_net.h"
+#include "snn_file_edit.h"
 #include "snn_runtime.h"
 
 static const char *data_dir;
@@ -267,48 +268,13 @@ static void test_residual_windows(void **state)
 }
 
 /* Headers the loader must refuse, each with its message. */
-static void wr32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-/* Recompute the META section's CRC and the header's after an edit. */
-static uint8_t *meta_of(uint8_t *b)
-{
-    uint32_t n = rd32(b + SNN_HDR_N_SECTIONS);
-    for (uint32_t i = 0; i < n; i++) {
-        uint8_t *e = b + SNN_HDR_SIZE + i * SNN_SEC_ENTRY_SIZE;
-        if (rd32(e + SNN_SEC_TAG) == SNN_TAG_META)
-            return b + rd32(e + SNN_SEC_OFFSET);
-    }
-    fail();
-    return NULL;
-}
-
-static void reseal(uint8_t *b)
-{
-    uint32_t n = rd32(b + SNN_HDR_N_SECTIONS);
-    for (uint32_t i = 0; i < n; i++) {
-        uint8_t *e = b + SNN_HDR_SIZE + i * SNN_SEC_ENTRY_SIZE;
-        wr32(e + SNN_SEC_CRC, snn_crc32(0, b + rd32(e + SNN_SEC_OFFSET), rd32(e + SNN_SEC_SIZE)));
-    }
-    wr32(b + SNN_HDR_CRC, 0);
-    wr32(b + SNN_HDR_CRC, snn_crc32(0, b, SNN_HDR_SIZE + n * SNN_SEC_ENTRY_SIZE));
-}
-
 static void expect_refused(const uint8_t *good, size_t len, uint32_t off, uint32_t value, snn_rt_status want,
                            const char *fragment)
 {
     uint8_t *b = malloc(len);
     memcpy(b, good, len);
-    wr32(meta_of(b) + off, value);
-    reseal(b);
+    wr32(sec_data(b, len, SNN_TAG_META) + off, value);
+    reseal(b, len);
     snn_model *m = malloc(sizeof *m);
     snn_rt_diag d;
     snn_rt_status st = snn_model_load(m, b, len, &d);

@@ -6,39 +6,10 @@
 #include <string.h>
 
 #include "fuzz.h"
+#include "snn_file_edit.h"
 #include "snn_runtime.h"
 
 #define MAX_STATE_BYTES ((size_t)64 << 20) /* larger states only load (the caller's choice) */
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-/* Recompute the section and header CRCs where the table lets us find them. */
-static void reseal(uint8_t *b, size_t size)
-{
-    if (size < SNN_HDR_SIZE)
-        return;
-    uint32_t n = rd32(b + SNN_HDR_N_SECTIONS);
-    if (n > SNN_MAX_SECTIONS || SNN_HDR_SIZE + (size_t)n * SNN_SEC_ENTRY_SIZE > size)
-        return;
-    for (uint32_t i = 0; i < n; i++) {
-        uint8_t *e = b + SNN_HDR_SIZE + i * SNN_SEC_ENTRY_SIZE;
-        uint64_t off = rd32(e + SNN_SEC_OFFSET) | (uint64_t)rd32(e + SNN_SEC_OFFSET + 4) << 32;
-        uint64_t len = rd32(e + SNN_SEC_SIZE) | (uint64_t)rd32(e + SNN_SEC_SIZE + 4) << 32;
-        if (off <= size && len <= size - off)
-            wr32(e + SNN_SEC_CRC, snn_crc32(0, b + off, (size_t)len));
-    }
-    wr32(b + SNN_HDR_CRC, 0);
-    wr32(b + SNN_HDR_CRC, snn_crc32(0, b, SNN_HDR_SIZE + (size_t)n * SNN_SEC_ENTRY_SIZE));
-}
 
 static void load_and_run(const uint8_t *data, size_t size, int resealed);
 
