@@ -17,6 +17,7 @@
 #include "onnx_import.h"
 #include "snn_net.h"
 #include "snn_file_edit.h"
+#include "snn_loaded.h"
 #include "snn_runtime.h"
 
 static const char *data_dir;
@@ -70,34 +71,6 @@ static void convert(snn_net *net, uint32_t norm, double pct)
     calib_free(&cs);
     snn_graph_free(g);
     free(g);
-}
-
-/* A net as the runtime sees it: serialised bytes, the loaded model and a ready state. */
-typedef struct {
-    uint8_t *buf;
-    snn_model *m;
-    void *mem;
-    snn_state s;
-} loaded;
-
-static void load_net(const snn_net *net, loaded *l)
-{
-    size_t len;
-    snn_diag d;
-    assert_int_equal(snn_net_serialize(net, &l->buf, &len, &d), SNN_OK);
-    l->m = malloc(sizeof *l->m);
-    snn_rt_diag rd;
-    assert_int_equal(snn_model_load(l->m, l->buf, len, &rd), SNN_RT_OK);
-    size_t ms = snn_state_mem_size(l->m);
-    l->mem = malloc(ms);
-    assert_int_equal(snn_state_init(&l->s, l->m, l->mem, ms), SNN_RT_OK);
-}
-
-static void unload(loaded *l)
-{
-    free(l->mem);
-    free(l->m);
-    free(l->buf);
 }
 
 static void test_max_norm_weights(void **state)

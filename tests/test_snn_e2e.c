@@ -19,6 +19,7 @@
 #include "eval.h"
 #include "onnx_import.h"
 #include "snn_net.h"
+#include "snn_loaded.h"
 #include "snn_runtime.h"
 
 #define CALIB_N 300
@@ -36,39 +37,16 @@ static int argmax(const float *v, int n)
     return b;
 }
 
-/* A converted net as the runtime sees it: serialised, loaded, with a ready state. */
-typedef struct {
-    snn_net net;
-    uint8_t *buf;
-    snn_model *m;
-    void *mem;
-    snn_state s;
-} loaded;
-
+/* Convert g with options o and load the result. */
 static void build_and_load(const char *name, const snn_graph *g, const calib_stats *cs,
-                           const snn_build_opts *o, loaded *l)
+                           const snn_build_opts *o, snn_net *net, loaded *l)
 {
     snn_diag d;
-    snn_status st = snn_build(g, cs, o, &l->net, &d);
+    snn_status st = snn_build(g, cs, o, net, &d);
     if (st != SNN_OK)
         print_error("%s: %s\n", name, d.msg);
     assert_int_equal(st, SNN_OK);
-    size_t len;
-    assert_int_equal(snn_net_serialize(&l->net, &l->buf, &len, &d), SNN_OK);
-    l->m = malloc(sizeof *l->m);
-    snn_rt_diag rd;
-    assert_int_equal(snn_model_load(l->m, l->buf, len, &rd), SNN_RT_OK);
-    size_t ms = snn_state_mem_size(l->m);
-    l->mem = malloc(ms);
-    assert_int_equal(snn_state_init(&l->s, l->m, l->mem, ms), SNN_RT_OK);
-}
-
-static void unload(loaded *l)
-{
-    free(l->mem);
-    free(l->m);
-    free(l->buf);
-    snn_net_free(&l->net);
+    load_net(net, l);
 }
 
 /* TTFS conversion of the same calibration: exact spike times against the ANN. */
@@ -81,8 +59,9 @@ static void check_ttfs(const char *name, const snn_graph *g, const calib_stats *
     o.norm = SNN_NORM_CHANNEL;
     o.percentile = 100.0;
     o.steps = 0;
+    snn_net net;
     loaded l;
-    build_and_load(name, g, cs, &o, &l);
+    build_and_load(name, g, cs, &o, &net, &l);
     snn_model *m = l.m;
     snn_state s = l.s;
     snn_diag d;
@@ -126,6 +105,7 @@ static void check_ttfs(const char *name, const snn_graph *g, const calib_stats *
     assert_true(exact >= TEST_N / 2);
     free(seen);
     unload(&l);
+    snn_net_free(&net);
 }
 
 static void check(const char *name, double min_agree, double max_loss)
@@ -163,8 +143,9 @@ static void check(const char *name, double min_agree, double max_loss)
     }
     snn_build_opts o;
     snn_build_opts_init(&o);
+    snn_net net;
     loaded l;
-    build_and_load(name, &g, &cs, &o, &l);
+    build_and_load(name, &g, &cs, &o, &net, &l);
     snn_state s = l.s;
     int ann_ok = 0, snn_ok = 0, agree = 0;
     for (int i = 0; i < TEST_N; i++) {
@@ -187,6 +168,7 @@ static void check(const char *name, double min_agree, double max_loss)
     assert_true(snn >= ann - max_loss);
     check_ttfs(name, &g, &cs, &ev, &test, &pp);
     unload(&l);
+    snn_net_free(&net);
     calib_free(&cs);
     snn_eval_free(&ev);
     snn_graph_free(&g);

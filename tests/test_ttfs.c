@@ -17,6 +17,7 @@
 #include "onnx_import.h"
 #include "snn_net.h"
 #include "snn_file_edit.h"
+#include "snn_loaded.h"
 #include "snn_runtime.h"
 
 static const char *data_dir;
@@ -31,11 +32,7 @@ typedef struct {
     snn_graph g;
     calib_stats cs;
     snn_net net;
-    uint8_t *buf;
-    size_t len;
-    snn_model *m;
-    void *mem;
-    snn_state s;
+    loaded rt;
 } fixture;
 
 static uint32_t lcg(uint32_t *st)
@@ -68,23 +65,12 @@ static void build_and_load(fixture *f, const snn_build_opts *o)
 {
     snn_diag d;
     assert_int_equal(snn_build(&f->g, &f->cs, o, &f->net, &d), SNN_OK);
-    assert_int_equal(snn_net_serialize(&f->net, &f->buf, &f->len, &d), SNN_OK);
-    f->m = malloc(sizeof *f->m);
-    snn_rt_diag rd;
-    snn_rt_status st = snn_model_load(f->m, f->buf, f->len, &rd);
-    if (st != SNN_RT_OK)
-        print_error("%s\n", rd.msg);
-    assert_int_equal(st, SNN_RT_OK);
-    size_t ms = snn_state_mem_size(f->m);
-    f->mem = malloc(ms);
-    assert_int_equal(snn_state_init(&f->s, f->m, f->mem, ms), SNN_RT_OK);
+    load_net(&f->net, &f->rt);
 }
 
 static void teardown(fixture *f)
 {
-    free(f->mem);
-    free(f->m);
-    free(f->buf);
+    unload(&f->rt);
     snn_net_free(&f->net);
     calib_free(&f->cs);
     snn_graph_free(&f->g);
@@ -120,38 +106,38 @@ static void test_dense_spike_times(void **state)
     snn_build_opts o = ttfs_opts(SNN_NORM_MAX, 0, 0);
     o.input_lo = -1.0f, o.input_hi = 3.0f;
     build_and_load(&f, &o);
-    assert_int_equal(f.m->coding, SNN_CODING_TTFS);
-    assert_true(f.m->features & SNN_FEATURE_TTFS);
-    assert_int_equal(f.m->latency_windows, 2);
+    assert_int_equal(f.rt.m->coding, SNN_CODING_TTFS);
+    assert_true(f.rt.m->features & SNN_FEATURE_TTFS);
+    assert_int_equal(f.rt.m->latency_windows, 2);
     const float x[2] = {0.8f, 0.3f};
-    assert_int_equal(snn_state_run_ttfs(&f.s, x, 0), SNN_RT_OK);
-    assert_int_equal(f.s.n_spikes[0], 2);
-    assert_float_equal(f.s.spike_time[0][0], 0.55f, 1e-6);
-    assert_float_equal(f.s.spike_time[0][1], 0.675f, 1e-6);
-    assert_int_equal(f.s.n_spikes[1], 2);
-    assert_int_equal(f.s.spike_idx[1][0], 0);
-    assert_int_equal(f.s.spike_idx[1][1], 1);
-    assert_float_equal(f.s.spike_time[1][0], 9.0f / 11.0f, 1e-6);
-    assert_float_equal(f.s.spike_time[1][1], 9.0f / 11.0f, 1e-6);
+    assert_int_equal(snn_state_run_ttfs(&f.rt.s, x, 0), SNN_RT_OK);
+    assert_int_equal(f.rt.s.n_spikes[0], 2);
+    assert_float_equal(f.rt.s.spike_time[0][0], 0.55f, 1e-6);
+    assert_float_equal(f.rt.s.spike_time[0][1], 0.675f, 1e-6);
+    assert_int_equal(f.rt.s.n_spikes[1], 2);
+    assert_int_equal(f.rt.s.spike_idx[1][0], 0);
+    assert_int_equal(f.rt.s.spike_idx[1][1], 1);
+    assert_float_equal(f.rt.s.spike_time[1][0], 9.0f / 11.0f, 1e-6);
+    assert_float_equal(f.rt.s.spike_time[1][1], 9.0f / 11.0f, 1e-6);
     const float h[3] = {1.0f, 1.0f, 0.0f};
-    const float *v = snn_state_output(&f.s);
+    const float *v = snn_state_output(&f.rt.s);
     for (int k = 0; k < 2; k++)
         assert_float_equal(v[k], W2[k][0] * h[0] + W2[k][1] * h[1] + W2[k][2] * h[2] + B2[k], 1e-5);
-    assert_int_equal(f.s.stats[0].spikes, 2);
-    assert_int_equal(f.s.stats[0].synops, 2 * 3); /* two input spikes, three targets each */
-    assert_int_equal(f.s.stats[1].synops, 2 * 2);
+    assert_int_equal(f.rt.s.stats[0].spikes, 2);
+    assert_int_equal(f.rt.s.stats[0].synops, 2 * 3); /* two input spikes, three targets each */
+    assert_int_equal(f.rt.s.stats[1].synops, 2 * 2);
 
     /* Resolution 8: x = 0.8 spikes at round(8 * 0.55) / 8 = 4/8 (value 1.0), x = 0.3 at
      * round(5.4) / 8 = 5/8 (value 0.5); h = relu(W1 (1.0, 0.5) + b1) = (1.0, 1.5, 0); y = h / 5.5
      * rounds to 1/8 and 2/8, so the hidden spikes land on steps 7 and 6 of their window. */
-    assert_int_equal(snn_state_run_ttfs(&f.s, x, 8), SNN_RT_OK);
-    assert_float_equal(f.s.spike_time[0][0], 0.5f, 0);
-    assert_float_equal(f.s.spike_time[0][1], 0.625f, 0);
-    assert_int_equal(f.s.n_spikes[1], 2);
-    assert_float_equal(f.s.spike_time[1][0], 7.0f / 8.0f, 0);
-    assert_float_equal(f.s.spike_time[1][1], 6.0f / 8.0f, 0);
-    assert_int_equal(f.s.t, 16); /* 2 windows of 8 steps */
-    v = snn_state_output(&f.s);
+    assert_int_equal(snn_state_run_ttfs(&f.rt.s, x, 8), SNN_RT_OK);
+    assert_float_equal(f.rt.s.spike_time[0][0], 0.5f, 0);
+    assert_float_equal(f.rt.s.spike_time[0][1], 0.625f, 0);
+    assert_int_equal(f.rt.s.n_spikes[1], 2);
+    assert_float_equal(f.rt.s.spike_time[1][0], 7.0f / 8.0f, 0);
+    assert_float_equal(f.rt.s.spike_time[1][1], 6.0f / 8.0f, 0);
+    assert_int_equal(f.rt.s.t, 16); /* 2 windows of 8 steps */
+    v = snn_state_output(&f.rt.s);
     const float hq[3] = {5.5f / 8.0f, 5.5f * 2.0f / 8.0f, 0.0f};
     for (int k = 0; k < 2; k++)
         assert_float_equal(v[k], W2[k][0] * hq[0] + W2[k][1] * hq[1] + B2[k], 1e-5);
@@ -169,7 +155,7 @@ static void test_rate_file_refused(void **state)
     snn_build_opts_init(&o);
     build_and_load(&f, &o);
     const float x[2] = {0.8f, 0.3f};
-    assert_int_equal(snn_state_run_ttfs(&f.s, x, 0), SNN_RT_ERR_ARG);
+    assert_int_equal(snn_state_run_ttfs(&f.rt.s, x, 0), SNN_RT_ERR_ARG);
     teardown(&f);
 }
 
@@ -194,8 +180,8 @@ static void check_exact(const char *name, int n_in, int n_out, void (*next)(int,
     o.input_lo = 0.0f, o.input_hi = n_in == 64 ? 4.0f : 1.0f;
     build_and_load(&f, &o);
     int kinds = 0;
-    for (uint32_t i = 0; i < f.m->n_layers; i++)
-        kinds |= 1 << f.m->layers[i].kind;
+    for (uint32_t i = 0; i < f.rt.m->n_layers; i++)
+        kinds |= 1 << f.rt.m->layers[i].kind;
     assert_int_equal(kinds & kinds_wanted, kinds_wanted);
     snn_eval ev;
     snn_diag d;
@@ -208,22 +194,22 @@ static void check_exact(const char *name, int n_in, int n_out, void (*next)(int,
         const float *feed[1] = {x};
         assert_int_equal(snn_eval_run(&ev, feed, &d), SNN_OK);
         const float *y = snn_eval_output(&ev, 0);
-        assert_int_equal(snn_state_run_ttfs(&f.s, x, 0), SNN_RT_OK);
-        const float *v = snn_state_output(&f.s);
+        assert_int_equal(snn_state_run_ttfs(&f.rt.s, x, 0), SNN_RT_OK);
+        const float *v = snn_state_output(&f.rt.s);
         double scale = 1e-3;
         for (int k = 0; k < n_out; k++)
             scale = fmax(scale, fabs((double)y[k]));
         for (int k = 0; k < n_out; k++)
             worst = fmax(worst, fabs((double)v[k] - (double)y[k]) / scale);
-        for (uint32_t b = 1; b <= f.m->n_layers; b++) {
-            for (uint32_t q = 0; q < f.s.n_spikes[b]; q++)
-                assert_true(++seen[f.s.spike_idx[b][q]] == 1); /* one spike per neuron */
-            for (uint32_t q = 0; q < f.s.n_spikes[b]; q++)
-                seen[f.s.spike_idx[b][q]] = 0;
+        for (uint32_t b = 1; b <= f.rt.m->n_layers; b++) {
+            for (uint32_t q = 0; q < f.rt.s.n_spikes[b]; q++)
+                assert_true(++seen[f.rt.s.spike_idx[b][q]] == 1); /* one spike per neuron */
+            for (uint32_t q = 0; q < f.rt.s.n_spikes[b]; q++)
+                seen[f.rt.s.spike_idx[b][q]] = 0;
         }
     }
     print_message("%s: TTFS exact, worst logit error %.2g of the logit scale, latency %u windows\n", name, worst,
-                  f.m->latency_windows);
+                  f.rt.m->latency_windows);
     assert_true(worst < 1e-4);
     free(seen);
     snn_eval_free(&ev);
@@ -252,14 +238,14 @@ static void test_residual_windows(void **state)
     snn_build_opts o = ttfs_opts(SNN_NORM_CHANNEL, 100.0, 16);
     build_and_load(&f, &o);
     /* stem (window 1), max-pool (relays in 1), conv (2), depthwise (3), add (4), output (5) */
-    assert_int_equal(f.m->latency_windows, 5);
+    assert_int_equal(f.rt.m->latency_windows, 5);
     int shortcut = 0;
-    for (uint32_t k = 0; k < f.m->n_proj; k++) {
-        uint32_t src = f.m->proj[k].source;
-        for (uint32_t i = 0; i < f.m->n_layers; i++) {
-            const snn_layer *L = &f.m->layers[i];
+    for (uint32_t k = 0; k < f.rt.m->n_proj; k++) {
+        uint32_t src = f.rt.m->proj[k].source;
+        for (uint32_t i = 0; i < f.rt.m->n_layers; i++) {
+            const snn_layer *L = &f.rt.m->layers[i];
             if (L->kind == SNN_LAYER_NEURON && k >= L->proj_first && k < L->proj_first + L->proj_count &&
-                f.m->window[i + 1] - f.m->window[src] > 1)
+                f.rt.m->window[i + 1] - f.rt.m->window[src] > 1)
                 shortcut = 1;
         }
     }
@@ -295,13 +281,13 @@ static void test_bad_ttfs_headers(void **state)
     snn_build_opts o = ttfs_opts(SNN_NORM_MAX, 0, 0);
     build_and_load(&f, &o);
     uint32_t nan_bits = 0x7fc00000u, f300 = 0x43960000u;
-    expect_refused(f.buf, f.len, SNN_META_CODING, SNN_CODING_DIRECT, SNN_RT_ERR_FORMAT, "does not match the TTFS feature bit");
-    expect_refused(f.buf, f.len, SNN_META_FEATURES, 1u << 5, SNN_RT_ERR_VERSION, "needs features 0x20");
-    expect_refused(f.buf, f.len, SNN_META_READOUT, SNN_READOUT_SPIKES, SNN_RT_ERR_FORMAT, "reads out the membrane");
-    expect_refused(f.buf, f.len, SNN_META_TTFS_IN_LO, nan_bits, SNN_RT_ERR_FORMAT, "TTFS input range");
-    expect_refused(f.buf, f.len, SNN_META_TTFS_IN_HI, 0, SNN_RT_ERR_FORMAT, "TTFS input range");
-    expect_refused(f.buf, f.len, SNN_META_TTFS_IN_LO, f300, SNN_RT_ERR_FORMAT, "TTFS input range"); /* lo 300 > hi 255 */
-    expect_refused(f.buf, f.len, SNN_META_STEPS, SNN_MAX_RESOLUTION + 1, SNN_RT_ERR_FORMAT, "steps");
+    expect_refused(f.rt.buf, f.rt.len, SNN_META_CODING, SNN_CODING_DIRECT, SNN_RT_ERR_FORMAT, "does not match the TTFS feature bit");
+    expect_refused(f.rt.buf, f.rt.len, SNN_META_FEATURES, 1u << 5, SNN_RT_ERR_VERSION, "needs features 0x20");
+    expect_refused(f.rt.buf, f.rt.len, SNN_META_READOUT, SNN_READOUT_SPIKES, SNN_RT_ERR_FORMAT, "reads out the membrane");
+    expect_refused(f.rt.buf, f.rt.len, SNN_META_TTFS_IN_LO, nan_bits, SNN_RT_ERR_FORMAT, "TTFS input range");
+    expect_refused(f.rt.buf, f.rt.len, SNN_META_TTFS_IN_HI, 0, SNN_RT_ERR_FORMAT, "TTFS input range");
+    expect_refused(f.rt.buf, f.rt.len, SNN_META_TTFS_IN_LO, f300, SNN_RT_ERR_FORMAT, "TTFS input range"); /* lo 300 > hi 255 */
+    expect_refused(f.rt.buf, f.rt.len, SNN_META_STEPS, SNN_MAX_RESOLUTION + 1, SNN_RT_ERR_FORMAT, "steps");
     teardown(&f);
 }
 
