@@ -32,6 +32,11 @@ static void usage(FILE *f)
             "      --norm METHOD        max | percentile=P | channel=P | model\n"
             "                           (default channel=99.9: per-channel robust percentile)\n"
             "      --reset MODE         subtract (default) | zero\n"
+            "      --spikes MODE        signed (default with subtract): a neuron that has fired\n"
+            "                           emits a -1 spike when its membrane falls below 0, so its\n"
+            "                           count follows the ReLU of its summed input | positive\n"
+            "                           (the classic integrate-and-fire neuron; the default with\n"
+            "                           --reset zero or --coding ttfs)\n"
             "      --v-init F           initial membrane as a fraction of the threshold (default 0.5)\n"
             "      --readout MODE       membrane (default) | spikes\n"
             "      --coding MODE        coding stored in the file: direct | poisson (rate coding)\n"
@@ -104,6 +109,7 @@ static int write_report(const char *path, const snn_net *net, const snn_graph *g
     cJSON_AddNumberToObject(root, "percentile", (double)net->percentile);
     cJSON_AddNumberToObject(root, "calibration_samples", net->calib_count);
     cJSON_AddStringToObject(root, "reset", net->reset == SNN_RESET_SUBTRACT ? "subtract" : "zero");
+    cJSON_AddStringToObject(root, "spikes", net->signed_spikes ? "signed" : "positive");
     cJSON_AddNumberToObject(root, "v_init", (double)net->v_init);
     cJSON *layers = cJSON_AddArrayToObject(root, "layers");
     static const char *const kinds[] = {"?", "neuron", "maxpool", "concat"};
@@ -192,12 +198,13 @@ int cmd_convert(int argc, char **argv)
         {"v-init", required_argument, NULL, 'v'}, {"readout", required_argument, NULL, 'R'},
         {"coding", required_argument, NULL, 'C'}, {"steps", required_argument, NULL, 'T'},
         {"resolution", required_argument, NULL, 'T'}, {"headroom", required_argument, NULL, 'H'},
-        {"report", required_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},
+        {"report", required_argument, NULL, 'j'}, {"spikes", required_argument, NULL, 'P'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *out_path = NULL, *calib_path = NULL, *report = NULL;
     long long calib_count = 1000, steps = -1;
-    int norm_set = 0;
+    int norm_set = 0, spikes_set = 0;
     cli_prep_opts prep;
     cli_prep_opts_init(&prep);
     snn_build_opts bo;
@@ -221,6 +228,12 @@ int cmd_convert(int argc, char **argv)
             if (strcmp(optarg, "subtract") == 0) bo.reset = SNN_RESET_SUBTRACT;
             else if (strcmp(optarg, "zero") == 0) bo.reset = SNN_RESET_ZERO;
             else { fprintf(stderr, "ann2snn: --reset: '%s' is not subtract or zero\n", optarg); return EXIT_BAD_INPUT; }
+            break;
+        case 'P':
+            spikes_set = 1;
+            if (strcmp(optarg, "signed") == 0) bo.signed_spikes = 1;
+            else if (strcmp(optarg, "positive") == 0) bo.signed_spikes = 0;
+            else { fprintf(stderr, "ann2snn: --spikes: '%s' is not signed or positive\n", optarg); return EXIT_BAD_INPUT; }
             break;
         case 'v':
             if (!cli_parse_float("--v-init", optarg, &bo.v_init)) return EXIT_BAD_INPUT;
@@ -247,6 +260,13 @@ int cmd_convert(int argc, char **argv)
     if (argc - optind != 1) {
         usage(stderr);
         return EXIT_BAD_INPUT;
+    }
+    if (bo.signed_spikes && (bo.coding == SNN_CODING_TTFS || bo.reset != SNN_RESET_SUBTRACT)) {
+        if (spikes_set) {
+            fprintf(stderr, "ann2snn: --spikes signed needs rate coding with --reset subtract\n");
+            return EXIT_BAD_INPUT;
+        }
+        bo.signed_spikes = 0;
     }
     if (bo.coding == SNN_CODING_TTFS) {
         if (!norm_set) { /* no clipping where calibration reaches: exact on those values */
@@ -375,9 +395,9 @@ int cmd_convert(int argc, char **argv)
            net.n_layers, (unsigned long long)neurons, (unsigned long long)weights, norm_name(net.norm));
     if (net.norm == SNN_NORM_PERCENTILE || net.norm == SNN_NORM_CHANNEL)
         printf("=%g", (double)net.percentile);
-    if (net.coding == SNN_CODING_TTFS)
-        printf("; coding ttfs");
-    printf(" on %u samples; %.3f s (calibration %.3f s)\n", net.calib_count, t_end - t0, t_cal - t0);
+    printf(" on %u samples", net.calib_count);
+    printf(net.coding == SNN_CODING_TTFS ? "; coding ttfs" : net.signed_spikes ? "; signed spikes" : "; positive spikes");
+    printf("; %.3f s (calibration %.3f s)\n", t_end - t0, t_cal - t0);
     rc = 0;
 done:
     free(x);

@@ -40,6 +40,7 @@ typedef struct {
     uint32_t input_c, input_h, input_w, n_classes;
     float pre_scale, pre_mean, pre_std;
     uint32_t coding, steps, reset, readout, norm, calib_count;
+    uint32_t signed_spikes; /* 1: SNN_FEATURE_SIGNED */
     float v_init, ann_accuracy, percentile;
     float ttfs_in_lo, ttfs_in_hi; /* TTFS: input values spiking at the window's end and start */
     uint8_t sha256[32];
@@ -49,6 +50,9 @@ typedef struct {
     uint32_t norm;      /* SNN_NORM_* */
     double percentile;  /* SNN_NORM_PERCENTILE / SNN_NORM_CHANNEL */
     uint32_t reset;     /* SNN_RESET_* */
+    uint32_t signed_spikes; /* 1: a neuron that fired emits a -1 spike when its membrane drops
+                             * below 0, so its count follows ReLU of its summed input;
+                             * rate coding only (ignored for TTFS), needs SNN_RESET_SUBTRACT */
     float v_init;       /* initial membrane, fraction of the threshold */
     uint32_t readout;   /* SNN_READOUT_* */
     uint32_t coding;    /* default coding stored in the file */

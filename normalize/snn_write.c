@@ -124,7 +124,8 @@ snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn
     wr32(meta + SNN_META_RESET, net->reset);
     wrf32(meta + SNN_META_V_INIT, net->v_init);
     wr32(meta + SNN_META_READOUT, net->readout);
-    wr32(meta + SNN_META_FEATURES, net->coding == SNN_CODING_TTFS ? SNN_FEATURE_TTFS : 0);
+    wr32(meta + SNN_META_FEATURES, (net->coding == SNN_CODING_TTFS ? SNN_FEATURE_TTFS : 0) |
+                                       (net->signed_spikes ? SNN_FEATURE_SIGNED : 0));
     wrf32(meta + SNN_META_ANN_ACC, net->ann_accuracy);
     wr32(meta + SNN_META_NORM, net->norm);
     wrf32(meta + SNN_META_PERCENTILE, net->percentile);

@@ -11,7 +11,7 @@
 #define SNN_MAGIC "A2SNN\r\n\x1a" /* 8 bytes: catches text-mode and truncated transfers */
 #define SNN_MAGIC_LEN 8
 #define SNN_VERSION_MAJOR 1
-#define SNN_VERSION_MINOR 1 /* 1.1: time-to-first-spike coding (SNN_FEATURE_TTFS) */
+#define SNN_VERSION_MINOR 2 /* 1.1: TTFS coding (SNN_FEATURE_TTFS); 1.2: signed spikes */
 #define SNN_ALIGN 64 /* every section starts on a multiple of this */
 
 /* Header: 64 bytes at offset 0. */
@@ -124,8 +124,11 @@ enum {
 
 enum { SNN_CODING_DIRECT = 0, SNN_CODING_POISSON = 1, SNN_CODING_TTFS = 2 };
 /* Required-feature bits (META features). A reader refuses a file with a bit it lacks. */
-enum { SNN_FEATURE_TTFS = 1u << 0 }; /* 1.1: time-to-first-spike coding, docs/ttfs.md */
-#define SNN_FEATURES_KNOWN SNN_FEATURE_TTFS
+enum {
+    SNN_FEATURE_TTFS = 1u << 0,   /* 1.1: time-to-first-spike coding, docs/ttfs.md */
+    SNN_FEATURE_SIGNED = 1u << 1, /* 1.2: hidden neurons also emit -1 spikes (rate coding) */
+};
+#define SNN_FEATURES_KNOWN (SNN_FEATURE_TTFS | SNN_FEATURE_SIGNED)
 enum { SNN_RESET_SUBTRACT = 0, SNN_RESET_ZERO = 1 };
 enum { SNN_READOUT_MEMBRANE = 0, SNN_READOUT_SPIKES = 1 };
 enum { SNN_NORM_MODEL = 0, SNN_NORM_MAX = 1, SNN_NORM_PERCENTILE = 2, SNN_NORM_CHANNEL = 3 };

@@ -187,6 +187,9 @@ static snn_rt_status read_meta(snn_model *m, const section *s, const section *la
     if (ttfs && !(isfinite(m->ttfs_in_lo) && isfinite(m->ttfs_in_hi) && m->ttfs_in_lo < m->ttfs_in_hi))
         return fail(d, SNN_RT_ERR_FORMAT, o + SNN_META_TTFS_IN_LO, "TTFS input range [%g, %g] is empty or not finite",
                     (double)m->ttfs_in_lo, (double)m->ttfs_in_hi);
+    if ((m->features & SNN_FEATURE_SIGNED) && (ttfs || m->reset != SNN_RESET_SUBTRACT))
+        return fail(d, SNN_RT_ERR_FORMAT, o + SNN_META_FEATURES,
+                    "signed spikes need rate coding with reset by subtraction");
     if (ttfs && m->readout != SNN_READOUT_MEMBRANE)
         return fail(d, SNN_RT_ERR_FORMAT, o + SNN_META_READOUT, "a TTFS file reads out the membrane");
     if (rd32(p + SNN_META_WEIGHT_DTYPE) != SNN_DTYPE_F32)

@@ -83,12 +83,17 @@ typedef struct {
     uint64_t synops; /* synaptic operations (weight additions) into the layer */
 } snn_layer_stats;
 
+/* Entries of spike_idx: the neuron's index, with SNN_SPIKE_NEG set for a -1 spike (files with
+ * SNN_FEATURE_SIGNED only; buffers hold fewer than 2^26 neurons). */
+#define SNN_SPIKE_NEG 0x80000000u
+#define SNN_SPIKE_INDEX(e) ((e) & ~SNN_SPIKE_NEG)
+
 /* Simulation state. All arrays point into the caller's memory block. */
 #define SNN_WHEEL 64
 
 typedef struct {
     const snn_model *m;
-    uint32_t *spike_idx[SNN_MAX_LAYERS + 1]; /* per buffer: indices that spiked this step */
+    uint32_t *spike_idx[SNN_MAX_LAYERS + 1]; /* per buffer: events this step (SNN_SPIKE_NEG) */
     uint32_t n_spikes[SNN_MAX_LAYERS + 1];
     float *v[SNN_MAX_LAYERS];        /* per NEURON layer: membrane (size) */
     float *constant[SNN_MAX_LAYERS]; /* per NEURON layer: bias + direct-coded input (size) */
@@ -102,7 +107,8 @@ typedef struct {
     uint32_t *link[SNN_MAX_LAYERS];     /* (size) next neuron in the same wheel slot */
     uint32_t *n_fired[SNN_MAX_LAYERS];  /* (size) spikes so far */
     uint32_t wheel[SNN_MAX_LAYERS][SNN_WHEEL]; /* slot heads */
-    float *count[SNN_MAX_LAYERS + 1];/* per buffer a MAXPOOL gates, and the output: spike counts */
+    float *count[SNN_MAX_LAYERS + 1];/* spike counts (net of -1 spikes): buffers a MAXPOOL gates,
+                                      * MAXPOOL outputs, signed neuron layers, the output */
     float *input_hwc;                /* the begin() input, channel-last (input_size) */
     /* TTFS files: per buffer, the spike time of each event in spike_idx, as a fraction of its
      * window: 0 at the window's start (the largest value) to 1 at its end. */

@@ -25,10 +25,13 @@ static size_t align_up(size_t n)
 }
 
 /* Spike counts are kept for buffers a MAXPOOL reads, for MAXPOOL outputs (their own count),
- * and for the output (the spike-count readout). */
+ * for signed neuron layers (a neuron takes back only spikes it has fired), and for the output
+ * (the spike-count readout). */
 static int needs_count(const snn_model *m, uint32_t b)
 {
     if (b > 0 && m->layers[b - 1].kind == SNN_LAYER_MAXPOOL)
+        return 1;
+    if (b > 0 && m->layers[b - 1].kind == SNN_LAYER_NEURON && (m->features & SNN_FEATURE_SIGNED))
         return 1;
     for (uint32_t i = 0; i < m->n_layers; i++)
         if (m->layers[i].kind == SNN_LAYER_MAXPOOL && m->layers[i].source == b)
@@ -294,7 +297,17 @@ static void fire_scheduled(snn_state *s, uint32_t i)
 
 /* Integrate and fire layer i (its spike input is already in v); spikes go to buffer i + 1.
  * Two passes: a flat loop over neurons that the compiler vectorises (per-neuron thresholds,
- * flags instead of a branch), then a scan of the flags that skips 8 silent neurons at once. */
+ * flags instead of a branch), then a scan of the flags that skips 4 silent neurons at once.
+ *
+ * Signed spikes (SNN_FEATURE_SIGNED): a neuron whose membrane falls below 0 while its count is
+ * positive emits a -1 spike and gets theta back. Its count then stays within half a spike of
+ * v_init + (summed input) / theta whenever that is positive (with v_init = 0.5: the rounded
+ * ReLU of the summed input), however unevenly the input arrived. A plain integrate-and-fire
+ * neuron keeps the spikes an early positive transient gave it; that "unevenness error"
+ * (Bu et al. 2022, "Optimal ANN-SNN conversion for high-accuracy and ultra-low-latency spiking
+ * neural networks", ICLR) is what costs deep and residual nets most at low T. Negative spikes
+ * to correct it follow Wang et al. 2022 ("Signed neuron with memory", IJCAI) and Li et al.
+ * 2022 ("Spike calibration", with its negative spikes). */
 static void fire(snn_state *s, uint32_t i)
 {
     const snn_model *m = s->m;
@@ -314,7 +327,16 @@ static void fire(snn_state *s, uint32_t i)
     }
     /* Pure float arithmetic (a 0/1 flag, no branch) so that the loop vectorises. Reset by
      * subtraction removes theta from the membrane; reset to zero removes all of it. */
-    if (m->reset == SNN_RESET_SUBTRACT) {
+    bool signed_spikes = m->features & SNN_FEATURE_SIGNED;
+    if (signed_spikes) {
+        for (uint32_t j = 0; j < size; j++) {
+            float vj = v[j] + k[j];
+            float f = (vj >= th[j] ? 1.0f : 0.0f) - (vj < 0.0f && cnt[j] > 0.0f ? 1.0f : 0.0f);
+            v[j] = vj - f * th[j];
+            cnt[j] += f;
+            flag[j] = f;
+        }
+    } else if (m->reset == SNN_RESET_SUBTRACT) {
         for (uint32_t j = 0; j < size; j++) {
             float vj = v[j] + k[j];
             float f = vj >= th[j] ? 1.0f : 0.0f;
@@ -337,18 +359,32 @@ static void fire(snn_state *s, uint32_t i)
         if (!(w[0] | w[1]))
             continue;
         for (uint32_t q = j; q < j + 4; q++) {
-            out[n] = q;
+            out[n] = q | (flag[q] < 0.0f ? SNN_SPIKE_NEG : 0);
             n += flag[q] != 0.0f;
         }
     }
     for (; j < size; j++) {
-        out[n] = j;
+        out[n] = j | (flag[j] < 0.0f ? SNN_SPIKE_NEG : 0);
         n += flag[j] != 0.0f;
     }
-    if (cnt)
+    if (cnt && !signed_spikes)
         for (uint32_t q = 0; q < n; q++)
             cnt[out[q]] += 1.0f;
     s->n_spikes[i + 1] = n;
+}
+
+/* The largest count among the inputs in output (oy, ox, c)'s window. */
+static float window_max(const snn_layer *L, const snn_layer *S, const float *cnt, uint32_t oy,
+                        uint32_t ox, uint32_t c)
+{
+    int32_t y0 = (int32_t)(oy * L->sh) - L->pt, x0 = (int32_t)(ox * L->sw) - L->pl;
+    float best = 0.0f;
+    for (int32_t y = y0 < 0 ? 0 : y0; y < y0 + L->kh && y < (int32_t)S->h; y++)
+        for (int32_t x = x0 < 0 ? 0 : x0; x < x0 + L->kw && x < (int32_t)S->w; x++) {
+            float v = cnt[((uint32_t)y * S->w + (uint32_t)x) * S->c + c];
+            best = v > best ? v : best;
+        }
+    return best;
 }
 
 /* Spiking max pooling. Rueckauer et al. 2017 (sec. 2.2.2) gate the spikes of the input with
@@ -356,7 +392,9 @@ static void fire(snn_state *s, uint32_t i)
  * winner changes. Here an output spikes when an input in its window reaches a spike count
  * above the output's own count, so the output's count equals the largest input count in its
  * window after every step: the max of rates, exact up to one spike, with no estimate. (An
- * input's count grows by at most one per step, so the output fires at most once per step.) */
+ * input's count moves by at most one per step, so the output fires at most once per step.)
+ * With signed spikes an input's -1 spike can lower the window's largest count; the output
+ * then emits a -1 spike too. */
 static void maxpool(snn_state *s, uint32_t i)
 {
     const snn_model *m = s->m;
@@ -367,7 +405,7 @@ static void maxpool(snn_state *s, uint32_t i)
     float *own = s->count[i + 1];
     uint32_t *out = s->spike_idx[i + 1], C = S->c;
     for (uint32_t k = 0; k < s->n_spikes[src]; k++) {
-        uint32_t j = s->spike_idx[src][k];
+        uint32_t e = s->spike_idx[src][k], j = SNN_SPIKE_INDEX(e);
         uint32_t iy = s->yx[src][j] >> 16, ix = s->yx[src][j] & 0xffff;
         uint32_t c = j - (iy * S->w + ix) * C;
         snn_window_range r = snn_pool_windows(L, iy, ix);
@@ -376,7 +414,12 @@ static void maxpool(snn_state *s, uint32_t i)
                 uint32_t o = (oy * L->w + ox) * C + c;
                 if (!snn_pool_window_holds(L, oy, ox, iy, ix))
                     continue;
-                if (cnt[j] > own[o]) {
+                if (e & SNN_SPIKE_NEG) {
+                    if (own[o] > window_max(L, S, cnt, oy, ox, c)) {
+                        own[o] -= 1.0f;
+                        out[n++] = o | SNN_SPIKE_NEG;
+                    }
+                } else if (cnt[j] > own[o]) {
                     own[o] += 1.0f;
                     out[n++] = o;
                 }
@@ -406,8 +449,15 @@ void snn_state_step(snn_state *s)
                 if (p->source == 0 && s->coding == SNN_CODING_DIRECT)
                     continue; /* already in the constant current */
                 const uint32_t *idx = s->spike_idx[p->source];
-                for (uint32_t q = 0; q < s->n_spikes[p->source]; q++)
-                    st->synops += snn_scatter(p, L, s->yx[p->source], s->pool_map[k], idx[q], 1.0f, I);
+                uint32_t n = s->n_spikes[p->source];
+                if (m->features & SNN_FEATURE_SIGNED) {
+                    for (uint32_t q = 0; q < n; q++)
+                        st->synops += snn_scatter(p, L, s->yx[p->source], s->pool_map[k], SNN_SPIKE_INDEX(idx[q]),
+                                                  idx[q] & SNN_SPIKE_NEG ? -1.0f : 1.0f, I);
+                } else {
+                    for (uint32_t q = 0; q < n; q++)
+                        st->synops += snn_scatter(p, L, s->yx[p->source], s->pool_map[k], idx[q], 1.0f, I);
+                }
             }
             if (s->scheduled[i])
                 fire_scheduled(s, i);
@@ -420,8 +470,9 @@ void snn_state_step(snn_state *s)
             for (uint32_t k = L->proj_first; k < L->proj_first + L->proj_count; k++) {
                 const snn_proj *p = &m->proj[k];
                 for (uint32_t q = 0; q < s->n_spikes[p->source]; q++) {
-                    uint32_t j = s->spike_idx[p->source][q];
-                    s->spike_idx[i + 1][n++] = (j / p->src_c) * L->c + offset + j % p->src_c;
+                    uint32_t e = s->spike_idx[p->source][q], j = SNN_SPIKE_INDEX(e);
+                    s->spike_idx[i + 1][n++] = ((j / p->src_c) * L->c + offset + j % p->src_c) |
+                                               (e & SNN_SPIKE_NEG);
                 }
                 offset += p->src_c;
             }
@@ -429,8 +480,10 @@ void snn_state_step(snn_state *s)
         }
         st->spikes += s->n_spikes[i + 1];
         if (s->count[i + 1] && L->kind == SNN_LAYER_CONCAT)
-            for (uint32_t q = 0; q < s->n_spikes[i + 1]; q++)
-                s->count[i + 1][s->spike_idx[i + 1][q]] += 1.0f;
+            for (uint32_t q = 0; q < s->n_spikes[i + 1]; q++) {
+                uint32_t e = s->spike_idx[i + 1][q];
+                s->count[i + 1][SNN_SPIKE_INDEX(e)] += e & SNN_SPIKE_NEG ? -1.0f : 1.0f;
+            }
     }
     s->t++;
 }

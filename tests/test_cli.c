@@ -69,6 +69,12 @@ static void test_usage_errors(void **state)
     assert_non_null(strstr(out, "not direct, poisson or ttfs"));
     assert_int_equal(run("m.onnx --headroom 0.5", out, sizeof out), 2);
     assert_non_null(strstr(out, "--headroom"));
+    assert_int_equal(run("m.onnx --spikes both", out, sizeof out), 2);
+    assert_non_null(strstr(out, "not signed or positive"));
+    assert_int_equal(run("m.onnx --spikes signed --reset zero", out, sizeof out), 2);
+    assert_non_null(strstr(out, "--spikes signed needs rate coding with --reset subtract"));
+    assert_int_equal(run("m.onnx --spikes signed --coding ttfs", out, sizeof out), 2);
+    assert_non_null(strstr(out, "--spikes signed needs rate coding"));
 }
 
 static void test_infer_round_trip(void **state)

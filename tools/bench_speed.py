@@ -108,7 +108,7 @@ class TorchSNN:
             v = torch.full((1, L.c, L.h, L.w), 0.0)
             if op[0] == "neuron" and not L.flags & 1:
                 v = m.v_init * op[4].expand(1, L.c, L.h, L.w).clone()
-            state.append({"v": v, "acc": torch.zeros(1, L.c, L.h, L.w)})
+            state.append({"v": v, "count": torch.zeros(1, L.c, L.h, L.w)})
         for _ in range(steps):
             spikes = [x]
             for i, op in enumerate(self.ops):
@@ -119,23 +119,28 @@ class TorchSNN:
                     for f, p in zip(projs, m.proj[L.proj_first:L.proj_first + L.proj_count]):
                         I = I + f(spikes[p.source])
                     st["v"] = st["v"] + I
-                    st["acc"] = st["acc"] + I
                     if L.flags & 1:
                         spikes.append(None)
                         continue
                     s = (st["v"] >= th).float()
+                    if m.signed:  # a -1 spike takes back a spike when the membrane falls below 0
+                        s = s - ((st["v"] < 0) & (st["count"] > 0)).float()
                     st["v"] = st["v"] - s * th if m.reset == 0 else st["v"] * (1 - s)
+                    st["count"] = st["count"] + s
                     spikes.append(s)
                 elif op[0] == "maxpool":
+                    # the output's count follows the largest input count in its window
                     L = op[1]
-                    src = state[L.source - 1]
+                    src = state[L.source - 1]["count"]
                     pads = (L.pl, L.pr, L.pt, L.pb)
-                    est = F.pad(src["acc"], pads, value=-float("inf"))
-                    _, idx = F.max_pool2d(est, (L.kh, L.kw), (L.sh, L.sw), return_indices=True)
-                    sp = F.pad(spikes[L.source], pads).flatten(2)
-                    spikes.append(torch.gather(sp, 2, idx.flatten(2)).view(1, L.c, L.h, L.w))
+                    top = F.max_pool2d(F.pad(src, pads, value=-float("inf")), (L.kh, L.kw), (L.sh, L.sw))
+                    s = torch.sign(top - st["count"])
+                    st["count"] = st["count"] + s
+                    spikes.append(s)
                 else:
-                    spikes.append(torch.cat([spikes[s] for s in op[2]], 1))
+                    s = torch.cat([spikes[s] for s in op[2]], 1)
+                    st["count"] = st["count"] + s
+                    spikes.append(s)
         return state[-1]["v"].flatten()
 
 

@@ -50,7 +50,10 @@ with torch.no_grad():
                 state[i] = state[i] + I
                 if L.flags & 1:
                     counts[i] = state[i]; sp.append(None); continue
-                s = (state[i] >= th).float(); state[i] = state[i] - s * th; counts[i] += s; sp.append(s)
+                s = (state[i] >= th).float()
+                if m.signed:  # -1 spikes: see runtime/snn_sim.c fire()
+                    s = s - ((state[i] < 0) & (counts[i] > 0)).float()
+                state[i] = state[i] - s * th; counts[i] += s; sp.append(s)
         for i in range(len(m.layers) - 1):
             errs[i] += (counts[i] / T - ann[i]).abs().mean().item(); acts[i] += ann[i].mean().item()
 for i, L in enumerate(m.layers[:-1]):

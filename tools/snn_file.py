@@ -8,6 +8,7 @@ import numpy as np
 
 MAGIC = b"A2SNN\r\n\x1a"
 LAYER_NEURON, LAYER_MAXPOOL, LAYER_CONCAT = 1, 2, 3
+FEATURE_TTFS, FEATURE_SIGNED = 1, 2
 PROJ_DENSE, PROJ_CONV, PROJ_AVGPOOL, PROJ_GLOBALAVG, PROJ_IDENTITY, PROJ_COPY = 1, 2, 3, 4, 5, 6
 
 
@@ -33,7 +34,8 @@ def read(path):
      norm, pct, calib) = struct.unpack_from("<3I3f6If2IfIfI", data, off)
     m = SimpleNamespace(input_c=ic, input_h=ih, input_w=iw, pre_scale=sc, pre_mean=mean, pre_std=std,
                         n_classes=ncls, coding=coding, steps=steps, reset=reset, v_init=vinit,
-                        readout=readout, ann_accuracy=acc, norm=norm, percentile=pct, layers=[], proj=[])
+                        readout=readout, ann_accuracy=acc, norm=norm, percentile=pct, features=feat,
+                        signed=bool(feat & FEATURE_SIGNED), layers=[], proj=[])
     woff = sec["WGHT"][0]
     weights = np.frombuffer(data, np.float32, count=sec["WGHT"][2], offset=woff)
     poff = sec["PROJ"][0]
