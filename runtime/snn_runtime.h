@@ -98,7 +98,7 @@ typedef struct {
     float *v[SNN_MAX_LAYERS];        /* per NEURON layer: membrane (size) */
     float *constant[SNN_MAX_LAYERS]; /* per NEURON layer: bias + direct-coded input (size) */
     float *th_full[SNN_MAX_LAYERS];  /* per NEURON layer: each neuron's threshold (size) */
-    float *flag[SNN_MAX_LAYERS];     /* per NEURON layer: 1 if it spiked this step (size) */
+    float *flag[SNN_MAX_LAYERS];     /* per NEURON layer: this step's spike, 1, -1 or 0 (size) */
     uint32_t *yx[SNN_MAX_LAYERS + 1];/* per buffer: each neuron's y << 16 | x (size) */
     uint32_t *pool_map[SNN_MAX_PROJ];/* per non-overlapping AVGPOOL: input -> output, or ~0 */
     /* Layers fed only by the direct-coded input fire on a timing wheel of SNN_WHEEL slots. */
@@ -110,6 +110,12 @@ typedef struct {
     float *count[SNN_MAX_LAYERS + 1];/* spike counts (net of -1 spikes): buffers a MAXPOOL gates,
                                       * MAXPOOL outputs, signed neuron layers, the output */
     float *input_hwc;                /* the begin() input, channel-last (input_size) */
+    /* Rate coding plan, fixed by the model at init: projection k is computed from its source's
+     * flags (a vectorised pass over its outputs) rather than from its events; buffer b's events
+     * are listed in spike_idx only when a later layer reads them (events[b]). n_spikes counts
+     * every buffer's events either way. */
+    uint8_t dense_proj[SNN_MAX_PROJ];
+    uint8_t events[SNN_MAX_LAYERS + 1];
     /* TTFS files: per buffer, the spike time of each event in spike_idx, as a fraction of its
      * window: 0 at the window's start (the largest value) to 1 at its end. */
     float *spike_time[SNN_MAX_LAYERS + 1];

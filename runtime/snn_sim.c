@@ -58,6 +58,45 @@ static int pool_map_ok(const snn_proj *p)
     return p->kind == SNN_PROJ_AVGPOOL && p->kh <= p->sh && p->kw <= p->sw;
 }
 
+/* Projections computed from the source's flags: element-wise and non-overlapping average
+ * pooling of a spiking neuron layer. Every output reads a few inputs, so one vectorised pass
+ * over the outputs costs less than handling each spike, at any rate; and a layer whose readers
+ * are all dense needs no list of its spikes. */
+static int proj_dense(const snn_model *m, uint32_t k)
+{
+    const snn_proj *p = &m->proj[k];
+    if (p->source == 0)
+        return 0;
+    const snn_layer *S = &m->layers[p->source - 1];
+    if (S->kind != SNN_LAYER_NEURON || (S->flags & SNN_LAYER_F_OUTPUT))
+        return 0;
+    return p->kind == SNN_PROJ_IDENTITY || pool_map_ok(p);
+}
+
+/* Does a later layer read buffer b's spikes one event at a time? */
+static int buffer_needs_events(const snn_model *m, uint32_t b)
+{
+    for (uint32_t k = 0; k < m->n_proj; k++)
+        if (m->proj[k].source == b && !proj_dense(m, k))
+            return 1;
+    for (uint32_t i = 0; i < m->n_layers; i++)
+        if (m->layers[i].kind == SNN_LAYER_MAXPOOL && m->layers[i].source == b)
+            return 1;
+    return 0;
+}
+
+/* An input-only layer fires on the timing wheel (which lists events, not flags) when no layer
+ * reads it densely. */
+static int wheel_ok(const snn_model *m, uint32_t i)
+{
+    if (!input_only(m, i))
+        return 0;
+    for (uint32_t k = 0; k < m->n_proj; k++)
+        if (m->proj[k].source == i + 1 && proj_dense(m, k))
+            return 0;
+    return 1;
+}
+
 /* Walks the layout once; with mem == NULL it only measures. */
 static size_t layout(snn_state *s, const snn_model *m, uint8_t *mem)
 {
@@ -84,7 +123,7 @@ static size_t layout(snn_state *s, const snn_model *m, uint8_t *mem)
         TAKE(s->constant[i], float, L->size);
         TAKE(s->th_full[i], float, L->size);
         TAKE(s->flag[i], float, L->size);
-        if (input_only(m, i)) {
+        if (wheel_ok(m, i)) {
             TAKE(s->next_t[i], uint32_t, L->size);
             TAKE(s->link[i], uint32_t, L->size);
             TAKE(s->n_fired[i], uint32_t, L->size);
@@ -96,7 +135,7 @@ static size_t layout(snn_state *s, const snn_model *m, uint8_t *mem)
     if (!needs_count(m, m->n_layers))
         TAKE(s->count[m->n_layers], float, m->buffer_size[m->n_layers]);
     for (uint32_t k = 0; k < m->n_proj; k++) {
-        if (pool_map_ok(&m->proj[k]))
+        if (pool_map_ok(&m->proj[k]) && ((m->features & SNN_FEATURE_TTFS) || !proj_dense(m, k)))
             TAKE(s->pool_map[k], uint32_t, m->buffer_size[m->proj[k].source]);
         else if (mem)
             s->pool_map[k] = NULL;
@@ -158,6 +197,10 @@ snn_rt_status snn_state_init(snn_state *s, const snn_model *m, void *mem, size_t
         if (m->layers[i].kind == SNN_LAYER_NEURON)
             for (uint32_t j = 0; j < m->layers[i].size; j++)
                 s->th_full[i][j] = m->layers[i].threshold[j % m->layers[i].c];
+    for (uint32_t k = 0; k < m->n_proj; k++)
+        s->dense_proj[k] = (uint8_t)proj_dense(m, k);
+    for (uint32_t b = 0; b <= m->n_layers; b++)
+        s->events[b] = (uint8_t)(b == 0 || buffer_needs_events(m, b));
     return SNN_RT_OK;
 }
 
@@ -327,8 +370,7 @@ static void fire(snn_state *s, uint32_t i)
     }
     /* Pure float arithmetic (a 0/1 flag, no branch) so that the loop vectorises. Reset by
      * subtraction removes theta from the membrane; reset to zero removes all of it. */
-    bool signed_spikes = m->features & SNN_FEATURE_SIGNED;
-    if (signed_spikes) {
+    if (m->features & SNN_FEATURE_SIGNED) {
         for (uint32_t j = 0; j < size; j++) {
             float vj = v[j] + k[j];
             float f = (vj >= th[j] ? 1.0f : 0.0f) - (vj < 0.0f && cnt[j] > 0.0f ? 1.0f : 0.0f);
@@ -351,6 +393,15 @@ static void fire(snn_state *s, uint32_t i)
             flag[j] = f;
         }
     }
+    if (cnt && !(m->features & SNN_FEATURE_SIGNED))
+        for (uint32_t j = 0; j < size; j++)
+            cnt[j] += flag[j];
+    if (!s->events[i + 1]) { /* read densely: count the spikes, list none */
+        for (uint32_t j = 0; j < size; j++)
+            n += flag[j] != 0.0f;
+        s->n_spikes[i + 1] = n;
+        return;
+    }
     /* Skip four silent neurons at a time (0.0f is all-zero bits). */
     uint32_t j = 0;
     for (; j + 4 <= size; j += 4) {
@@ -367,10 +418,49 @@ static void fire(snn_state *s, uint32_t i)
         out[n] = j | (flag[j] < 0.0f ? SNN_SPIKE_NEG : 0);
         n += flag[j] != 0.0f;
     }
-    if (cnt && !signed_spikes)
-        for (uint32_t q = 0; q < n; q++)
-            cnt[out[q]] += 1.0f;
     s->n_spikes[i + 1] = n;
+}
+
+/* Dense projection p (proj_dense()) of this step's flags into the currents I of layer L.
+ * Returns the synaptic operations an event-driven pass would have done: one per spike that
+ * reaches an output. */
+static uint64_t dense_proj_run(const snn_proj *p, const snn_layer *L, const float *restrict flag,
+                               float *restrict I)
+{
+    const float *restrict w = p->w; /* (C) */
+    uint32_t C = L->c, ops = 0;
+    if (p->kind == SNN_PROJ_IDENTITY) {
+        for (uint32_t q = 0; q < L->h * L->w; q++) {
+            const float *restrict f = flag + (size_t)q * C;
+            float *restrict o = I + (size_t)q * C;
+            for (uint32_t c = 0; c < C; c++) {
+                o[c] += w[c] * f[c];
+                ops += f[c] != 0.0f;
+            }
+        }
+        return ops;
+    }
+    /* Average pooling, windows that do not overlap: each output sums its window. */
+    for (uint32_t oy = 0; oy < L->h; oy++)
+        for (uint32_t ox = 0; ox < L->w; ox++) {
+            float *restrict o = I + (size_t)(oy * L->w + ox) * C;
+            for (uint32_t ky = 0; ky < p->kh; ky++) {
+                int32_t iy = (int32_t)(oy * p->sh + ky) - p->pt;
+                if (iy < 0 || iy >= (int32_t)p->src_h)
+                    continue;
+                for (uint32_t kx = 0; kx < p->kw; kx++) {
+                    int32_t ix = (int32_t)(ox * p->sw + kx) - p->pl;
+                    if (ix < 0 || ix >= (int32_t)p->src_w)
+                        continue;
+                    const float *restrict f = flag + ((size_t)iy * p->src_w + (uint32_t)ix) * C;
+                    for (uint32_t c = 0; c < C; c++) {
+                        o[c] += w[c] * f[c];
+                        ops += f[c] != 0.0f;
+                    }
+                }
+            }
+        }
+    return ops;
 }
 
 /* The largest count among the inputs in output (oy, ox, c)'s window. */
@@ -448,12 +538,20 @@ void snn_state_step(snn_state *s)
                 const snn_proj *p = &m->proj[k];
                 if (p->source == 0 && s->coding == SNN_CODING_DIRECT)
                     continue; /* already in the constant current */
+                if (s->dense_proj[k]) {
+                    st->synops += dense_proj_run(p, L, s->flag[p->source - 1], I);
+                    continue;
+                }
                 const uint32_t *idx = s->spike_idx[p->source];
                 uint32_t n = s->n_spikes[p->source];
                 if (m->features & SNN_FEATURE_SIGNED) {
-                    for (uint32_t q = 0; q < n; q++)
-                        st->synops += snn_scatter(p, L, s->yx[p->source], s->pool_map[k], SNN_SPIKE_INDEX(idx[q]),
-                                                  idx[q] & SNN_SPIKE_NEG ? -1.0f : 1.0f, I);
+                    for (uint32_t q = 0; q < n; q++) {
+                        if (idx[q] & SNN_SPIKE_NEG)
+                            st->synops += snn_scatter(p, L, s->yx[p->source], s->pool_map[k],
+                                                      SNN_SPIKE_INDEX(idx[q]), -1.0f, I);
+                        else
+                            st->synops += snn_scatter(p, L, s->yx[p->source], s->pool_map[k], idx[q], 1.0f, I);
+                    }
                 } else {
                     for (uint32_t q = 0; q < n; q++)
                         st->synops += snn_scatter(p, L, s->yx[p->source], s->pool_map[k], idx[q], 1.0f, I);
