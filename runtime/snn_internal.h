@@ -54,7 +54,12 @@ SNN_HOT_INLINE uint32_t snn_scatter(const snn_proj *p, const snn_layer *L, const
     case SNN_PROJ_CONV: {
         uint32_t iy = yx[j] >> 16, ix = yx[j] & 0xffff;
         uint32_t c = j - (iy * p->src_w + ix) * p->src_c;
-        uint32_t cg = p->src_c / p->group, mg = L->c / p->group, g = c / cg;
+        /* Three divisions per spike cost more than its additions: skip them for group 1. */
+        uint32_t cg = p->src_c, mg = L->c, g = 0;
+        if (p->group != 1) {
+            cg = p->src_c / p->group, mg = L->c / p->group;
+            g = c / cg;
+        }
         const float *wc = p->w + (size_t)c * p->kh * p->kw * mg; /* (KH, KW, Mg) */
         uint32_t ops = 0;
         if (p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1) {
