@@ -349,8 +349,9 @@ static void fire_scheduled(snn_state *s, uint32_t i)
  * neuron keeps the spikes an early positive transient gave it; that "unevenness error"
  * (Bu et al. 2022, "Optimal ANN-SNN conversion for high-accuracy and ultra-low-latency spiking
  * neural networks", ICLR) is what costs deep and residual nets most at low T. Negative spikes
- * to correct it follow Wang et al. 2022 ("Signed neuron with memory", IJCAI) and Li et al.
- * 2022 ("Spike calibration", with its negative spikes). */
+ * that take back sent ones, limited by a memory of the spikes sent (here the count), follow
+ * Wang et al. 2022 ("Signed neuron with memory: towards simple, accurate and high-efficient
+ * ANN-SNN conversion", IJCAI). */
 static void fire(snn_state *s, uint32_t i)
 {
     const snn_model *m = s->m;
