@@ -40,7 +40,8 @@ SNN_HOT_INLINE void snn_axpy(float *restrict o, const float *restrict w, float v
 /* Add the effect of source neuron j, scaled by value, into I (the layer's current).
  * Buffers are channel-last: neuron (y, x, c) of a (C, H, W) buffer is index (y*W + x)*C + c,
  * so one tap of a convolution updates C_out / group contiguous currents. Returns the
- * synaptic operations done. Inlined with value 1.0f for spikes, so the multiply folds away. */
+ * synaptic operations done. Called with a constant value (1 or -1 for a spike) and always
+ * inlined, so the multiply folds into an add or a subtract. */
 SNN_HOT_INLINE uint32_t snn_scatter(const snn_proj *p, const snn_layer *L, const uint32_t *yx,
                                const uint32_t *map, uint32_t j, float value, float *restrict I)
 {

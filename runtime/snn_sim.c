@@ -24,6 +24,14 @@ static size_t align_up(size_t n)
     return (n + MEM_ALIGN - 1) / MEM_ALIGN * MEM_ALIGN;
 }
 
+static int maxpool_reads(const snn_model *m, uint32_t b)
+{
+    for (uint32_t i = 0; i < m->n_layers; i++)
+        if (m->layers[i].kind == SNN_LAYER_MAXPOOL && m->layers[i].source == b)
+            return 1;
+    return 0;
+}
+
 /* Spike counts are kept for buffers a MAXPOOL reads, for MAXPOOL outputs (their own count),
  * for signed neuron layers (a neuron takes back only spikes it has fired), and for the output
  * (the spike-count readout). */
@@ -33,10 +41,7 @@ static int needs_count(const snn_model *m, uint32_t b)
         return 1;
     if (b > 0 && m->layers[b - 1].kind == SNN_LAYER_NEURON && (m->features & SNN_FEATURE_SIGNED))
         return 1;
-    for (uint32_t i = 0; i < m->n_layers; i++)
-        if (m->layers[i].kind == SNN_LAYER_MAXPOOL && m->layers[i].source == b)
-            return 1;
-    return 0;
+    return maxpool_reads(m, b);
 }
 
 /* A hidden neuron layer fed only by the network input: under direct coding its current is
@@ -79,10 +84,7 @@ static int buffer_needs_events(const snn_model *m, uint32_t b)
     for (uint32_t k = 0; k < m->n_proj; k++)
         if (m->proj[k].source == b && !proj_dense(m, k))
             return 1;
-    for (uint32_t i = 0; i < m->n_layers; i++)
-        if (m->layers[i].kind == SNN_LAYER_MAXPOOL && m->layers[i].source == b)
-            return 1;
-    return 0;
+    return maxpool_reads(m, b);
 }
 
 /* An input-only layer fires on the timing wheel (which lists events, not flags) when no layer
@@ -545,16 +547,13 @@ void snn_state_step(snn_state *s)
                 }
                 const uint32_t *idx = s->spike_idx[p->source];
                 uint32_t n = s->n_spikes[p->source];
-                if (m->features & SNN_FEATURE_SIGNED) {
-                    for (uint32_t q = 0; q < n; q++) {
-                        if (idx[q] & SNN_SPIKE_NEG)
-                            st->synops += snn_scatter(p, L, s->yx[p->source], s->pool_map[k],
-                                                      SNN_SPIKE_INDEX(idx[q]), -1.0f, I);
-                        else
-                            st->synops += snn_scatter(p, L, s->yx[p->source], s->pool_map[k], idx[q], 1.0f, I);
-                    }
-                } else {
-                    for (uint32_t q = 0; q < n; q++)
+                /* Two inlined scatters, so each spike's sign is a constant: an add or a
+                 * subtract. Files without signed spikes never take the second. */
+                for (uint32_t q = 0; q < n; q++) {
+                    if (idx[q] & SNN_SPIKE_NEG)
+                        st->synops += snn_scatter(p, L, s->yx[p->source], s->pool_map[k],
+                                                  SNN_SPIKE_INDEX(idx[q]), -1.0f, I);
+                    else
                         st->synops += snn_scatter(p, L, s->yx[p->source], s->pool_map[k], idx[q], 1.0f, I);
                 }
             }
