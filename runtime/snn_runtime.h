@@ -116,6 +116,10 @@ typedef struct {
      * every buffer's events either way. */
     uint8_t dense_proj[SNN_MAX_PROJ];
     uint8_t events[SNN_MAX_LAYERS + 1];
+    uint8_t pool_reads[SNN_MAX_LAYERS + 1]; /* a MAXPOOL reads buffer b's counts */
+    /* Set by begin(): layer i's current is constant (direct coding, input only), so it
+     * cannot emit -1 spikes. */
+    uint8_t steady[SNN_MAX_LAYERS];
     /* TTFS files: per buffer, the spike time of each event in spike_idx, as a fraction of its
      * window: 0 at the window's start (the largest value) to 1 at its end. */
     float *spike_time[SNN_MAX_LAYERS + 1];

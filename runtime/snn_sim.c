@@ -17,6 +17,10 @@
 #include "snn_runtime.h"
 #include "snn_internal.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #define MEM_ALIGN 16
 
 static size_t align_up(size_t n)
@@ -203,6 +207,8 @@ snn_rt_status snn_state_init(snn_state *s, const snn_model *m, void *mem, size_t
         s->dense_proj[k] = (uint8_t)proj_dense(m, k);
     for (uint32_t b = 0; b <= m->n_layers; b++)
         s->events[b] = (uint8_t)(b == 0 || buffer_needs_events(m, b));
+    for (uint32_t b = 0; b <= m->n_layers; b++)
+        s->pool_reads[b] = (uint8_t)maxpool_reads(m, b);
     return SNN_RT_OK;
 }
 
@@ -284,6 +290,7 @@ void snn_state_begin(snn_state *s, const float *x, uint32_t coding, uint64_t see
             s->v[i][j] = is_out ? 0.0f : m->v_init * L->threshold[j % L->c];
         }
         s->scheduled[i] = 0;
+        s->steady[i] = (uint8_t)(coding == SNN_CODING_DIRECT && input_only(m, i));
         if (coding != SNN_CODING_DIRECT)
             continue;
         /* Direct coding: the input is the same current every step, so its contribution is
@@ -340,9 +347,50 @@ static void fire_scheduled(snn_state *s, uint32_t i)
     s->n_spikes[i + 1] = n;
 }
 
+/* Bits q = 0..7 of nz: f[q] != 0; of neg: f[q] < 0. One compare and one move-mask per four
+ * flags where SSE2 exists (every x86-64), plain compares elsewhere. */
+static inline void flag_masks(const float *restrict f, uint32_t *nz, uint32_t *neg)
+{
+#if defined(__SSE2__)
+    __m128 zero = _mm_setzero_ps(), a = _mm_loadu_ps(f), b = _mm_loadu_ps(f + 4);
+    *nz = (uint32_t)(_mm_movemask_ps(_mm_cmpneq_ps(a, zero)) | _mm_movemask_ps(_mm_cmpneq_ps(b, zero)) << 4);
+    *neg = (uint32_t)(_mm_movemask_ps(_mm_cmplt_ps(a, zero)) | _mm_movemask_ps(_mm_cmplt_ps(b, zero)) << 4);
+#else
+    uint32_t z = 0, g = 0;
+    for (uint32_t q = 0; q < 8; q++) {
+        z |= (uint32_t)(f[q] != 0.0f) << q;
+        g |= (uint32_t)(f[q] < 0.0f) << q;
+    }
+    *nz = z, *neg = g;
+#endif
+}
+
+/* Append the events of flags f[0..size) to out (index | SNN_SPIKE_NEG for -1); returns the
+ * count. Flags are gathered 8 at a time into bit masks, and only the set bits are visited: at
+ * the rates of a converted net most groups hold a spike, so a test-and-skip per group
+ * mispredicts more than it saves. */
+static uint32_t list_events(const float *restrict f, uint32_t size, uint32_t *restrict out)
+{
+    uint32_t n = 0, j = 0;
+    for (; j + 8 <= size; j += 8) {
+        uint32_t nz, neg;
+        flag_masks(f + j, &nz, &neg);
+        while (nz) {
+            uint32_t q = snn_ctz(nz);
+            out[n++] = (j + q) | (neg >> q & 1u) << 31;
+            nz &= nz - 1;
+        }
+    }
+    for (; j < size; j++)
+        if (f[j] != 0.0f)
+            out[n++] = j | (f[j] < 0.0f ? SNN_SPIKE_NEG : 0);
+    return n;
+}
+
 /* Integrate and fire layer i (its spike input is already in v); spikes go to buffer i + 1.
- * Two passes: a flat loop over neurons that the compiler vectorises (per-neuron thresholds,
- * flags instead of a branch), then a scan of the flags that skips 4 silent neurons at once.
+ * A flat loop over neurons that the compiler vectorises (per-neuron thresholds, flags instead
+ * of a branch, the spike count as a sum of flags), then, when a later layer reads this one's
+ * events, a scan of the flags (list_events()).
  *
  * Signed spikes (SNN_FEATURE_SIGNED): a neuron whose membrane falls below 0 while its count is
  * positive emits a -1 spike and gets theta back. Its count then stays within half a spike of
@@ -353,7 +401,11 @@ static void fire_scheduled(snn_state *s, uint32_t i)
  * neural networks", ICLR) is what costs deep and residual nets most at low T. Negative spikes
  * that take back sent ones, limited by a memory of the spikes sent (here the count), follow
  * Wang et al. 2022 ("Signed neuron with memory: towards simple, accurate and high-efficient
- * ANN-SNN conversion", IJCAI). */
+ * ANN-SNN conversion", IJCAI).
+ *
+ * A steady layer (s->steady: a constant current, v_init >= 0) cannot take the -1 branch: with
+ * a current k >= 0 the membrane stays >= 0, with k < 0 it never fires. It runs the unsigned
+ * loop, and keeps a count only when a max-pool reads it. */
 static void fire(snn_state *s, uint32_t i)
 {
     const snn_model *m = s->m;
@@ -363,7 +415,6 @@ static void fire(snn_state *s, uint32_t i)
     const float *restrict th = s->th_full[i];
     float *restrict flag = s->flag[i];
     float *restrict cnt = s->count[i + 1];
-    uint32_t *restrict out = s->spike_idx[i + 1];
     uint32_t n = 0, size = L->size;
     if ((L->flags & SNN_LAYER_F_OUTPUT) && m->readout == SNN_READOUT_MEMBRANE) {
         for (uint32_t j = 0; j < size; j++)
@@ -371,15 +422,19 @@ static void fire(snn_state *s, uint32_t i)
         s->n_spikes[i + 1] = 0;
         return;
     }
+    bool signed_fire = (m->features & SNN_FEATURE_SIGNED) && !s->steady[i];
+    if (s->steady[i] && !s->pool_reads[i + 1])
+        cnt = NULL;
     /* Pure float arithmetic (a 0/1 flag, no branch) so that the loop vectorises. Reset by
      * subtraction removes theta from the membrane; reset to zero removes all of it. */
-    if (m->features & SNN_FEATURE_SIGNED) {
+    if (signed_fire) {
         for (uint32_t j = 0; j < size; j++) {
             float vj = v[j] + k[j];
             float f = (vj >= th[j] ? 1.0f : 0.0f) - (vj < 0.0f && cnt[j] > 0.0f ? 1.0f : 0.0f);
             v[j] = vj - f * th[j];
             cnt[j] += f;
             flag[j] = f;
+            n += f != 0.0f;
         }
     } else if (m->reset == SNN_RESET_SUBTRACT) {
         for (uint32_t j = 0; j < size; j++) {
@@ -387,6 +442,7 @@ static void fire(snn_state *s, uint32_t i)
             float f = vj >= th[j] ? 1.0f : 0.0f;
             v[j] = vj - f * th[j];
             flag[j] = f;
+            n += f != 0.0f;
         }
     } else {
         for (uint32_t j = 0; j < size; j++) {
@@ -394,56 +450,65 @@ static void fire(snn_state *s, uint32_t i)
             float f = vj >= th[j] ? 1.0f : 0.0f;
             v[j] = vj - f * vj;
             flag[j] = f;
+            n += f != 0.0f;
         }
     }
-    if (cnt && !(m->features & SNN_FEATURE_SIGNED))
+    if (cnt && !signed_fire)
         for (uint32_t j = 0; j < size; j++)
             cnt[j] += flag[j];
-    if (!s->events[i + 1]) { /* read densely: count the spikes, list none */
-        for (uint32_t j = 0; j < size; j++)
-            n += flag[j] != 0.0f;
-        s->n_spikes[i + 1] = n;
-        return;
-    }
-    /* Skip four silent neurons at a time (0.0f is all-zero bits). */
-    uint32_t j = 0;
-    for (; j + 4 <= size; j += 4) {
-        uint64_t w[2];
-        memcpy(w, flag + j, sizeof w);
-        if (!(w[0] | w[1]))
-            continue;
-        for (uint32_t q = j; q < j + 4; q++) {
-            out[n] = q | (flag[q] < 0.0f ? SNN_SPIKE_NEG : 0);
-            n += flag[q] != 0.0f;
-        }
-    }
-    for (; j < size; j++) {
-        out[n] = j | (flag[j] < 0.0f ? SNN_SPIKE_NEG : 0);
-        n += flag[j] != 0.0f;
-    }
     s->n_spikes[i + 1] = n;
+    if (s->events[i + 1])
+        list_events(flag, size, s->spike_idx[i + 1]);
+}
+
+/* o += w * f over n floats, with loops of fixed length for common channel counts (as
+ * snn_axpy()). */
+static inline void mul_add(float *restrict o, const float *restrict w, const float *restrict f, uint32_t n)
+{
+#define MUL_ADD_FIXED(N)                                                                     \
+    case N:                                                                                  \
+        for (uint32_t c = 0; c < N; c++)                                                     \
+            o[c] += w[c] * f[c];                                                             \
+        return;
+    switch (n) {
+    MUL_ADD_FIXED(8)
+    MUL_ADD_FIXED(16)
+    MUL_ADD_FIXED(32)
+    MUL_ADD_FIXED(64)
+    default:
+        for (uint32_t c = 0; c < n; c++)
+            o[c] += w[c] * f[c];
+    }
+#undef MUL_ADD_FIXED
+}
+
+/* Does dense projection p send every source neuron to exactly one output? Then the synaptic
+ * operations of a step are the source's spike count, and the pass need not count them. */
+static int proj_one_to_one(const snn_proj *p, const snn_layer *L)
+{
+    if (p->kind == SNN_PROJ_IDENTITY)
+        return 1;
+    return p->kh == p->sh && p->kw == p->sw && p->pt == 0 && p->pl == 0 &&
+           (uint32_t)L->h * p->sh == p->src_h && (uint32_t)L->w * p->sw == p->src_w;
 }
 
 /* Dense projection p (proj_dense()) of this step's flags into the currents I of layer L.
  * Returns the synaptic operations an event-driven pass would have done: one per spike that
- * reaches an output. */
+ * reaches an output (n_src, the source's spikes, when proj_one_to_one()). */
 static uint64_t dense_proj_run(const snn_proj *p, const snn_layer *L, const float *restrict flag,
-                               float *restrict I)
+                               float *restrict I, uint32_t n_src)
 {
     const float *restrict w = p->w; /* (C) */
     uint32_t C = L->c, ops = 0;
     if (p->kind == SNN_PROJ_IDENTITY) {
         for (uint32_t q = 0; q < L->h * L->w; q++) {
             const float *restrict f = flag + (size_t)q * C;
-            float *restrict o = I + (size_t)q * C;
-            for (uint32_t c = 0; c < C; c++) {
-                o[c] += w[c] * f[c];
-                ops += f[c] != 0.0f;
-            }
+            mul_add(I + (size_t)q * C, w, f, C);
         }
-        return ops;
+        return n_src;
     }
     /* Average pooling, windows that do not overlap: each output sums its window. */
+    int count = !proj_one_to_one(p, L);
     for (uint32_t oy = 0; oy < L->h; oy++)
         for (uint32_t ox = 0; ox < L->w; ox++) {
             float *restrict o = I + (size_t)(oy * L->w + ox) * C;
@@ -456,14 +521,14 @@ static uint64_t dense_proj_run(const snn_proj *p, const snn_layer *L, const floa
                     if (ix < 0 || ix >= (int32_t)p->src_w)
                         continue;
                     const float *restrict f = flag + ((size_t)iy * p->src_w + (uint32_t)ix) * C;
-                    for (uint32_t c = 0; c < C; c++) {
-                        o[c] += w[c] * f[c];
-                        ops += f[c] != 0.0f;
-                    }
+                    mul_add(o, w, f, C);
+                    if (count)
+                        for (uint32_t c = 0; c < C; c++)
+                            ops += f[c] != 0.0f;
                 }
             }
         }
-    return ops;
+    return count ? ops : n_src;
 }
 
 /* The largest count among the inputs in output (oy, ox, c)'s window. */
@@ -521,6 +586,67 @@ static void maxpool(snn_state *s, uint32_t i)
     s->n_spikes[i + 1] = n;
 }
 
+/* One spike of a stride-1, undilated, group-1 convolution with MG output channels: output
+ * (iy + pt - kh, ix + pl - kw) gains tap (kh, kw) of source channel c. Inlined with constant
+ * MG and value, so each tap is straight vector code: an add or a subtract. (snn_axpy() takes
+ * restrict parameters, which GCC needs to vectorise a fully unrolled tap.) */
+typedef struct {
+    uint32_t c, w, kh, kw, pt, pl, oh, ow; /* source C and W, kernel, pads, output H and W */
+    const float *wt;                       /* (C_src, KH, KW, MG) */
+} conv_geom;
+
+SNN_HOT_INLINE uint32_t conv_spike(const conv_geom *g, uint32_t mg, uint32_t iy, uint32_t ix, uint32_t c,
+                                   float value, float *restrict I)
+{
+    const float *wc = g->wt + (size_t)c * g->kh * g->kw * mg;
+    uint32_t y0 = iy + g->pt, x0 = ix + g->pl;
+    uint32_t kh0 = y0 >= g->oh ? y0 - g->oh + 1 : 0, kw0 = x0 >= g->ow ? x0 - g->ow + 1 : 0;
+    uint32_t kh1 = y0 + 1 < g->kh ? y0 + 1 : g->kh, kw1 = x0 + 1 < g->kw ? x0 + 1 : g->kw;
+    for (uint32_t kh = kh0; kh < kh1; kh++) {
+        float *row = I + (size_t)(y0 - kh) * g->ow * mg;
+        for (uint32_t kw = kw0; kw < kw1; kw++) {
+            float *restrict o = row + (size_t)(x0 - kw) * mg;
+            const float *restrict wk = wc + (kh * g->kw + kw) * mg;
+            if (mg == 16) { /* GCC unrolls a loop of 16 fully, then fails to vectorise it */
+                snn_axpy16(o, wk, value);
+                continue;
+            }
+            for (uint32_t q = 0; q < mg; q++)
+                o[q] += value * wk[q];
+        }
+    }
+    return (kh1 > kh0 ? kh1 - kh0 : 0) * (kw1 > kw0 ? kw1 - kw0 : 0) * mg;
+}
+
+/* All of a step's events through a stride-1, undilated, group-1 convolution: the geometry is
+ * read once, not per spike, and 16 or 32 output channels are compile-time loop lengths.
+ * Returns the synaptic operations. Anything else goes through snn_scatter() per spike. */
+static int conv_fast_ok(const snn_proj *p)
+{
+    return p->kind == SNN_PROJ_CONV && p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1 && p->group == 1;
+}
+
+static uint64_t conv_events(const snn_proj *p, const snn_layer *L, const uint32_t *restrict yx,
+                            const uint32_t *restrict idx, uint32_t n, float *restrict I)
+{
+    conv_geom g = {p->src_c, p->src_w, p->kh, p->kw, p->pt, p->pl, L->h, L->w, p->w};
+    uint64_t ops = 0;
+#define CONV_EVENTS(MG)                                                                        \
+    for (uint32_t q = 0; q < n; q++) {                                                         \
+        uint32_t e = idx[q], j = SNN_SPIKE_INDEX(e), iy = yx[j] >> 16, ix = yx[j] & 0xffff;    \
+        uint32_t c = j - (iy * g.w + ix) * g.c;                                                \
+        ops += e & SNN_SPIKE_NEG ? conv_spike(&g, MG, iy, ix, c, -1.0f, I)                     \
+                                 : conv_spike(&g, MG, iy, ix, c, 1.0f, I);                     \
+    }
+    switch (L->c) {
+    case 16: CONV_EVENTS(16) break;
+    case 32: CONV_EVENTS(32) break;
+    default: CONV_EVENTS(L->c) break;
+    }
+#undef CONV_EVENTS
+    return ops;
+}
+
 void snn_state_step(snn_state *s)
 {
     const snn_model *m = s->m;
@@ -542,11 +668,15 @@ void snn_state_step(snn_state *s)
                 if (p->source == 0 && s->coding == SNN_CODING_DIRECT)
                     continue; /* already in the constant current */
                 if (s->dense_proj[k]) {
-                    st->synops += dense_proj_run(p, L, s->flag[p->source - 1], I);
+                    st->synops += dense_proj_run(p, L, s->flag[p->source - 1], I, s->n_spikes[p->source]);
                     continue;
                 }
                 const uint32_t *idx = s->spike_idx[p->source];
                 uint32_t n = s->n_spikes[p->source];
+                if (conv_fast_ok(p)) {
+                    st->synops += conv_events(p, L, s->yx[p->source], idx, n, I);
+                    continue;
+                }
                 /* Two inlined scatters, so each spike's sign is a constant: an add or a
                  * subtract. Files without signed spikes never take the second. */
                 for (uint32_t q = 0; q < n; q++) {
