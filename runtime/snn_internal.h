@@ -176,6 +176,68 @@ SNN_HOT_INLINE uint32_t snn_scatter(const snn_proj *p, const snn_layer *L, const
     }
 }
 
+/* A stride-1, undilated, group-1 convolution, read once per step (snn_conv_events()). */
+typedef struct {
+    uint32_t c, w, kh, kw, pt, pl, oh, ow; /* source C and W, kernel, pads, output H and W */
+    const float *wt;                       /* (C_src, KH, KW, MG) */
+} snn_conv_geom;
+
+/* One spike of such a convolution with MG output channels: output (iy + pt - kh, ix + pl - kw)
+ * gains tap (kh, kw) of source channel c. Inlined with constant MG and value, so each tap is
+ * straight vector code: an add or a subtract. */
+SNN_HOT_INLINE uint32_t snn_conv_spike(const snn_conv_geom *g, uint32_t mg, uint32_t iy, uint32_t ix, uint32_t c,
+                                   float value, float *restrict I)
+{
+    const float *wc = g->wt + (size_t)c * g->kh * g->kw * mg;
+    uint32_t y0 = iy + g->pt, x0 = ix + g->pl;
+    uint32_t kh0 = y0 >= g->oh ? y0 - g->oh + 1 : 0, kw0 = x0 >= g->ow ? x0 - g->ow + 1 : 0;
+    uint32_t kh1 = y0 + 1 < g->kh ? y0 + 1 : g->kh, kw1 = x0 + 1 < g->kw ? x0 + 1 : g->kw;
+    for (uint32_t kh = kh0; kh < kh1; kh++) {
+        float *row = I + (size_t)(y0 - kh) * g->ow * mg;
+        for (uint32_t kw = kw0; kw < kw1; kw++) {
+            float *restrict o = row + (size_t)(x0 - kw) * mg;
+            const float *restrict wk = wc + (kh * g->kw + kw) * mg;
+            if (mg == 16) { /* GCC unrolls a loop of 16 fully, then fails to vectorise it */
+                snn_axpy16(o, wk, value);
+                continue;
+            }
+            for (uint32_t q = 0; q < mg; q++)
+                o[q] += value * wk[q];
+        }
+    }
+    return (kh1 > kh0 ? kh1 - kh0 : 0) * (kw1 > kw0 ? kw1 - kw0 : 0) * mg;
+}
+
+/* Can snn_conv_events() take projection p? Other projections go through snn_scatter(). */
+static inline int snn_conv_fast_ok(const snn_proj *p)
+{
+    return p->kind == SNN_PROJ_CONV && p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1 && p->group == 1;
+}
+
+/* All n events idx (SNN_SPIKE_NEG for -1) of a step through convolution p into the currents
+ * I of layer L: the geometry is read once, not per spike, and 16 or 32 output channels are
+ * compile-time loop lengths. Returns the synaptic operations. */
+static inline uint64_t snn_conv_events(const snn_proj *p, const snn_layer *L, const uint32_t *restrict yx,
+                                       const uint32_t *restrict idx, uint32_t n, float *restrict I)
+{
+    snn_conv_geom g = {p->src_c, p->src_w, p->kh, p->kw, p->pt, p->pl, L->h, L->w, p->w};
+    uint64_t ops = 0;
+#define CONV_EVENTS(MG)                                                                        \
+    for (uint32_t q = 0; q < n; q++) {                                                         \
+        uint32_t e = idx[q], j = SNN_SPIKE_INDEX(e), iy = yx[j] >> 16, ix = yx[j] & 0xffff;    \
+        uint32_t c = j - (iy * g.w + ix) * g.c;                                                \
+        ops += e & SNN_SPIKE_NEG ? snn_conv_spike(&g, MG, iy, ix, c, -1.0f, I)                 \
+                                 : snn_conv_spike(&g, MG, iy, ix, c, 1.0f, I);                 \
+    }
+    switch (L->c) {
+    case 16: CONV_EVENTS(16) break;
+    case 32: CONV_EVENTS(32) break;
+    default: CONV_EVENTS(L->c) break;
+    }
+#undef CONV_EVENTS
+    return ops;
+}
+
 /* The outputs of a max-pool layer whose windows may hold input (iy, ix): rows oy0..oy1 and
  * columns ox0..ox1 (also bounded by the layer's H and W). When the kernel is smaller than the
  * stride this admits one window too many; snn_pool_window_holds() tells. */

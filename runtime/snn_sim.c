@@ -586,67 +586,6 @@ static void maxpool(snn_state *s, uint32_t i)
     s->n_spikes[i + 1] = n;
 }
 
-/* One spike of a stride-1, undilated, group-1 convolution with MG output channels: output
- * (iy + pt - kh, ix + pl - kw) gains tap (kh, kw) of source channel c. Inlined with constant
- * MG and value, so each tap is straight vector code: an add or a subtract. (snn_axpy() takes
- * restrict parameters, which GCC needs to vectorise a fully unrolled tap.) */
-typedef struct {
-    uint32_t c, w, kh, kw, pt, pl, oh, ow; /* source C and W, kernel, pads, output H and W */
-    const float *wt;                       /* (C_src, KH, KW, MG) */
-} conv_geom;
-
-SNN_HOT_INLINE uint32_t conv_spike(const conv_geom *g, uint32_t mg, uint32_t iy, uint32_t ix, uint32_t c,
-                                   float value, float *restrict I)
-{
-    const float *wc = g->wt + (size_t)c * g->kh * g->kw * mg;
-    uint32_t y0 = iy + g->pt, x0 = ix + g->pl;
-    uint32_t kh0 = y0 >= g->oh ? y0 - g->oh + 1 : 0, kw0 = x0 >= g->ow ? x0 - g->ow + 1 : 0;
-    uint32_t kh1 = y0 + 1 < g->kh ? y0 + 1 : g->kh, kw1 = x0 + 1 < g->kw ? x0 + 1 : g->kw;
-    for (uint32_t kh = kh0; kh < kh1; kh++) {
-        float *row = I + (size_t)(y0 - kh) * g->ow * mg;
-        for (uint32_t kw = kw0; kw < kw1; kw++) {
-            float *restrict o = row + (size_t)(x0 - kw) * mg;
-            const float *restrict wk = wc + (kh * g->kw + kw) * mg;
-            if (mg == 16) { /* GCC unrolls a loop of 16 fully, then fails to vectorise it */
-                snn_axpy16(o, wk, value);
-                continue;
-            }
-            for (uint32_t q = 0; q < mg; q++)
-                o[q] += value * wk[q];
-        }
-    }
-    return (kh1 > kh0 ? kh1 - kh0 : 0) * (kw1 > kw0 ? kw1 - kw0 : 0) * mg;
-}
-
-/* All of a step's events through a stride-1, undilated, group-1 convolution: the geometry is
- * read once, not per spike, and 16 or 32 output channels are compile-time loop lengths.
- * Returns the synaptic operations. Anything else goes through snn_scatter() per spike. */
-static int conv_fast_ok(const snn_proj *p)
-{
-    return p->kind == SNN_PROJ_CONV && p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1 && p->group == 1;
-}
-
-static uint64_t conv_events(const snn_proj *p, const snn_layer *L, const uint32_t *restrict yx,
-                            const uint32_t *restrict idx, uint32_t n, float *restrict I)
-{
-    conv_geom g = {p->src_c, p->src_w, p->kh, p->kw, p->pt, p->pl, L->h, L->w, p->w};
-    uint64_t ops = 0;
-#define CONV_EVENTS(MG)                                                                        \
-    for (uint32_t q = 0; q < n; q++) {                                                         \
-        uint32_t e = idx[q], j = SNN_SPIKE_INDEX(e), iy = yx[j] >> 16, ix = yx[j] & 0xffff;    \
-        uint32_t c = j - (iy * g.w + ix) * g.c;                                                \
-        ops += e & SNN_SPIKE_NEG ? conv_spike(&g, MG, iy, ix, c, -1.0f, I)                     \
-                                 : conv_spike(&g, MG, iy, ix, c, 1.0f, I);                     \
-    }
-    switch (L->c) {
-    case 16: CONV_EVENTS(16) break;
-    case 32: CONV_EVENTS(32) break;
-    default: CONV_EVENTS(L->c) break;
-    }
-#undef CONV_EVENTS
-    return ops;
-}
-
 void snn_state_step(snn_state *s)
 {
     const snn_model *m = s->m;
@@ -673,8 +612,8 @@ void snn_state_step(snn_state *s)
                 }
                 const uint32_t *idx = s->spike_idx[p->source];
                 uint32_t n = s->n_spikes[p->source];
-                if (conv_fast_ok(p)) {
-                    st->synops += conv_events(p, L, s->yx[p->source], idx, n, I);
+                if (snn_conv_fast_ok(p)) {
+                    st->synops += snn_conv_events(p, L, s->yx[p->source], idx, n, I);
                     continue;
                 }
                 /* Two inlined scatters, so each spike's sign is a constant: an add or a

@@ -9,6 +9,10 @@ so it runs exactly the converted network: every step it recomputes every layer w
 ops (as a clock-driven simulator does). The ANN pass runs the same layers with ReLU instead of
 neurons. Prints a table of images/s (median of the repeats) and the ratios, and the agreement
 between snn-run's and PyTorch's SNN predictions.
+
+One more row bounds what the step loop could reach: build/scatter-floor records the spikes of a
+run and replays only their accumulation (the additions of weights into currents, with the
+runtime's own code), as if integrate-and-fire, spike lists and pooling cost nothing.
 """
 import argparse
 import gzip
@@ -203,12 +207,19 @@ def main():
                 torch_pred.append(int(sim.run(x, args.steps).argmax()))
         t_snn = median_rate(torch_snn, args.images, args.repeats)
         t_ann = median_rate(lambda: [sim.run(x, 0, ann=True) for x in xs[:args.c_images]], args.c_images, args.repeats)
+    floor = subprocess.run([os.path.join(args.build, "scatter-floor"), snn, "--input", tests, "--steps",
+                            str(args.steps), "--limit", str(args.c_images), "--repeats",
+                            str(args.repeats)], check=True, capture_output=True, text=True).stdout
+    floor = dict((k, float(v)) for k, v in (line.split() for line in floor.splitlines()))
     agree = sum(a == b for a, b in zip(c_pred, torch_pred)) / len(torch_pred)
     print(f"model {snn}: {len(m.layers)} layers, T={args.steps}, batch 1, one thread, median of {args.repeats}")
-    print(f"{'':28s} {'images/s':>10s} {'snn-run is':>12s}")
-    print(f"{'snn-run (C, event-driven)':28s} {c:10.1f} {'':>12s}")
-    print(f"{'PyTorch SNN, clock-driven':28s} {t_snn:10.1f} {c / t_snn:11.1f}x")
-    print(f"{'PyTorch ANN forward':28s} {t_ann:10.1f} {c / t_ann:11.2f}x")
+    rows = [("snn-run (C, event-driven)", c), ("PyTorch SNN, clock-driven", t_snn), ("PyTorch ANN forward", t_ann),
+            ("accumulation alone (bound)", floor["replay"])]
+    print(f"{'':28s} {'images/s':>10s} {'x PyTorch SNN':>14s} {'snn-run is':>11s}")
+    for name, rate in rows:
+        print(f"{name:28s} {rate:10.1f} {rate / t_snn:13.2f}x {c / rate:10.2f}x")
+    print(f"accumulation alone: {floor['synops'] / 1e6:.2f} M event synops per image, replayed from a run whose"
+          f" full step loop did {floor['full']:.1f} images/s")
     print(f"prediction agreement snn-run vs PyTorch SNN on {len(torch_pred)} images: {100 * agree:.1f} %")
 
 
