@@ -12,7 +12,8 @@ between snn-run's and PyTorch's SNN predictions.
 
 One more row bounds what the step loop could reach: build/scatter-floor records the spikes of a
 run and replays only their accumulation (the additions of weights into currents, with the
-runtime's own code), as if integrate-and-fire, spike lists and pooling cost nothing.
+runtime's own code), as if integrate-and-fire, spike lists and pooling cost nothing; and the
+same additions on 16-bit integers, the bound of a fixed-point runtime that does not exist yet.
 """
 import argparse
 import gzip
@@ -215,6 +216,8 @@ def main():
     print(f"model {snn}: {len(m.layers)} layers, T={args.steps}, batch 1, one thread, median of {args.repeats}")
     rows = [("snn-run (C, event-driven)", c), ("PyTorch SNN, clock-driven", t_snn), ("PyTorch ANN forward", t_ann),
             ("accumulation alone (bound)", floor["replay"])]
+    if "replay_i16" in floor:  # the same additions on 16-bit weights and currents (timing only)
+        rows.append(("  same, 16-bit (bound)", floor["replay_i16"]))
     print(f"{'':28s} {'images/s':>10s} {'x PyTorch SNN':>14s} {'snn-run is':>11s}")
     for name, rate in rows:
         print(f"{name:28s} {rate:10.1f} {rate / t_snn:13.2f}x {c / rate:10.2f}x")

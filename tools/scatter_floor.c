@@ -14,8 +14,11 @@
  *   replay <images/s> the recorded accumulations alone
  *   synops <per image> accumulated by the replay
  *   all_synops <per image> the run's own count (adds the input current and the pooling passes)
+ *   replay_i16 <images/s> the same replay with 16-bit weights and currents (timing only; when
+ *                         every event projection is one replay_i16() handles)
  * Used by tools/bench_speed.py; not installed. */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +119,93 @@ static uint64_t replay(const snn_state *s, const event_log *lg, const uint32_t *
     return ops;
 }
 
+/* The same replay with 16-bit weights and currents: what halving the bytes of every addition
+ * would give, measured instead of guessed. Timing only; the sums are not used (the runtime
+ * has no 16-bit format). Conv (stride 1, output channels a multiple of 8) and dense
+ * projections only; i16_ok() tells whether a model has no others. */
+#if defined(__GNUC__)
+typedef int16_t i16x8 __attribute__((vector_size(16)));
+
+static inline void add_i16(int16_t *o, const int16_t *w, int neg, uint32_t n)
+{
+    uint32_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        i16x8 a, b;
+        memcpy(&a, o + k, sizeof a);
+        memcpy(&b, w + k, sizeof b);
+        a = neg ? a - b : a + b;
+        memcpy(o + k, &a, sizeof a);
+    }
+    for (; k < n; k++)
+        o[k] = (int16_t)(neg ? o[k] - w[k] : o[k] + w[k]);
+}
+
+static int i16_ok(const snn_state *s, const uint32_t *target)
+{
+    const snn_model *m = s->m;
+    for (uint32_t k = 0; k < m->n_proj; k++) {
+        const snn_proj *p = &m->proj[k];
+        const snn_layer *L = &m->layers[target[k]];
+        if (p->source == 0 || s->dense_proj[k] || L->kind != SNN_LAYER_NEURON)
+            continue;
+        if (p->kind != SNN_PROJ_DENSE && (!snn_conv_fast_ok(p) || L->c % 8))
+            return 0;
+    }
+    return 1;
+}
+
+static void replay_i16(const snn_state *s, const event_log *lg, const uint32_t *target, int16_t **w16,
+                       int16_t **acc)
+{
+    const snn_model *m = s->m;
+    for (size_t r = 0; r < lg->n;) {
+        uint32_t k = lg->w[r], n = lg->w[r + 1], i = target[k];
+        const uint32_t *idx = lg->w + r + 2, *yx = s->yx[m->proj[k].source];
+        const snn_proj *p = &m->proj[k];
+        const snn_layer *L = &m->layers[i];
+        r += 2 + (size_t)n;
+        for (uint32_t q = 0; q < n; q++) {
+            uint32_t j = SNN_SPIKE_INDEX(idx[q]);
+            int neg = (idx[q] & SNN_SPIKE_NEG) != 0;
+            if (p->kind == SNN_PROJ_DENSE) {
+                add_i16(acc[i], w16[k] + (size_t)j * L->size, neg, L->size);
+                continue;
+            }
+            uint32_t iy = yx[j] >> 16, ix = yx[j] & 0xffff, c = j - (iy * p->src_w + ix) * p->src_c, mg = L->c;
+            const int16_t *wc = w16[k] + (size_t)c * p->kh * p->kw * mg; /* (KH, KW, MG) */
+            uint32_t y0 = iy + p->pt, x0 = ix + p->pl;
+            uint32_t kh0 = y0 >= L->h ? y0 - L->h + 1 : 0, kw0 = x0 >= L->w ? x0 - L->w + 1 : 0;
+            uint32_t kh1 = y0 + 1 < p->kh ? y0 + 1u : p->kh, kw1 = x0 + 1 < p->kw ? x0 + 1u : p->kw;
+            for (uint32_t kh = kh0; kh < kh1; kh++)
+                for (uint32_t kw = kw0; kw < kw1; kw++) {
+                    int16_t *o = acc[i] + ((size_t)(y0 - kh) * L->w + (x0 - kw)) * mg;
+                    const int16_t *wk = wc + (kh * p->kw + kw) * mg;
+                    if (mg == 16)
+                        add_i16(o, wk, neg, 16);
+                    else if (mg == 32)
+                        add_i16(o, wk, neg, 32);
+                    else
+                        add_i16(o, wk, neg, mg);
+                }
+        }
+    }
+}
+
+/* Weights scaled so the largest is 2^12, rounded. */
+static int16_t *quantise(const snn_proj *p)
+{
+    int16_t *q = malloc((size_t)p->n_w * sizeof *q);
+    float big = 0.0f;
+    if (!q)
+        return NULL;
+    for (uint32_t k = 0; k < p->n_w; k++)
+        big = fabsf(p->w[k]) > big ? fabsf(p->w[k]) : big;
+    for (uint32_t k = 0; k < p->n_w; k++)
+        q[k] = (int16_t)lrintf(big > 0.0f ? p->w[k] * 4096.0f / big : 0.0f);
+    return q;
+}
+#endif
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -173,7 +263,8 @@ int main(int argc, char **argv)
     void *mem = NULL;
     float *x = NULL, *scratch[SNN_MAX_LAYERS] = {0};
     event_log lg = {NULL, 0, 0};
-    double *t_full = NULL, *t_replay = NULL;
+    double *t_full = NULL, *t_replay = NULL, *t_i16 = NULL;
+    int16_t *w16[SNN_MAX_PROJ] = {0}, *acc16[SNN_MAX_LAYERS] = {0};
     if (!m || snn_file_read_all(path, (size_t)1 << 32, &file, &len, &d) != SNN_OK) {
         fprintf(stderr, "scatter-floor: %s: %s\n", path, m ? d.msg : "out of memory");
         goto done;
@@ -202,7 +293,8 @@ int main(int argc, char **argv)
     x = malloc(m->input_size * sizeof *x);
     t_full = malloc((size_t)repeats * sizeof *t_full);
     t_replay = malloc((size_t)repeats * sizeof *t_replay);
-    if (!mem || !x || !t_full || !t_replay)
+    t_i16 = malloc((size_t)repeats * sizeof *t_i16);
+    if (!mem || !x || !t_full || !t_replay || !t_i16)
         goto oom;
     for (uint32_t i = 0; i < m->n_layers; i++)
         if (!(scratch[i] = calloc(m->layers[i].size, sizeof(float))))
@@ -213,10 +305,20 @@ int main(int argc, char **argv)
     proj_targets(m, target);
     snn_preprocess pp = {m->pre_scale, m->pre_mean, m->pre_std};
     uint64_t run_ops = 0, replay_ops = 0;
+    int with_i16 = 0;
+#if defined(__GNUC__)
+    with_i16 = i16_ok(&s, target);
+    for (uint32_t k = 0; with_i16 && k < m->n_proj; k++)
+        if (!(w16[k] = quantise(&m->proj[k])))
+            goto oom;
+    for (uint32_t i = 0; with_i16 && i < m->n_layers; i++)
+        if (!(acc16[i] = calloc(m->layers[i].size, sizeof(int16_t))))
+            goto oom;
+#endif
     /* Image by image: record (untimed), then time the full loop and the replay of the same
      * image one after the other, so that both see the same machine. */
     for (long r = 0; r < repeats; r++) {
-        t_full[r] = t_replay[r] = 0.0;
+        t_full[r] = t_replay[r] = t_i16[r] = 0.0;
         for (int64_t i = 0; i < n; i++) {
             snn_preprocess_sample(&ds, i, &pp, x);
             lg.n = 0;
@@ -233,12 +335,21 @@ int main(int argc, char **argv)
             if (r == 0)
                 replay_ops += ops;
             t_full[r] += t1 - t0, t_replay[r] += t2 - t1;
+#if defined(__GNUC__)
+            if (with_i16) {
+                replay_i16(&s, &lg, target, w16, acc16);
+                t_i16[r] += now() - t2;
+            }
+#endif
         }
     }
     qsort(t_full, (size_t)repeats, sizeof *t_full, cmp_double);
     qsort(t_replay, (size_t)repeats, sizeof *t_replay, cmp_double);
+    qsort(t_i16, (size_t)repeats, sizeof *t_i16, cmp_double);
     printf("full %.1f\nreplay %.1f\nsynops %.0f\nall_synops %.0f\n", (double)n / t_full[repeats / 2],
            (double)n / t_replay[repeats / 2], (double)replay_ops / (double)n, (double)run_ops / (double)n);
+    if (with_i16)
+        printf("replay_i16 %.1f\n", (double)n / t_i16[repeats / 2]);
     rc = 0;
     goto done;
 oom:
@@ -247,6 +358,11 @@ done:
     free(lg.w);
     free(t_full);
     free(t_replay);
+    free(t_i16);
+    for (uint32_t k = 0; k < SNN_MAX_PROJ; k++)
+        free(w16[k]);
+    for (uint32_t i = 0; i < SNN_MAX_LAYERS; i++)
+        free(acc16[i]);
     for (uint32_t i = 0; i < SNN_MAX_LAYERS; i++)
         free(scratch[i]);
     free(x);
