@@ -342,9 +342,9 @@ int cmd_eval(int argc, char **argv)
     if ((rc = cli_load_labelled(data_path, label_path, limit, &ds, &lb, &n)) != 0)
         goto done;
     rc = EXIT_BAD_INPUT;
-    if (ds.sample_size != m->input_size) {
-        fprintf(stderr, "ann2snn: %s: samples have %lld values, the SNN takes %u\n", data_path,
-                (long long)ds.sample_size, m->input_size);
+    snn_diag d;
+    if (snn_dataset_check_size(&ds, m->input_size, "the SNN", &d) != SNN_OK) {
+        fprintf(stderr, "ann2snn: %s: %s\n", data_path, d.msg);
         goto done;
     }
     if (coding == UINT32_MAX)

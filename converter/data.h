@@ -43,6 +43,10 @@ snn_status snn_dataset_read(const char *path, snn_dataset *ds, snn_diag *diag);
 snn_status snn_dataset_read_prefix(const char *path, int64_t max_samples, snn_dataset *ds,
                                    snn_diag *diag);
 void snn_dataset_free(snn_dataset *ds);
+/* SNN_OK when every sample of ds has sample_size values; else SNN_ERR_INVALID with "samples
+ * have N values, <what> takes M" (what: the consumer, e.g. "the SNN"). */
+snn_status snn_dataset_check_size(const snn_dataset *ds, int64_t sample_size, const char *what,
+                                  snn_diag *diag);
 
 /* Labels: a 1-D dataset of non-negative integers. */
 snn_status snn_labels_read(const char *path, snn_labels *lb, snn_diag *diag);

@@ -16,6 +16,15 @@ void snn_dataset_free(snn_dataset *ds)
     memset(ds, 0, sizeof *ds);
 }
 
+snn_status snn_dataset_check_size(const snn_dataset *ds, int64_t sample_size, const char *what,
+                                  snn_diag *diag)
+{
+    if (ds->sample_size == sample_size)
+        return SNN_OK;
+    return snn_diag_set(diag, SNN_ERR_INVALID, "samples have %lld values, %s takes %lld",
+                        (long long)ds->sample_size, what, (long long)sample_size);
+}
+
 void snn_labels_free(snn_labels *lb)
 {
     if (!lb)

@@ -126,9 +126,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "snn-run: %s: %s\n", labels, d.msg);
         goto done;
     }
-    if (ds.sample_size != m->input_size) {
-        fprintf(stderr, "snn-run: %s: samples have %lld values, the SNN takes %u\n", input,
-                (long long)ds.sample_size, m->input_size);
+    if (snn_dataset_check_size(&ds, m->input_size, "the SNN", &d) != SNN_OK) {
+        fprintf(stderr, "snn-run: %s: %s\n", input, d.msg);
         goto done;
     }
     if (coding == SNN_CODING_TTFS && !(m->features & SNN_FEATURE_TTFS)) {

@@ -277,13 +277,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "scatter-floor: %s: a TTFS file; this measures rate coding\n", path);
         goto done;
     }
-    if (snn_dataset_read(input, &ds, &d) != SNN_OK) {
+    if (snn_dataset_read(input, &ds, &d) != SNN_OK ||
+        snn_dataset_check_size(&ds, m->input_size, "the SNN", &d) != SNN_OK) {
         fprintf(stderr, "scatter-floor: %s: %s\n", input, d.msg);
-        goto done;
-    }
-    if (ds.sample_size != m->input_size) {
-        fprintf(stderr, "scatter-floor: %s: samples have %lld values, the SNN takes %u\n", input,
-                (long long)ds.sample_size, m->input_size);
         goto done;
     }
     rc = 1;
