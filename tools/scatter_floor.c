@@ -122,15 +122,21 @@ static uint64_t replay(const snn_state *s, const event_log *lg, const uint32_t *
 /* The same replay with 16-bit weights and currents: what halving the bytes of every addition
  * would give, measured instead of guessed. Timing only; the sums are not used (the runtime
  * has no 16-bit format). Conv (stride 1, output channels a multiple of 8) and dense
- * projections only; i16_ok() tells whether a model has no others. */
+ * projections only; i16_ok() tells whether a model has no others. Vectors of 8 lanes, or 16 in
+ * a build with AVX2 (meson setup B -Dc_args=-march=x86-64-v3), to bound that case too. */
 #if defined(__GNUC__)
-typedef int16_t i16x8 __attribute__((vector_size(16)));
+#if defined(__AVX2__) /* a -march=x86-64-v3 build: 16 lanes */
+typedef int16_t i16xN __attribute__((vector_size(32)));
+#else
+typedef int16_t i16xN __attribute__((vector_size(16)));
+#endif
+#define I16_LANES (sizeof(i16xN) / sizeof(int16_t))
 
 static inline void add_i16(int16_t *o, const int16_t *w, int neg, uint32_t n)
 {
     uint32_t k = 0;
-    for (; k + 8 <= n; k += 8) {
-        i16x8 a, b;
+    for (; k + I16_LANES <= n; k += I16_LANES) {
+        i16xN a, b;
         memcpy(&a, o + k, sizeof a);
         memcpy(&b, w + k, sizeof b);
         a = neg ? a - b : a + b;
