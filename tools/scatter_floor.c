@@ -126,13 +126,15 @@ static uint64_t replay(const snn_state *s, const event_log *lg, const uint32_t *
  * a build with AVX2 (meson setup B -Dc_args=-march=x86-64-v3), to bound that case too. */
 #if defined(__GNUC__)
 #if defined(__AVX2__) /* a -march=x86-64-v3 build: 16 lanes */
-typedef int16_t i16xN __attribute__((vector_size(32)));
+typedef uint16_t i16xN __attribute__((vector_size(32)));
 #else
-typedef int16_t i16xN __attribute__((vector_size(16)));
+typedef uint16_t i16xN __attribute__((vector_size(16)));
 #endif
-#define I16_LANES (sizeof(i16xN) / sizeof(int16_t))
+#define I16_LANES (sizeof(i16xN) / sizeof(uint16_t))
 
-static inline void add_i16(int16_t *o, const int16_t *w, int neg, uint32_t n)
+/* Two's complement 16-bit values held as uint16_t: the same instructions as int16_t, and a sum
+ * that wraps is defined (the replay's sums are not used). */
+static inline void add_i16(uint16_t *o, const uint16_t *w, int neg, uint32_t n)
 {
     uint32_t k = 0;
     for (; k + I16_LANES <= n; k += I16_LANES) {
@@ -143,7 +145,7 @@ static inline void add_i16(int16_t *o, const int16_t *w, int neg, uint32_t n)
         memcpy(o + k, &a, sizeof a);
     }
     for (; k < n; k++)
-        o[k] = (int16_t)(neg ? o[k] - w[k] : o[k] + w[k]);
+        o[k] = (uint16_t)(neg ? o[k] - w[k] : o[k] + w[k]);
 }
 
 static int i16_ok(const snn_state *s, const uint32_t *target)
@@ -160,8 +162,8 @@ static int i16_ok(const snn_state *s, const uint32_t *target)
     return 1;
 }
 
-static void replay_i16(const snn_state *s, const event_log *lg, const uint32_t *target, int16_t **w16,
-                       int16_t **acc)
+static void replay_i16(const snn_state *s, const event_log *lg, const uint32_t *target, uint16_t **w16,
+                       uint16_t **acc)
 {
     const snn_model *m = s->m;
     for (size_t r = 0; r < lg->n;) {
@@ -178,14 +180,14 @@ static void replay_i16(const snn_state *s, const event_log *lg, const uint32_t *
                 continue;
             }
             uint32_t iy = yx[j] >> 16, ix = yx[j] & 0xffff, c = j - (iy * p->src_w + ix) * p->src_c, mg = L->c;
-            const int16_t *wc = w16[k] + (size_t)c * p->kh * p->kw * mg; /* (KH, KW, MG) */
+            const uint16_t *wc = w16[k] + (size_t)c * p->kh * p->kw * mg; /* (KH, KW, MG) */
             uint32_t y0 = iy + p->pt, x0 = ix + p->pl;
             uint32_t kh0 = y0 >= L->h ? y0 - L->h + 1 : 0, kw0 = x0 >= L->w ? x0 - L->w + 1 : 0;
             uint32_t kh1 = y0 + 1 < p->kh ? y0 + 1u : p->kh, kw1 = x0 + 1 < p->kw ? x0 + 1u : p->kw;
             for (uint32_t kh = kh0; kh < kh1; kh++)
                 for (uint32_t kw = kw0; kw < kw1; kw++) {
-                    int16_t *o = acc[i] + ((size_t)(y0 - kh) * L->w + (x0 - kw)) * mg;
-                    const int16_t *wk = wc + (kh * p->kw + kw) * mg;
+                    uint16_t *o = acc[i] + ((size_t)(y0 - kh) * L->w + (x0 - kw)) * mg;
+                    const uint16_t *wk = wc + (kh * p->kw + kw) * mg;
                     if (mg == 16)
                         add_i16(o, wk, neg, 16);
                     else if (mg == 32)
@@ -198,16 +200,16 @@ static void replay_i16(const snn_state *s, const event_log *lg, const uint32_t *
 }
 
 /* Weights scaled so the largest is 2^12, rounded. */
-static int16_t *quantise(const snn_proj *p)
+static uint16_t *quantise(const snn_proj *p)
 {
-    int16_t *q = malloc((size_t)p->n_w * sizeof *q);
+    uint16_t *q = malloc((size_t)p->n_w * sizeof *q);
     float big = 0.0f;
     if (!q)
         return NULL;
     for (uint32_t k = 0; k < p->n_w; k++)
         big = fabsf(p->w[k]) > big ? fabsf(p->w[k]) : big;
     for (uint32_t k = 0; k < p->n_w; k++)
-        q[k] = (int16_t)lrintf(big > 0.0f ? p->w[k] * 4096.0f / big : 0.0f);
+        q[k] = (uint16_t)(int16_t)lrintf(big > 0.0f ? p->w[k] * 4096.0f / big : 0.0f);
     return q;
 }
 #endif
@@ -270,7 +272,7 @@ int main(int argc, char **argv)
     float *x = NULL, *scratch[SNN_MAX_LAYERS] = {0};
     event_log lg = {NULL, 0, 0};
     double *t_full = NULL, *t_replay = NULL, *t_i16 = NULL;
-    int16_t *w16[SNN_MAX_PROJ] = {0}, *acc16[SNN_MAX_LAYERS] = {0};
+    uint16_t *w16[SNN_MAX_PROJ] = {0}, *acc16[SNN_MAX_LAYERS] = {0};
     if (!m || snn_file_read_all(path, (size_t)1 << 32, &file, &len, &d) != SNN_OK) {
         fprintf(stderr, "scatter-floor: %s: %s\n", path, m ? d.msg : "out of memory");
         goto done;
@@ -314,7 +316,7 @@ int main(int argc, char **argv)
         if (!(w16[k] = quantise(&m->proj[k])))
             goto oom;
     for (uint32_t i = 0; with_i16 && i < m->n_layers; i++)
-        if (!(acc16[i] = calloc(m->layers[i].size, sizeof(int16_t))))
+        if (!(acc16[i] = calloc(m->layers[i].size, sizeof(uint16_t))))
             goto oom;
 #endif
     /* Image by image: record (untimed), then time the full loop and the replay of the same
