@@ -56,18 +56,18 @@ static double now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* The layer each projection feeds (the runtime keeps only the reverse map). */
+/* The layer each projection belongs to (the runtime keeps only the reverse map): a NEURON
+ * layer's inputs, or a CONCAT layer's sources. */
 static void proj_targets(const snn_model *m, uint32_t *target)
 {
     for (uint32_t i = 0; i < m->n_layers; i++)
-        if (m->layers[i].kind == SNN_LAYER_NEURON)
-            for (uint32_t k = m->layers[i].proj_first; k < m->layers[i].proj_first + m->layers[i].proj_count; k++)
-                target[k] = i;
+        for (uint32_t k = m->layers[i].proj_first; k < m->layers[i].proj_first + m->layers[i].proj_count; k++)
+            target[k] = i;
 }
 
 /* Run one sample for T steps; with lg, append every accumulated event (step order). Returns
- * the synaptic operations of the event-driven projections (0 without lg). */
-static uint64_t run_sample(snn_state *s, const float *x, uint32_t T, const uint32_t *target, event_log *lg)
+ * 0 when the log could not grow, else 1. */
+static int run_sample(snn_state *s, const float *x, uint32_t T, const uint32_t *target, event_log *lg)
 {
     const snn_model *m = s->m;
     snn_state_begin(s, x, SNN_CODING_DIRECT, 1);
@@ -83,13 +83,13 @@ static uint64_t run_sample(snn_state *s, const float *x, uint32_t T, const uint3
                 continue;
             uint32_t n = s->n_spikes[p->source];
             if (!log_push(lg, k) || !log_push(lg, n))
-                return UINT64_MAX;
+                return 0;
             for (uint32_t q = 0; q < n; q++)
                 if (!log_push(lg, s->spike_idx[p->source][q]))
-                    return UINT64_MAX;
+                    return 0;
         }
     }
-    return 0;
+    return 1;
 }
 
 /* Replay the accumulations of a log into scratch currents, as snn_state_step() does them;
@@ -104,6 +104,8 @@ static uint64_t replay(const snn_state *s, const event_log *lg, const uint32_t *
         const snn_proj *p = &m->proj[k];
         const snn_layer *L = &m->layers[i];
         r += 2 + (size_t)n;
+        /* The dispatch of snn_state_step(), line for line: sharing it through a helper in
+         * snn_internal.h moved the step loop's speed by 2-6 % with the compiler's inlining. */
         if (snn_conv_fast_ok(p)) {
             ops += snn_conv_events(p, L, s->yx[p->source], idx, n, scratch[i]);
             continue;
@@ -188,7 +190,7 @@ static void replay_i16(const snn_state *s, const event_log *lg, const uint32_t *
                 for (uint32_t kw = kw0; kw < kw1; kw++) {
                     uint16_t *o = acc[i] + ((size_t)(y0 - kh) * L->w + (x0 - kw)) * mg;
                     const uint16_t *wk = wc + (kh * p->kw + kw) * mg;
-                    if (mg == 16)
+                    if (mg == 16) /* constant lengths, as the float replay has them */
                         add_i16(o, wk, neg, 16);
                     else if (mg == 32)
                         add_i16(o, wk, neg, 32);
@@ -225,8 +227,15 @@ static void usage(FILE *f)
     fprintf(f, "Usage: scatter-floor MODEL.snn --input FILE [--steps T] [--limit N] [--repeats R]\n"
                "\n"
                "Times the whole step loop, then only the event-driven accumulations of the same\n"
-               "run replayed (direct coding). Prints 'full', 'replay' (images/s, medians of R)\n"
-               "and 'synops' (per image). Exit status: 0 success, 1 failure, 2 bad input.\n");
+               "run replayed (direct coding). Prints 'full', 'replay' and, where the model allows\n"
+               "it, 'replay_i16' (the replay on 16-bit integers; images/s, medians of R), and\n"
+               "'synops' / 'all_synops' (event / all synaptic operations per image).\n"
+               "  -i, --input FILE     samples (IDX, .npy or .pb, raw values)\n"
+               "  -T, --steps T        time steps (default 64)\n"
+               "  -n, --limit N        only the first N samples (default 200)\n"
+               "  -r, --repeats R      timed passes over the samples (default 3)\n"
+               "  -h, --help           this help\n"
+               "Exit status: 0 success, 1 failure, 2 bad input.\n");
 }
 
 int main(int argc, char **argv)
@@ -326,7 +335,7 @@ int main(int argc, char **argv)
         for (int64_t i = 0; i < n; i++) {
             snn_preprocess_sample(&ds, i, &pp, x);
             lg.n = 0;
-            if (run_sample(&s, x, (uint32_t)T, target, &lg) == UINT64_MAX)
+            if (!run_sample(&s, x, (uint32_t)T, target, &lg))
                 goto oom;
             if (r == 0)
                 for (uint32_t k = 0; k < m->n_layers; k++)
