@@ -15,13 +15,15 @@
  *     w * lambda_src[c_in] / lambda_out[c_out],  bias b / lambda_out[c_out],  threshold 1,
  * so spikes are plain 0/1 events. The output layer has lambda 1: its membrane accumulates
  * the ANN's logits times the number of steps. */
+#include <assert.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "shape.h"
+#include "ir/ops.h"
+#include "ir/shape.h"
 #include "snn_net.h"
 
 typedef enum { V_NONE = 0, V_SPIKES, V_LINEAR } value_kind;
@@ -862,22 +864,30 @@ static snn_status op_maxpool(builder *b, const snn_node *n, value *x_in, value *
     }
     if (x->kind != V_SPIKES || x->buffer == 0)
         return node_fail(b, n, "max pooling must read a spiking layer (not the raw input)");
-    int64_t pads[4], ohw[2];
-    snn_status st = snn_shape_window(n, n->attr.kernel, &X->dims[2], pads, ohw, b->diag);
-    if (st != SNN_OK)
-        return st;
-    if (n->attr.dilations[0] != 1 || n->attr.dilations[1] != 1 || pads[0] >= n->attr.kernel[0] ||
-        pads[2] >= n->attr.kernel[0] || pads[1] >= n->attr.kernel[1] || pads[3] >= n->attr.kernel[1])
-        return node_fail(b, n, "dilated max pooling, or padding as large as the window, is not supported");
+    /* GlobalMaxPool is a max pool whose one window is the whole plane. */
+    bool global = n->op == SNN_OP_GLOBALMAXPOOL;
+    if (global && (X->rank != 4 || X->dims[2] > UINT16_MAX || X->dims[3] > UINT16_MAX))
+        return node_fail(b, n, "global max pooling needs an NCHW input of at most 65535x65535");
+    int64_t kernel[2] = {global ? X->dims[2] : n->attr.kernel[0], global ? X->dims[3] : n->attr.kernel[1]};
+    int64_t strides[2] = {global ? 1 : n->attr.strides[0], global ? 1 : n->attr.strides[1]};
+    int64_t pads[4] = {0, 0, 0, 0}, ohw[2] = {1, 1};
+    if (!global) {
+        snn_status st = snn_shape_window(n, kernel, &X->dims[2], pads, ohw, b->diag);
+        if (st != SNN_OK)
+            return st;
+        if (n->attr.dilations[0] != 1 || n->attr.dilations[1] != 1 || pads[0] >= kernel[0] ||
+            pads[2] >= kernel[0] || pads[1] >= kernel[1] || pads[3] >= kernel[1])
+            return node_fail(b, n, "dilated max pooling, or padding as large as the window, is not supported");
+    }
     net_layer *L;
-    st = push_layer(b, &L);
+    snn_status st = push_layer(b, &L);
     if (st != SNN_OK)
         return st;
     L->kind = SNN_LAYER_MAXPOOL;
     L->c = x->c, L->h = (uint32_t)ohw[0], L->w = (uint32_t)ohw[1];
     L->source = x->buffer;
-    L->kh = (uint16_t)n->attr.kernel[0], L->kw = (uint16_t)n->attr.kernel[1];
-    L->sh = (uint16_t)n->attr.strides[0], L->sw = (uint16_t)n->attr.strides[1];
+    L->kh = (uint16_t)kernel[0], L->kw = (uint16_t)kernel[1];
+    L->sh = (uint16_t)strides[0], L->sw = (uint16_t)strides[1];
     L->pt = (uint16_t)pads[0], L->pl = (uint16_t)pads[1], L->pb = (uint16_t)pads[2], L->pr = (uint16_t)pads[3];
     L->tensor = n->outputs[0];
     snprintf(L->name, sizeof L->name, "%s", n->name);
@@ -936,93 +946,112 @@ static snn_status op_concat(builder *b, const snn_node *n, value *out)
     return SNN_OK;
 }
 
+/* One adapter per SPIKING name of ops.def, all of one signature: x is input 0's value
+ * (NULL when the node has none), y the output's. */
+#define SPIKING_FN(name) static snn_status spiking_##name(builder *b, const snn_node *n, value *x, value *y)
+
+SPIKING_FN(conv) { (void)x; return op_conv(b, n, y); }
+SPIKING_FN(dense) { (void)x; return op_dense(b, n, y); }
+SPIKING_FN(pool) { (void)x; return op_pool(b, n, y); }
+SPIKING_FN(add) { (void)x; return op_add(b, n, y); }
+SPIKING_FN(scale) { (void)x; return op_scale(b, n, y); }
+SPIKING_FN(batchnorm) { (void)x; return op_batchnorm(b, n, y); }
+SPIKING_FN(maxpool) { return op_maxpool(b, n, x, y); }
+SPIKING_FN(concat) { (void)x; return op_concat(b, n, y); }
+
+SPIKING_FN(none)
+{
+    (void)x;
+    (void)y;
+    return node_fail(b, n, "has no spiking equivalent");
+}
+
+/* Relu, and Clip(0, max): rectification is what a spiking layer does. */
+SPIKING_FN(relu)
+{
+    float cap = INFINITY;
+    if (n->op == SNN_OP_CLIP) {
+        if ((n->n_inputs > 1 && n->inputs[1] >= 0) || (n->n_inputs > 2 && n->inputs[2] >= 0))
+            return node_fail(b, n, "Clip bounds must be constants");
+        if (n->attr.clip_min != 0.0f)
+            return node_fail(b, n, "only Clip(0, max) (ReLU6 and the like) maps to neurons");
+        cap = n->attr.clip_max;
+    }
+    if (!x || x->kind == V_NONE)
+        return node_fail(b, n, "input has no spiking representation");
+    if (x->kind == V_SPIKES) {
+        /* Already rectified; a Clip below the scale would need a lower ceiling. */
+        if (cap < INFINITY && x->buffer && b->lambda[x->buffer][0] > cap)
+            return node_fail(b, n, "clipping a spiking layer's output below its scale is not supported");
+        return value_copy(b, x, y);
+    }
+    snn_status st = value_copy(b, x, y);
+    if (st == SNN_OK)
+        st = materialize(b, y, n->outputs[0], cap, 0, n->name);
+    return st;
+}
+
+/* Ops that change only the shape: buffers are flat, so no spike changes. */
+SPIKING_FN(reshape)
+{
+    if (!x || x->kind == V_NONE)
+        return node_fail(b, n, "input has no spiking representation");
+    if (x->kind == V_LINEAR && (n->op == SNN_OP_FLATTEN || n->op == SNN_OP_RESHAPE)) {
+        uint32_t c, h, w;
+        if (!chw_of(&b->g->tensors[n->outputs[0]], &c, &h, &w) || c != x->c || h != x->h || w != x->w) {
+            /* A real reshape: pooled (non-negative) values become neurons first. */
+            snn_status st = ensure_spikes(b, n, 0);
+            if (st != SNN_OK)
+                return st;
+            if (x->kind == V_LINEAR)
+                return node_fail(b, n, "reshaping a value before its activation is not supported");
+        }
+    }
+    return value_copy(b, x, y); /* buffers are flat: a reshape changes no spike */
+}
+
+/* Softmax at the output: the readout's arg-max ignores it. */
+SPIKING_FN(readout)
+{
+    bool is_out = false;
+    for (int i = 0; i < b->g->n_outputs; i++)
+        is_out |= b->g->outputs[i] == n->outputs[0];
+    if (!is_out)
+        return node_fail(b, n, "Softmax is supported only at the output (the readout's argmax ignores it)");
+    if (!x || x->kind == V_NONE)
+        return node_fail(b, n, "input has no spiking representation");
+    return value_copy(b, x, y);
+}
+
+typedef snn_status spiking_fn(builder *b, const snn_node *n, value *x, value *y);
+
+/* The SPIKING column of ops.def. */
+static spiking_fn *const spiking_of_op[] = {
+#define SNN_OP(ENUM, NAME, SINCE, TYPES, ROLE, READS, SHAPE, KERNEL, SPIKING) spiking_##SPIKING,
+#include "ir/ops.def"
+#undef SNN_OP
+};
+static_assert(sizeof spiking_of_op / sizeof spiking_of_op[0] == SNN_OP_COUNT, "one per op");
+
 static snn_status build_node(builder *b, const snn_node *n)
 {
     /* Ops that read spikes take pooled values as neurons first (a dense layer composes a
      * global average pool instead). */
+    snn_op_reads reads = snn_op_info_of(n->op)->reads;
+    int spiking_inputs = reads == SNN_OP_READS_ALL_SPIKES ? n->n_inputs
+                         : reads == SNN_OP_READS_SPIKES   ? 1
+                                                          : 0;
     bool dense = n->op == SNN_OP_GEMM || n->op == SNN_OP_MATMUL;
-    bool reads_spikes = dense || n->op == SNN_OP_CONV || n->op == SNN_OP_AVGPOOL ||
-                        n->op == SNN_OP_GLOBALAVGPOOL || n->op == SNN_OP_MAXPOOL || n->op == SNN_OP_CONCAT;
     if (dense && n->inputs[0] >= 0 && is_pure_gap(&b->vals[n->inputs[0]]))
-        reads_spikes = false; /* op_dense composes the pool */
-    for (int k = 0; reads_spikes && k < (n->op == SNN_OP_CONCAT ? n->n_inputs : 1); k++) {
+        spiking_inputs = 0; /* op_dense composes the pool */
+    for (int k = 0; k < spiking_inputs; k++) {
         snn_status st = ensure_spikes(b, n, k);
         if (st != SNN_OK)
             return st;
     }
     value *y = &b->vals[n->outputs[0]];
     value *x = n->n_inputs > 0 && n->inputs[0] >= 0 ? &b->vals[n->inputs[0]] : NULL;
-    switch (n->op) {
-    case SNN_OP_CONV: return op_conv(b, n, y);
-    case SNN_OP_GEMM:
-    case SNN_OP_MATMUL: return op_dense(b, n, y);
-    case SNN_OP_AVGPOOL:
-    case SNN_OP_GLOBALAVGPOOL: return op_pool(b, n, y);
-    case SNN_OP_ADD:
-    case SNN_OP_SUB:
-    case SNN_OP_SUM: return op_add(b, n, y);
-    case SNN_OP_MUL:
-    case SNN_OP_DIV: return op_scale(b, n, y);
-    case SNN_OP_BATCHNORM: return op_batchnorm(b, n, y);
-    case SNN_OP_MAXPOOL: return op_maxpool(b, n, x, y);
-    case SNN_OP_CONCAT: return op_concat(b, n, y);
-    case SNN_OP_RELU:
-    case SNN_OP_CLIP: {
-        float cap = INFINITY;
-        if (n->op == SNN_OP_CLIP) {
-            if ((n->n_inputs > 1 && n->inputs[1] >= 0) || (n->n_inputs > 2 && n->inputs[2] >= 0))
-                return node_fail(b, n, "Clip bounds must be constants");
-            if (n->attr.clip_min != 0.0f)
-                return node_fail(b, n, "only Clip(0, max) (ReLU6 and the like) maps to neurons");
-            cap = n->attr.clip_max;
-        }
-        if (!x || x->kind == V_NONE)
-            return node_fail(b, n, "input has no spiking representation");
-        if (x->kind == V_SPIKES) {
-            /* Already rectified; a Clip below the scale would need a lower ceiling. */
-            if (cap < INFINITY && x->buffer && b->lambda[x->buffer][0] > cap)
-                return node_fail(b, n, "clipping a spiking layer's output below its scale is not supported");
-            return value_copy(b, x, y);
-        }
-        snn_status st = value_copy(b, x, y);
-        if (st == SNN_OK)
-            st = materialize(b, y, n->outputs[0], cap, 0, n->name);
-        return st;
-    }
-    case SNN_OP_FLATTEN:
-    case SNN_OP_RESHAPE:
-    case SNN_OP_IDENTITY:
-    case SNN_OP_DROPOUT:
-    case SNN_OP_UNSQUEEZE:
-    case SNN_OP_SQUEEZE:
-        if (!x || x->kind == V_NONE)
-            return node_fail(b, n, "input has no spiking representation");
-        if (x->kind == V_LINEAR && (n->op == SNN_OP_FLATTEN || n->op == SNN_OP_RESHAPE)) {
-            uint32_t c, h, w;
-            if (!chw_of(&b->g->tensors[n->outputs[0]], &c, &h, &w) || c != x->c || h != x->h || w != x->w) {
-                /* A real reshape: pooled (non-negative) values become neurons first. */
-                snn_status st = ensure_spikes(b, n, 0);
-                if (st != SNN_OK)
-                    return st;
-                if (x->kind == V_LINEAR)
-                    return node_fail(b, n, "reshaping a value before its activation is not supported");
-            }
-        }
-        return value_copy(b, x, y); /* buffers are flat: a reshape changes no spike */
-    case SNN_OP_SOFTMAX:
-    case SNN_OP_LOGSOFTMAX: {
-        bool is_out = false;
-        for (int i = 0; i < b->g->n_outputs; i++)
-            is_out |= b->g->outputs[i] == n->outputs[0];
-        if (!is_out)
-            return node_fail(b, n, "Softmax is supported only at the output (the readout's argmax ignores it)");
-        if (!x || x->kind == V_NONE)
-            return node_fail(b, n, "input has no spiking representation");
-        return value_copy(b, x, y);
-    }
-    default:
-        return node_fail(b, n, "has no spiking equivalent");
-    }
+    return spiking_of_op[n->op](b, n, x, y);
 }
 
 static snn_status finish(builder *b)

@@ -5,8 +5,8 @@
 #ifndef ANN2SNN_CALIB_H
 #define ANN2SNN_CALIB_H
 
-#include "eval.h"
-#include "graph.h"
+#include "eval/eval.h"
+#include "ir/graph.h"
 
 #define CALIB_BINS_PER_OCTAVE 32 /* must match the 5 mantissa bits calib.c reads */
 #define CALIB_MIN_EXP (-24) /* smallest binned value 2^-24; below counts as the first bin */

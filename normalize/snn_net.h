@@ -6,8 +6,8 @@
 #include <stdint.h>
 
 #include "calib.h"
-#include "diag.h"
-#include "graph.h"
+#include "base/diag.h"
+#include "ir/graph.h"
 #include "snn_format.h"
 
 typedef struct {

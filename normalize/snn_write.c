@@ -4,7 +4,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "fileio.h"
+#include "base/fileio.h"
 #include "snn_net.h"
 
 static void wr16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }

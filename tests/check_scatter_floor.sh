@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scatter-floor (tools/scatter_floor.c, the bound row of tools/bench_speed.py) on a converted
+# scatter-floor (tools/scatter-floor/scatter_floor.c, the bound row of tools/scripts/bench_speed.py) on a converted
 # bundled CNN: every measurement printed, the replayed event synops positive and no more than
 # the run's own count (which adds the input current and the pooling passes), and bad input
 # refused with exit status 2.

@@ -11,8 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "eval.h"
-#include "onnx_import.h"
+#include "eval/eval.h"
+#include "onnx/onnx_import.h"
+#include "proto/tensorproto.h"
 
 static const char *cli, *pass_dir;
 

@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "data.h"
+#include "data/data.h"
 
 /* IDX uint8 of shape (3, 2, 2) with values 0..11. */
 static size_t make_idx(uint8_t *buf)

@@ -7,10 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eval.h"
-#include "graph.h"
-#include "passes.h"
-#include "shape.h"
+#include "eval/eval.h"
+#include "ir/graph.h"
+#include "passes/passes.h"
+#include "ir/shape.h"
+#include "ir/verify.h"
 
 /* x (1, 4) -> Relu a -> Relu b, nodes added in reverse order. */
 static void build_chain(snn_graph *g, bool cycle)

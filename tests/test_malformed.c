@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "onnx_import.h"
+#include "onnx/onnx_import.h"
 
 static const char *data_dir, *cli_path;
 

@@ -1,5 +1,5 @@
 /* Bundled models against PyTorch: on the first test images (models/NAME.ref_logits.npy,
- * written by tools/train_models.py) our evaluator's logits match PyTorch's and the
+ * written by tools/scripts/train_models.py) our evaluator's logits match PyTorch's and the
  * predicted classes are the same. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "data.h"
-#include "eval.h"
-#include "onnx_import.h"
+#include "data/data.h"
+#include "eval/eval.h"
+#include "onnx/onnx_import.h"
 
 static const char *models_dir, *fmnist_dir;
 

@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "calib.h"
-#include "eval.h"
-#include "onnx_import.h"
+#include "eval/eval.h"
+#include "onnx/onnx_import.h"
 #include "snn_net.h"
 #include "snn_runtime.h"
 

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "eval.h"
-#include "onnx_import.h"
+#include "eval/eval.h"
+#include "onnx/onnx_import.h"
 
 static const char *pass_dir, *models_dir;
 

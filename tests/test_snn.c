@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "calib.h"
-#include "eval.h"
-#include "onnx_import.h"
+#include "eval/eval.h"
+#include "onnx/onnx_import.h"
 #include "snn_net.h"
 #include "snn_file_edit.h"
 #include "snn_loaded.h"
@@ -22,7 +22,7 @@
 
 static const char *data_dir;
 
-/* dense2.onnx: h = relu(W1 x + b1) (3 units), y = W2 h + b2; see tools/make_test_models.py. */
+/* dense2.onnx: h = relu(W1 x + b1) (3 units), y = W2 h + b2; see tools/scripts/make_test_models.py. */
 static const float W1[3][2] = {{1.0f, -1.0f}, {0.5f, 2.0f}, {-1.0f, -1.0f}};
 static const float B1[3] = {0.5f, 0.0f, -0.25f};
 static const float W2[2][3] = {{1.0f, 2.0f, 3.0f}, {-1.0f, 0.5f, 0.0f}};

@@ -16,9 +16,9 @@
 #include <string.h>
 
 #include "calib.h"
-#include "data.h"
-#include "eval.h"
-#include "onnx_import.h"
+#include "data/data.h"
+#include "eval/eval.h"
+#include "onnx/onnx_import.h"
 #include "snn_net.h"
 #include "snn_loaded.h"
 #include "snn_runtime.h"

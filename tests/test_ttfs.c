@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "calib.h"
-#include "eval.h"
-#include "onnx_import.h"
+#include "eval/eval.h"
+#include "onnx/onnx_import.h"
 #include "snn_net.h"
 #include "snn_file_edit.h"
 #include "snn_loaded.h"
@@ -22,7 +22,7 @@
 
 static const char *data_dir;
 
-/* dense2.onnx (tools/make_test_models.py): h = relu(W1 x + b1), y = W2 h + b2, with
+/* dense2.onnx (tools/scripts/make_test_models.py): h = relu(W1 x + b1), y = W2 h + b2, with
  * W1 = ((1, -1), (0.5, 2), (-1, -1)), b1 = (0.5, 0, -0.25). */
 static const float W2[2][3] = {{1.0f, 2.0f, 3.0f}, {-1.0f, 0.5f, 0.0f}};
 static const float B2[2] = {0.1f, -0.1f};

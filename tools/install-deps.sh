@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages ann2snn builds and tests with, only those missing.
 # Usage: tools/install-deps.sh [--train] [--fuzz]
-#   --train adds PyTorch/ONNX for tools/train_models.py; --fuzz adds clang and libFuzzer.
+#   --train adds PyTorch/ONNX for tools/scripts/train_models.py; --fuzz adds clang and libFuzzer.
 set -euo pipefail
 pkgs=(gcc pkg-config meson ninja-build libprotobuf-c-dev protobuf-c-compiler libonnx-dev
       libcjson-dev zlib1g-dev nettle-dev libcmocka-dev dataset-fashion-mnist libonnx-testdata)

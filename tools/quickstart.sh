@@ -9,8 +9,8 @@ tools/install-deps.sh
 ninja -C build >/dev/null
 fm=/usr/share/datasets/fashion-mnist
 mkdir -p out
-build/ann2snn models/fmnist_cnn_avg.onnx --calib $fm/train-images-idx3-ubyte.gz \
+build/tools/ann2snn/ann2snn models/fmnist_cnn_avg.onnx --calib $fm/train-images-idx3-ubyte.gz \
   -o out/fmnist_cnn_avg.snn --report out/fmnist_cnn_avg.report.json
-build/ann2snn eval out/fmnist_cnn_avg.snn --onnx models/fmnist_cnn_avg.onnx --steps 128 \
+build/tools/ann2snn/ann2snn eval out/fmnist_cnn_avg.snn --onnx models/fmnist_cnn_avg.onnx --steps 128 \
   --data $fm/t10k-images-idx3-ubyte.gz --labels $fm/t10k-labels-idx1-ubyte.gz \
   --json out/fmnist_cnn_avg.eval.json --plot out/fmnist_cnn_avg.svg

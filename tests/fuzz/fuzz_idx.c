@@ -1,7 +1,7 @@
 /* IDX reader, plain or gzip (gunzip with a bounded output first, as the file reader does). */
 #include <stdlib.h>
 
-#include "data.h"
+#include "data/data.h"
 #include "fuzz.h"
 
 #define MAX_GUNZIP ((size_t)64 << 20)

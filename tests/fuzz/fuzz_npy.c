@@ -1,5 +1,5 @@
 /* NumPy .npy reader. */
-#include "data.h"
+#include "data/data.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

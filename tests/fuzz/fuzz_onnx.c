@@ -1,8 +1,9 @@
 /* ONNX import: nesting pre-scan, protobuf-c unpack, translation, shape inference, passes and
  * the IR verifier (all inside snn_onnx_load_buffer); on success the verifier once more. */
 #include "fuzz.h"
-#include "graph.h"
-#include "onnx_import.h"
+#include "ir/graph.h"
+#include "onnx/onnx_import.h"
+#include "ir/verify.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

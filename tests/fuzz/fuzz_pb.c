@@ -1,7 +1,7 @@
 /* ONNX TensorProto (.pb) reader, alone and through the dataset dispatcher. */
-#include "data.h"
+#include "data/data.h"
 #include "fuzz.h"
-#include "onnx_import.h"
+#include "proto/tensorproto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

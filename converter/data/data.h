@@ -1,0 +1,65 @@
+/* Data readers for calibration, evaluation and the CLIs: IDX (as MNIST and Fashion-MNIST
+ * ship it, plain or gzip), NumPy .npy (C order), ONNX TensorProto .pb. Every reader parses
+ * from a memory buffer (so it can be fuzzed) and checks each size against the bytes present. */
+#ifndef ANN2SNN_DATA_H
+#define ANN2SNN_DATA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/diag.h"
+#include "base/dtype.h"
+
+/* Largest decompressed data file accepted. */
+#define SNN_DATA_MAX_BYTES ((size_t)1 << 32)
+
+typedef struct {
+    int64_t n;                  /* number of samples (the leading dimension) */
+    int rank;                   /* rank of one sample */
+    int64_t dims[SNN_MAX_RANK]; /* (rank) shape of one sample */
+    int64_t sample_size;        /* product of dims */
+    float *x;                   /* (n, sample_size) values as stored: uint8 stays 0..255 */
+    bool from_uint8;            /* stored as uint8 (so default scaling is 1/255) */
+} snn_dataset;
+
+typedef struct {
+    int64_t n;
+    int32_t *y; /* (n) class indices */
+} snn_labels;
+
+/* Preprocessing applied to raw values: x' = (x * scale - mean) / std. */
+typedef struct {
+    float scale, mean, std;
+} snn_preprocess;
+
+snn_status snn_idx_parse(const uint8_t *buf, size_t len, snn_dataset *ds, snn_diag *diag);
+snn_status snn_npy_parse(const uint8_t *buf, size_t len, snn_dataset *ds, snn_diag *diag);
+/* Any of the three formats, told apart by their magic bytes; gzip is undone first. */
+snn_status snn_dataset_parse(const uint8_t *buf, size_t len, snn_dataset *ds, snn_diag *diag);
+snn_status snn_dataset_read(const char *path, snn_dataset *ds, snn_diag *diag);
+/* Like snn_dataset_read, but keep at most max_samples samples. IDX files (plain or gzip) are
+ * read only as far as needed, so a calibration subset of a large training set is cheap. */
+snn_status snn_dataset_read_prefix(const char *path, int64_t max_samples, snn_dataset *ds,
+                                   snn_diag *diag);
+void snn_dataset_free(snn_dataset *ds);
+/* SNN_OK when every sample of ds has sample_size values; else SNN_ERR_INVALID with "samples
+ * have N values, <what> takes M" (what: the consumer, e.g. "the SNN"). */
+snn_status snn_dataset_check_size(const snn_dataset *ds, int64_t sample_size, const char *what,
+                                  snn_diag *diag);
+
+/* Labels: a 1-D dataset of non-negative integers. */
+snn_status snn_labels_read(const char *path, snn_labels *lb, snn_diag *diag);
+void snn_labels_free(snn_labels *lb);
+
+/* Read a whole file, gunzipping it when it starts with the gzip magic. */
+snn_status snn_read_maybe_gz(const char *path, size_t max_bytes, uint8_t **data, size_t *len,
+                             snn_diag *diag);
+/* Gunzip an in-memory buffer (for fuzzing the .gz path). */
+snn_status snn_gunzip(const uint8_t *in, size_t in_len, size_t max_bytes, uint8_t **out,
+                      size_t *out_len, snn_diag *diag);
+
+/* Apply preprocessing to sample i into dst (sample_size floats). */
+void snn_preprocess_sample(const snn_dataset *ds, int64_t i, const snn_preprocess *pp, float *dst);
+
+#endif

@@ -1,0 +1,90 @@
+#include "eval.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "ir/verify.h"
+
+/* Offsets are rounded up so each tensor starts on a 64-byte line (vector loads). */
+#define ALIGN_FLOATS 16
+
+void snn_eval_free(snn_eval *ev)
+{
+    if (!ev)
+        return;
+    free(ev->buf);
+    free(ev->arena);
+    memset(ev, 0, sizeof *ev);
+}
+
+static bool is_runtime(const snn_tensor *t)
+{
+    return !(t->flags & (SNN_TENSOR_CONST | SNN_TENSOR_INPUT));
+}
+
+snn_status snn_eval_init(snn_eval *ev, const snn_graph *g, snn_diag *diag)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->g = g;
+    snn_status st = snn_graph_verify(g, diag);
+    if (st != SNN_OK)
+        return st;
+    ev->buf = calloc((size_t)(g->n_tensors ? g->n_tensors : 1), sizeof *ev->buf);
+    if (!ev->buf)
+        goto nomem;
+    size_t total = 0;
+    for (int t = 0; t < g->n_tensors; t++)
+        if (is_runtime(&g->tensors[t]))
+            total += ((size_t)snn_tensor_numel(&g->tensors[t]) + ALIGN_FLOATS - 1) / ALIGN_FLOATS *
+                     ALIGN_FLOATS;
+    if (total > (size_t)SNN_MAX_NUMEL)
+        return snn_diag_set(diag, SNN_ERR_LIMIT, "activations need %zu floats, above the limit",
+                            total);
+    ev->arena = calloc(total ? total : 1, sizeof *ev->arena);
+    if (!ev->arena)
+        goto nomem;
+    size_t off = 0;
+    for (int t = 0; t < g->n_tensors; t++) {
+        const snn_tensor *ten = &g->tensors[t];
+        if (ten->flags & SNN_TENSOR_CONST) {
+            ev->buf[t] = ten->data;
+        } else if (is_runtime(ten)) {
+            ev->buf[t] = ev->arena + off;
+            off += ((size_t)snn_tensor_numel(ten) + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+        }
+    }
+    return SNN_OK;
+nomem:
+    snn_eval_free(ev);
+    return snn_diag_set(diag, SNN_ERR_NOMEM, "out of memory allocating activations");
+}
+
+snn_status snn_eval_run(snn_eval *ev, const float *const *inputs, snn_diag *diag)
+{
+    const snn_graph *g = ev->g;
+    for (int k = 0; k < g->n_inputs; k++)
+        ev->buf[g->inputs[k]] = (float *)(uintptr_t)inputs[k]; /* read-only: no node writes it */
+    const void *in[SNN_NODE_MAX_INPUTS];
+    for (int i = 0; i < g->n_nodes; i++) {
+        const snn_node *n = &g->nodes[i];
+        if (n->n_inputs > SNN_NODE_MAX_INPUTS)
+            return snn_diag_at(diag, SNN_ERR_LIMIT, n->name, "more than 64 inputs");
+        for (int k = 0; k < n->n_inputs; k++)
+            in[k] = n->inputs[k] >= 0 ? ev->buf[n->inputs[k]] : NULL;
+        snn_status st = snn_kernel_run(g, n, in, ev->buf[n->outputs[0]], diag);
+        if (st != SNN_OK)
+            return st;
+    }
+    return SNN_OK;
+}
+
+const float *snn_eval_tensor(const snn_eval *ev, int t)
+{
+    return ev->buf[t];
+}
+
+const float *snn_eval_output(const snn_eval *ev, int k)
+{
+    return ev->buf[ev->g->outputs[k]];
+}

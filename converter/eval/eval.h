@@ -1,0 +1,24 @@
+/* Float reference evaluator on the IR: the calibration engine and the test oracle.
+ * Buffers for every run-time tensor are allocated once by snn_eval_init(); snn_eval_run()
+ * allocates nothing, so evaluating a test set is one init and many runs. */
+#ifndef ANN2SNN_EVAL_H
+#define ANN2SNN_EVAL_H
+
+#include "ir/graph.h"
+
+typedef struct {
+    const snn_graph *g;
+    float **buf;  /* (n_tensors) data of each tensor: constants point into the graph */
+    float *arena; /* backing store of all run-time tensors */
+} snn_eval;
+
+snn_status snn_eval_init(snn_eval *ev, const snn_graph *g, snn_diag *diag);
+/* inputs[k]: data of graph input k, laid out as its shape (numel floats). */
+snn_status snn_eval_run(snn_eval *ev, const float *const *inputs, snn_diag *diag);
+/* Data of tensor t after a run (any tensor: activations are kept for calibration). */
+const float *snn_eval_tensor(const snn_eval *ev, int t);
+/* Data of graph output k after a run. */
+const float *snn_eval_output(const snn_eval *ev, int k);
+void snn_eval_free(snn_eval *ev);
+
+#endif

@@ -1,0 +1,171 @@
+/* Helpers that the ann2snn subcommands share. */
+#include "cli_common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "eval/eval.h"
+#include "snn_format.h"
+
+double cli_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int cli_report(const char *file, snn_status st, const snn_diag *diag)
+{
+    fprintf(stderr, "ann2snn: %s: %s", file, diag->msg[0] ? diag->msg : snn_status_name(st));
+    if (diag->offset >= 0)
+        fprintf(stderr, " (at byte %lld)", (long long)diag->offset);
+    fputc('\n', stderr);
+    return st == SNN_ERR_NOMEM ? EXIT_RUN_FAILED : EXIT_BAD_INPUT;
+}
+
+int cli_parse_float(const char *opt, const char *arg, float *out)
+{
+    char *end;
+    float v = strtof(arg, &end);
+    if (end == arg || *end) {
+        fprintf(stderr, "ann2snn: %s: '%s' is not a number\n", opt, arg);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_parse_long(const char *opt, const char *arg, long long min, long long max, long long *out)
+{
+    char *end;
+    long long v = strtoll(arg, &end, 10);
+    if (end == arg || *end || v < min || v > max) {
+        fprintf(stderr, "ann2snn: %s: '%s' is not a whole number from %lld to %lld\n", opt, arg, min, max);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+void cli_prep_opts_init(cli_prep_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->std = 1.0f;
+}
+
+int cli_prep_opt(cli_prep_opts *o, int c, const char *arg)
+{
+    switch (c) {
+    case 's':
+        o->has_scale = true;
+        return cli_parse_float("--scale", arg, &o->scale);
+    case 'm':
+        o->has_mean = true;
+        return cli_parse_float("--mean", arg, &o->mean);
+    default:
+        o->has_std = true;
+        if (!cli_parse_float("--std", arg, &o->std))
+            return 0;
+        if (o->std == 0.0f) {
+            fprintf(stderr, "ann2snn: --std must not be 0\n");
+            return 0;
+        }
+        return 1;
+    }
+}
+
+snn_preprocess cli_pick_preprocess(const cli_prep_opts *o, const snn_graph *g, bool uint8_data)
+{
+    bool meta = g && g->has_preprocess;
+    snn_preprocess pp = {
+        o->has_scale ? o->scale : meta ? g->pre_scale : uint8_data ? 1.0f / 255.0f : 1.0f,
+        o->has_mean ? o->mean : meta ? g->pre_mean : 0.0f,
+        o->has_std ? o->std : meta ? g->pre_std : 1.0f,
+    };
+    return pp;
+}
+
+int cli_parse_coding(const char *arg, uint32_t *coding)
+{
+    if (strcmp(arg, "direct") == 0)
+        *coding = SNN_CODING_DIRECT;
+    else if (strcmp(arg, "poisson") == 0)
+        *coding = SNN_CODING_POISSON;
+    else if (strcmp(arg, "ttfs") == 0)
+        *coding = SNN_CODING_TTFS;
+    else {
+        fprintf(stderr, "ann2snn: --coding: '%s' is not direct, poisson or ttfs\n", arg);
+        return 0;
+    }
+    return 1;
+}
+
+int cli_load_labelled(const char *data_path, const char *label_path, long long limit,
+                      snn_dataset *ds, snn_labels *lb, int64_t *n)
+{
+    snn_diag diag;
+    snn_diag_clear(&diag);
+    memset(lb, 0, sizeof *lb);
+    snn_status st = snn_dataset_read(data_path, ds, &diag);
+    if (st != SNN_OK)
+        return cli_report(data_path, st, &diag);
+    if ((st = snn_labels_read(label_path, lb, &diag)) != SNN_OK)
+        return cli_report(label_path, st, &diag);
+    *n = ds->n < lb->n ? ds->n : lb->n;
+    if (ds->n != lb->n)
+        fprintf(stderr, "ann2snn: warning: %lld samples but %lld labels; using %lld\n",
+                (long long)ds->n, (long long)lb->n, (long long)*n);
+    if (limit > 0 && limit < *n)
+        *n = limit;
+    if (*n == 0) {
+        fprintf(stderr, "ann2snn: %s: no samples\n", data_path);
+        return EXIT_BAD_INPUT;
+    }
+    return 0;
+}
+
+int cli_ann_classify(const char *model, const snn_graph *g, const snn_dataset *ds, int64_t n,
+                     const snn_preprocess *pp, int32_t *pred)
+{
+    if (g->n_inputs != 1 || g->n_outputs < 1) {
+        fprintf(stderr, "ann2snn: %s: needs a model with one input (it has %d)\n", model, g->n_inputs);
+        return EXIT_BAD_INPUT;
+    }
+    const snn_tensor *in = &g->tensors[g->inputs[0]];
+    if (snn_tensor_numel(in) != ds->sample_size) {
+        fprintf(stderr, "ann2snn: %s: samples have %lld values, the model's input '%s' takes %lld\n",
+                model, (long long)ds->sample_size, in->name, (long long)snn_tensor_numel(in));
+        return EXIT_BAD_INPUT;
+    }
+    snn_diag diag;
+    snn_eval ev;
+    snn_status st = snn_eval_init(&ev, g, &diag);
+    if (st != SNN_OK)
+        return cli_report(model, st, &diag);
+    float *x = malloc((size_t)ds->sample_size * sizeof *x);
+    int rc = 0;
+    if (!x) {
+        fprintf(stderr, "ann2snn: out of memory\n");
+        rc = EXIT_RUN_FAILED;
+    }
+    int64_t n_out = snn_tensor_numel(&g->tensors[g->outputs[0]]);
+    for (int64_t i = 0; rc == 0 && i < n; i++) {
+        snn_preprocess_sample(ds, i, pp, x);
+        const float *feed[1] = {x};
+        if ((st = snn_eval_run(&ev, feed, &diag)) != SNN_OK) {
+            rc = cli_report(model, st, &diag);
+            break;
+        }
+        const float *y = snn_eval_output(&ev, 0);
+        int32_t best = 0;
+        for (int64_t k = 1; k < n_out; k++)
+            if (y[k] > y[best])
+                best = (int32_t)k;
+        pred[i] = best;
+    }
+    free(x);
+    snn_eval_free(&ev);
+    return rc;
+}

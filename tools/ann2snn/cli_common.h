@@ -1,0 +1,50 @@
+/* Helpers that the ann2snn subcommands share: reporting, option parsing, data loading.
+ * Only the CLIs print. */
+#ifndef ANN2SNN_CLI_COMMON_H
+#define ANN2SNN_CLI_COMMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "data/data.h"
+#include "base/diag.h"
+#include "ir/graph.h"
+
+/* Exit codes of every tool. */
+enum { EXIT_RUN_FAILED = 1, EXIT_BAD_INPUT = 2 };
+
+/* "ann2snn: FILE: message" on stderr; returns the exit code the status maps to. */
+int cli_report(const char *file, snn_status st, const snn_diag *diag);
+/* Parse a float option argument; prints and returns false on garbage. */
+int cli_parse_float(const char *opt, const char *arg, float *out);
+int cli_parse_long(const char *opt, const char *arg, long long min, long long max, long long *out);
+
+/* --scale/--mean/--std as given on the command line. */
+typedef struct {
+    float scale, mean, std;
+    bool has_scale, has_mean, has_std;
+} cli_prep_opts;
+
+void cli_prep_opts_init(cli_prep_opts *o);
+/* Take option c ('s' scale, 'm' mean, 'S' std) with argument arg; prints and returns 0 on garbage. */
+int cli_prep_opt(cli_prep_opts *o, int c, const char *arg);
+/* Options first, then the model's metadata, then 1/255 for uint8 data (1 otherwise), 0, 1. */
+snn_preprocess cli_pick_preprocess(const cli_prep_opts *o, const snn_graph *g, bool uint8_data);
+/* "direct", "poisson" or "ttfs" into *coding (SNN_CODING_*). */
+int cli_parse_coding(const char *arg, uint32_t *coding);
+
+/* Read samples and labels, and the number of samples to use: both files' common count,
+ * capped by limit (<= 0: no cap). Prints and returns an exit code on failure, else 0. */
+int cli_load_labelled(const char *data_path, const char *label_path, long long limit,
+                      snn_dataset *ds, snn_labels *lb, int64_t *n);
+
+/* Classify the first n samples of ds with graph g (the float evaluator, one sample at a
+ * time): pred[i] receives the arg-max of the first output. Checks that the samples fit the
+ * model's one input. Prints and returns an exit code on failure, else 0. */
+int cli_ann_classify(const char *model, const snn_graph *g, const snn_dataset *ds, int64_t n,
+                     const snn_preprocess *pp, int32_t *pred);
+
+/* Seconds on a monotonic clock, for progress and timings. */
+double cli_now_s(void);
+
+#endif

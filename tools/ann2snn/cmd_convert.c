@@ -1,0 +1,405 @@
+/* ann2snn MODEL.onnx: convert an ONNX ReLU network into a .snn file. */
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <math.h>
+#include <nettle/sha2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/fileio.h"
+#include "calib.h"
+#include "cli_common.h"
+#include "commands.h"
+#include "data/data.h"
+#include "eval/eval.h"
+#include "onnx/onnx_import.h"
+#include "proto/tensorproto.h"
+#include "snn_net.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: ann2snn MODEL.onnx [options]\n"
+            "\n"
+            "Converts a ReLU network into a spiking network (.snn) for snn-run and the runtime.\n"
+            "  -o, --output FILE        output file (default: MODEL.snn next to the model)\n"
+            "      --calib FILE         calibration samples (IDX/.npy/.pb); without it the\n"
+            "                           conversion falls back to model-based normalisation\n"
+            "      --calib-count N      use the first N calibration samples (default 1000)\n"
+            "      --scale S, --mean M, --std D\n"
+            "                           preprocessing x = (raw * S - M) / D (default: the model's\n"
+            "                           metadata, else 1/255 for uint8 data); stored in the file\n"
+            "      --norm METHOD        max | percentile=P | channel=P | model\n"
+            "                           (default channel=99.9: per-channel robust percentile)\n"
+            "      --reset MODE         subtract (default) | zero\n"
+            "      --spikes MODE        signed (default with subtract): a neuron that has fired\n"
+            "                           emits a -1 spike when its membrane falls below 0, so its\n"
+            "                           count follows the ReLU of its summed input | positive\n"
+            "                           (the classic integrate-and-fire neuron; the default with\n"
+            "                           --reset zero or --coding ttfs)\n"
+            "      --v-init F           initial membrane as a fraction of the threshold (default 0.5)\n"
+            "      --readout MODE       membrane (default) | spikes\n"
+            "      --coding MODE        coding stored in the file: direct | poisson (rate coding)\n"
+            "                           | ttfs (time-to-first-spike, one spike per neuron at most;\n"
+            "                           default norm channel=100, the per-channel maximum)\n"
+            "      --steps T            default time steps stored in the file (default 64); with\n"
+            "                           ttfs: steps per layer window, 0 for exact spike times\n"
+            "                           (default 0)\n"
+            "      --resolution R       the same as --steps, the name used for ttfs\n"
+            "      --headroom F         multiply every hidden layer's scale by F >= 1, leaving room\n"
+            "                           for values above the calibration set's (default 1)\n"
+            "      --report FILE        write per-layer scales, thresholds and statistics as JSON\n"
+            "  -h, --help               this help\n");
+}
+
+static int parse_norm(const char *s, snn_build_opts *o)
+{
+    char *end;
+    if (strcmp(s, "max") == 0) {
+        o->norm = SNN_NORM_MAX;
+        return 1;
+    }
+    if (strcmp(s, "model") == 0) {
+        o->norm = SNN_NORM_MODEL;
+        return 1;
+    }
+    const char *eq = strchr(s, '=');
+    if (strncmp(s, "percentile", 10) == 0)
+        o->norm = SNN_NORM_PERCENTILE;
+    else if (strncmp(s, "channel", 7) == 0)
+        o->norm = SNN_NORM_CHANNEL;
+    else
+        return 0;
+    if (!eq)
+        return (s[o->norm == SNN_NORM_CHANNEL ? 7 : 10] == '\0');
+    double p = strtod(eq + 1, &end);
+    if (end == eq + 1 || *end || !(p > 0 && p <= 100))
+        return 0;
+    o->percentile = p;
+    return 1;
+}
+
+static int sha256_file(const char *path, uint8_t out[32])
+{
+    uint8_t *buf;
+    size_t len;
+    snn_diag d;
+    if (snn_file_read_all(path, SNN_PROTO_MAX_BYTES, &buf, &len, &d) != SNN_OK)
+        return 0;
+    struct sha256_ctx ctx;
+    sha256_init(&ctx);
+    sha256_update(&ctx, len, buf);
+    sha256_digest(&ctx, SHA256_DIGEST_SIZE, out);
+    free(buf);
+    return 1;
+}
+
+static const char *norm_name(uint32_t n)
+{
+    static const char *const names[] = {"model", "max", "percentile", "channel"};
+    return n < 4 ? names[n] : "?";
+}
+
+static int write_report(const char *path, const snn_net *net, const snn_graph *g,
+                        const calib_stats *cs, const char *model)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "model", model);
+    cJSON_AddStringToObject(root, "norm", norm_name(net->norm));
+    cJSON_AddNumberToObject(root, "percentile", (double)net->percentile);
+    cJSON_AddNumberToObject(root, "calibration_samples", net->calib_count);
+    cJSON_AddStringToObject(root, "reset", net->reset == SNN_RESET_SUBTRACT ? "subtract" : "zero");
+    cJSON_AddStringToObject(root, "spikes", net->signed_spikes ? "signed" : "positive");
+    cJSON_AddNumberToObject(root, "v_init", (double)net->v_init);
+    cJSON *layers = cJSON_AddArrayToObject(root, "layers");
+    static const char *const kinds[] = {"?", "neuron", "maxpool", "concat"};
+    for (uint32_t i = 0; i < net->n_layers; i++) {
+        const net_layer *L = &net->layers[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", L->name);
+        cJSON_AddStringToObject(o, "kind", kinds[L->kind <= 3 ? L->kind : 0]);
+        cJSON_AddBoolToObject(o, "output", (L->flags & SNN_LAYER_F_OUTPUT) != 0);
+        int shape[3] = {(int)L->c, (int)L->h, (int)L->w};
+        cJSON_AddItemToObject(o, "shape", cJSON_CreateIntArray(shape, 3));
+        cJSON_AddNumberToObject(o, "projections", L->proj_count);
+        if (L->lambda) {
+            float lo = INFINITY, hi = 0;
+            for (uint32_t c = 0; c < L->c; c++) {
+                lo = fminf(lo, L->lambda[c]);
+                hi = fmaxf(hi, L->lambda[c]);
+            }
+            cJSON_AddNumberToObject(o, "scale_min", (double)lo);
+            cJSON_AddNumberToObject(o, "scale_max", (double)hi);
+            if (L->c <= 1024)
+                cJSON_AddItemToObject(o, "scale", cJSON_CreateFloatArray(L->lambda, (int)L->c));
+        }
+        if (L->threshold)
+            cJSON_AddNumberToObject(o, "threshold", (double)L->threshold[0]);
+        if (cs && L->tensor >= 0 && cs->t[L->tensor].channels) {
+            cJSON *st = cJSON_AddObjectToObject(o, "calibration");
+            cJSON_AddStringToObject(st, "tensor", g->tensors[L->tensor].name);
+            cJSON_AddNumberToObject(st, "max", (double)calib_max(cs, L->tensor, -1));
+            cJSON_AddNumberToObject(st, "p99", (double)calib_percentile(cs, L->tensor, -1, 99.0));
+            cJSON_AddNumberToObject(st, "p99_9", (double)calib_percentile(cs, L->tensor, -1, 99.9));
+            cJSON_AddNumberToObject(st, "p99_99", (double)calib_percentile(cs, L->tensor, -1, 99.99));
+            uint64_t pos = 0, tot = 0;
+            for (int c = 0; c < cs->t[L->tensor].channels; c++) {
+                pos += cs->t[L->tensor].n_pos[c];
+                tot += cs->t[L->tensor].n_total[c];
+            }
+            cJSON_AddNumberToObject(st, "positive_fraction", tot ? (double)pos / (double)tot : 0.0);
+        }
+        cJSON_AddItemToArray(layers, o);
+    }
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    snn_diag d;
+    snn_status st = text ? snn_file_write_atomic(path, text, strlen(text), &d) : SNN_ERR_NOMEM;
+    free(text);
+    return st == SNN_OK;
+}
+
+/* TTFS is exact up to values beyond a layer's window (clipped to it). Say where calibration
+ * saw that, and how often. */
+static void warn_ttfs_clipping(const snn_net *net, const calib_stats *cs, const snn_graph *g)
+{
+    for (uint32_t i = 0; i < net->n_layers; i++) {
+        const net_layer *L = &net->layers[i];
+        if (L->kind != SNN_LAYER_NEURON || (L->flags & SNN_LAYER_F_OUTPUT) || !L->lambda || L->tensor < 0 ||
+            !cs->t[L->tensor].channels)
+            continue;
+        double above = 0.0;
+        if (cs->t[L->tensor].channels == (int)L->c) /* each channel against its own window */
+            for (uint32_t c = 0; c < L->c; c++)
+                above += calib_fraction_above(cs, L->tensor, (int)c, L->lambda[c]) / L->c;
+        else
+            above = calib_fraction_above(cs, L->tensor, -1, L->lambda[0]);
+        if (above > 0.0)
+            fprintf(stderr, "ann2snn: TTFS layer '%s' (%s): up to %.4f %% of the calibration activations "
+                            "exceed its window and are clipped; the mapping is exact for the rest\n",
+                    L->name, g->tensors[L->tensor].name, 100.0 * above);
+    }
+}
+
+int cmd_convert(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'}, {"calib", required_argument, NULL, 'c'},
+        {"calib-count", required_argument, NULL, 'n'}, {"scale", required_argument, NULL, 's'},
+        {"mean", required_argument, NULL, 'm'}, {"std", required_argument, NULL, 'S'},
+        {"norm", required_argument, NULL, 'N'}, {"reset", required_argument, NULL, 'r'},
+        {"v-init", required_argument, NULL, 'v'}, {"readout", required_argument, NULL, 'R'},
+        {"coding", required_argument, NULL, 'C'}, {"steps", required_argument, NULL, 'T'},
+        {"resolution", required_argument, NULL, 'T'}, {"headroom", required_argument, NULL, 'H'},
+        {"report", required_argument, NULL, 'j'}, {"spikes", required_argument, NULL, 'P'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *out_path = NULL, *calib_path = NULL, *report = NULL;
+    long long calib_count = 1000, steps = -1;
+    int norm_set = 0, spikes_set = 0;
+    cli_prep_opts prep;
+    cli_prep_opts_init(&prep);
+    snn_build_opts bo;
+    snn_build_opts_init(&bo);
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': out_path = optarg; break;
+        case 'c': calib_path = optarg; break;
+        case 'n': if (!cli_parse_long("--calib-count", optarg, 1, 1LL << 30, &calib_count)) return EXIT_BAD_INPUT; break;
+        case 's': case 'm': case 'S': if (!cli_prep_opt(&prep, c, optarg)) return EXIT_BAD_INPUT; break;
+        case 'N':
+            norm_set = 1;
+            if (!parse_norm(optarg, &bo)) {
+                fprintf(stderr, "ann2snn: --norm: '%s' is not max, percentile=P, channel=P or model (0 < P <= 100)\n", optarg);
+                return EXIT_BAD_INPUT;
+            }
+            break;
+        case 'r':
+            if (strcmp(optarg, "subtract") == 0) bo.reset = SNN_RESET_SUBTRACT;
+            else if (strcmp(optarg, "zero") == 0) bo.reset = SNN_RESET_ZERO;
+            else { fprintf(stderr, "ann2snn: --reset: '%s' is not subtract or zero\n", optarg); return EXIT_BAD_INPUT; }
+            break;
+        case 'P':
+            spikes_set = 1;
+            if (strcmp(optarg, "signed") == 0) bo.signed_spikes = 1;
+            else if (strcmp(optarg, "positive") == 0) bo.signed_spikes = 0;
+            else { fprintf(stderr, "ann2snn: --spikes: '%s' is not signed or positive\n", optarg); return EXIT_BAD_INPUT; }
+            break;
+        case 'v':
+            if (!cli_parse_float("--v-init", optarg, &bo.v_init)) return EXIT_BAD_INPUT;
+            if (!(bo.v_init >= 0 && bo.v_init <= 1)) { fprintf(stderr, "ann2snn: --v-init must be in [0, 1]\n"); return EXIT_BAD_INPUT; }
+            break;
+        case 'R':
+            if (strcmp(optarg, "membrane") == 0) bo.readout = SNN_READOUT_MEMBRANE;
+            else if (strcmp(optarg, "spikes") == 0) bo.readout = SNN_READOUT_SPIKES;
+            else { fprintf(stderr, "ann2snn: --readout: '%s' is not membrane or spikes\n", optarg); return EXIT_BAD_INPUT; }
+            break;
+        case 'C':
+            if (!cli_parse_coding(optarg, &bo.coding)) return EXIT_BAD_INPUT;
+            break;
+        case 'T': if (!cli_parse_long("--steps", optarg, 0, 1 << 20, &steps)) return EXIT_BAD_INPUT; break;
+        case 'j': report = optarg; break;
+        case 'H':
+            if (!cli_parse_float("--headroom", optarg, &bo.headroom)) return EXIT_BAD_INPUT;
+            if (!(bo.headroom >= 1.0f && bo.headroom <= 1000.0f)) { fprintf(stderr, "ann2snn: --headroom must be in [1, 1000]\n"); return EXIT_BAD_INPUT; }
+            break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return EXIT_BAD_INPUT;
+        }
+    }
+    if (argc - optind != 1) {
+        usage(stderr);
+        return EXIT_BAD_INPUT;
+    }
+    if (bo.signed_spikes && (bo.coding == SNN_CODING_TTFS || bo.reset != SNN_RESET_SUBTRACT)) {
+        if (spikes_set) {
+            fprintf(stderr, "ann2snn: --spikes signed needs rate coding with --reset subtract\n");
+            return EXIT_BAD_INPUT;
+        }
+        bo.signed_spikes = 0;
+    }
+    if (bo.coding == SNN_CODING_TTFS) {
+        if (!norm_set) { /* no clipping where calibration reaches: exact on those values */
+            bo.norm = SNN_NORM_CHANNEL;
+            bo.percentile = 100.0;
+        }
+        if (bo.readout != SNN_READOUT_MEMBRANE) {
+            fprintf(stderr, "ann2snn: --readout spikes: a TTFS network reads out the membrane\n");
+            return EXIT_BAD_INPUT;
+        }
+        steps = steps < 0 ? 0 : steps;
+    } else if (steps == 0) {
+        fprintf(stderr, "ann2snn: --steps 0 (exact spike times) needs --coding ttfs\n");
+        return EXIT_BAD_INPUT;
+    }
+    bo.steps = (uint32_t)(steps < 0 ? 64 : steps);
+    const char *model = argv[optind];
+    char default_out[4096];
+    if (!out_path) {
+        size_t n = strlen(model);
+        const char *dot = n > 5 && strcmp(model + n - 5, ".onnx") == 0 ? model + n - 5 : model + n;
+        snprintf(default_out, sizeof default_out, "%.*s.snn", (int)(dot - model), model);
+        out_path = default_out;
+    }
+    double t0 = cli_now_s();
+    int rc = EXIT_BAD_INPUT;
+    snn_diag diag;
+    snn_diag_clear(&diag);
+    snn_graph g;
+    snn_dataset ds;
+    snn_eval ev;
+    calib_stats cs;
+    snn_net net;
+    memset(&ds, 0, sizeof ds);
+    memset(&ev, 0, sizeof ev);
+    memset(&cs, 0, sizeof cs);
+    memset(&net, 0, sizeof net);
+    float *x = NULL;
+    snn_status st = snn_onnx_load_file(model, NULL, &g, &diag);
+    if (st != SNN_OK) {
+        rc = cli_report(model, st, &diag);
+        goto done;
+    }
+    snn_preprocess pp = {g.pre_scale, g.pre_mean, g.pre_std};
+    if (!calib_path) {
+        if (bo.norm != SNN_NORM_MODEL)
+            fprintf(stderr, "ann2snn: no --calib data: falling back to model-based normalisation "
+                            "(Diehl et al. 2015), which needs more time steps\n");
+        bo.norm = SNN_NORM_MODEL;
+        pp = cli_pick_preprocess(&prep, &g, true);
+        bo.input_max = (255.0f * pp.scale - pp.mean) / pp.std;
+        if (bo.input_max < (0.0f - pp.mean) / pp.std)
+            bo.input_max = (0.0f - pp.mean) / pp.std;
+    } else {
+        if ((st = snn_dataset_read_prefix(calib_path, calib_count, &ds, &diag)) != SNN_OK) {
+            rc = cli_report(calib_path, st, &diag);
+            goto done;
+        }
+        const snn_tensor *in = &g.tensors[g.inputs[0]];
+        if (g.n_inputs != 1 || snn_tensor_numel(in) != ds.sample_size) {
+            fprintf(stderr, "ann2snn: %s: samples have %lld values, the model's input takes %lld\n",
+                    calib_path, (long long)ds.sample_size, (long long)snn_tensor_numel(in));
+            goto done;
+        }
+        pp = cli_pick_preprocess(&prep, &g, ds.from_uint8);
+        if ((st = snn_eval_init(&ev, &g, &diag)) != SNN_OK || (st = calib_init(&cs, &g, &diag)) != SNN_OK) {
+            rc = cli_report(model, st, &diag);
+            goto done;
+        }
+        x = malloc((size_t)ds.sample_size * sizeof *x);
+        if (!x) {
+            rc = EXIT_RUN_FAILED;
+            goto done;
+        }
+        int64_t n = ds.n < calib_count ? ds.n : calib_count;
+        float in_lo = INFINITY, in_hi = -INFINITY;
+        for (int64_t i = 0; i < n; i++) {
+            snn_preprocess_sample(&ds, i, &pp, x);
+            for (int64_t k = 0; k < ds.sample_size; k++) {
+                in_lo = fminf(in_lo, x[k]);
+                in_hi = fmaxf(in_hi, x[k]);
+            }
+            const float *feed[1] = {x};
+            if ((st = snn_eval_run(&ev, feed, &diag)) != SNN_OK) {
+                rc = cli_report(model, st, &diag);
+                goto done;
+            }
+            calib_add(&cs, &ev);
+        }
+        /* TTFS codes the input range in spike times: raw bytes have theirs (0..255, the
+         * build's default); float data take the calibration range. */
+        if (!ds.from_uint8 && in_lo < in_hi)
+            bo.input_lo = in_lo, bo.input_hi = in_hi;
+    }
+    g.pre_scale = pp.scale, g.pre_mean = pp.mean, g.pre_std = pp.std;
+    double t_cal = cli_now_s();
+    st = snn_build(&g, calib_path ? &cs : NULL, &bo, &net, &diag);
+    if (st != SNN_OK) {
+        rc = cli_report(model, st, &diag);
+        goto done;
+    }
+    if (!sha256_file(model, net.sha256)) {
+        fprintf(stderr, "ann2snn: %s: cannot read it again for its SHA-256\n", model);
+        rc = EXIT_RUN_FAILED;
+        goto done;
+    }
+    if ((st = snn_net_write(&net, out_path, &diag)) != SNN_OK) {
+        rc = cli_report(out_path, st, &diag);
+        goto done;
+    }
+    if (report && !write_report(report, &net, &g, calib_path ? &cs : NULL, model)) {
+        fprintf(stderr, "ann2snn: %s: cannot write the report\n", report);
+        rc = EXIT_RUN_FAILED;
+        goto done;
+    }
+    if (bo.coding == SNN_CODING_TTFS && calib_path)
+        warn_ttfs_clipping(&net, &cs, &g);
+    double t_end = cli_now_s();
+    uint64_t neurons = 0, weights = 0;
+    for (uint32_t i = 0; i < net.n_layers; i++)
+        if (net.layers[i].kind == SNN_LAYER_NEURON && !(net.layers[i].flags & SNN_LAYER_F_OUTPUT))
+            neurons += (uint64_t)net.layers[i].c * net.layers[i].h * net.layers[i].w;
+    for (uint32_t i = 0; i < net.n_proj; i++)
+        weights += net.proj[i].n_w;
+    printf("%s -> %s: %u layers, %llu spiking neurons, %llu weights; norm %s", model, out_path,
+           net.n_layers, (unsigned long long)neurons, (unsigned long long)weights, norm_name(net.norm));
+    if (net.norm == SNN_NORM_PERCENTILE || net.norm == SNN_NORM_CHANNEL)
+        printf("=%g", (double)net.percentile);
+    printf(" on %u samples", net.calib_count);
+    printf(net.coding == SNN_CODING_TTFS ? "; coding ttfs" : net.signed_spikes ? "; signed spikes" : "; positive spikes");
+    printf("; %.3f s (calibration %.3f s)\n", t_end - t0, t_cal - t0);
+    rc = 0;
+done:
+    free(x);
+    snn_net_free(&net);
+    calib_free(&cs);
+    snn_eval_free(&ev);
+    snn_dataset_free(&ds);
+    snn_graph_free(&g);
+    return rc;
+}

@@ -1,0 +1,467 @@
+/* ann2snn eval: accuracy of a .snn file against time steps, with spikes and synaptic
+ * operations, next to the ANN's accuracy. Rate coding: each sample runs once for T steps; the
+ * readout is taken at every power of two up to T (and at T), so one run gives the whole
+ * curve. Time-to-first-spike coding: one run per resolution (steps per layer window, every
+ * power of two up to R) and one with exact spike times. */
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/fileio.h"
+#include "cli_common.h"
+#include "commands.h"
+#include "data/data.h"
+#include "eval/eval.h"
+#include "onnx/onnx_import.h"
+#include "snn_runtime.h"
+
+#define MAX_POINTS 32
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: ann2snn eval MODEL.snn --data FILE --labels FILE [options]\n"
+            "\n"
+            "Runs the SNN on every sample for T steps and prints accuracy, spikes per neuron and\n"
+            "synaptic operations per inference at every power of two up to T.\n"
+            "  -d, --data FILE       samples (IDX/.npy/.pb), raw: the file's preprocessing applies\n"
+            "  -l, --labels FILE     class per sample\n"
+            "      --onnx MODEL.onnx ANN accuracy on the same samples (else the stored one)\n"
+            "  -T, --steps T         time steps (default: the file's)\n"
+            "      --coding MODE     direct | poisson | ttfs (default: the file's)\n"
+            "  -r, --resolution R    ttfs: largest steps per layer window (default 64); the\n"
+            "                        curve has every power of two up to R, and exact times\n"
+            "      --seed S          Poisson generator seed (default 1)\n"
+            "  -n, --limit N         use only the first N samples\n"
+            "      --json FILE       write the results as JSON (ann_accuracy, curve, layers)\n"
+            "      --plot FILE       write accuracy against time steps as SVG\n"
+            "  -h, --help            this help\n");
+}
+
+typedef struct {
+    uint32_t steps;      /* rate: time steps; ttfs: latency in steps (0 when exact) */
+    uint32_t resolution; /* ttfs: steps per layer window, 0 exact */
+    int64_t correct, agree;
+    double spikes, synops; /* summed over samples */
+    uint32_t max_spikes;   /* ttfs: most spikes of any one neuron in any inference */
+} point;
+
+static void progress(int64_t i, int64_t n, double t0)
+{
+    int width = 40, done = (int)(width * (i + 1) / n);
+    double el = cli_now_s() - t0;
+    fprintf(stderr, "\r[%.*s%*s] %lld/%lld %.0f/s", done, "########################################",
+            width - done, "", (long long)(i + 1), (long long)n, el > 0 ? (double)(i + 1) / el : 0.0);
+    if (i + 1 == n)
+        fputc('\n', stderr);
+}
+
+/* The ANN's prediction for each of the n samples, into pred (n). */
+static int ann_predict(const char *onnx, const snn_dataset *ds, int64_t n, const snn_preprocess *pp,
+                       int32_t *pred)
+{
+    snn_graph g;
+    snn_diag d;
+    snn_status st = snn_onnx_load_file(onnx, NULL, &g, &d);
+    if (st != SNN_OK)
+        return cli_report(onnx, st, &d);
+    int rc = cli_ann_classify(onnx, &g, ds, n, pp, pred);
+    snn_graph_free(&g);
+    return rc;
+}
+
+/* What the runs share. */
+typedef struct {
+    const snn_model *m;
+    snn_state *s;
+    const snn_dataset *ds;
+    const snn_labels *lb;
+    int64_t n;
+    const int32_t *ann_pred; /* (n) or NULL */
+    snn_layer_stats *tot;    /* (n_layers) summed over the last run's samples */
+    float *x;                /* (input_size) */
+    uint32_t *seen;          /* (largest buffer) ttfs: spikes per neuron, zero between uses */
+    bool tty;
+} eval_ctx;
+
+static void tally(eval_ctx *e, point *pt, int64_t i)
+{
+    const snn_model *m = e->m;
+    double spk = 0, ops = 0;
+    for (uint32_t l = 0; l < m->n_layers; l++) {
+        if (m->layers[l].kind == SNN_LAYER_NEURON && l != m->output_layer)
+            spk += (double)e->s->stats[l].spikes;
+        ops += (double)e->s->stats[l].synops;
+    }
+    int p = snn_state_predict(e->s);
+    pt->correct += p == e->lb->y[i];
+    pt->agree += e->ann_pred && p == e->ann_pred[i];
+    pt->spikes += spk;
+    pt->synops += ops;
+}
+
+static void add_layer_totals(eval_ctx *e)
+{
+    for (uint32_t l = 0; l < e->m->n_layers; l++) {
+        e->tot[l].spikes += e->s->stats[l].spikes;
+        e->tot[l].synops += e->s->stats[l].synops;
+    }
+}
+
+/* Rate coding: one run of T steps per sample, read at every point. */
+static void run_rate(eval_ctx *e, uint32_t coding, uint64_t seed, point *pts, int np)
+{
+    snn_preprocess pp = {e->m->pre_scale, e->m->pre_mean, e->m->pre_std};
+    uint32_t T = pts[np - 1].steps;
+    double t0 = cli_now_s();
+    for (int64_t i = 0; i < e->n; i++) {
+        snn_preprocess_sample(e->ds, i, &pp, e->x);
+        snn_state_begin(e->s, e->x, coding, seed + (uint64_t)i);
+        int k = 0;
+        for (uint32_t t = 1; t <= T; t++) {
+            snn_state_step(e->s);
+            if (t == pts[k].steps)
+                tally(e, &pts[k++], i);
+        }
+        add_layer_totals(e);
+        if (e->tty && (i % 50 == 49 || i + 1 == e->n))
+            progress(i, e->n, t0);
+    }
+}
+
+/* TTFS: every point (resolution) per sample, so each sample is preprocessed once; the layer
+ * totals are the last point's (exact spike times). */
+static void run_ttfs(eval_ctx *e, point *pts, int np)
+{
+    snn_preprocess pp = {e->m->pre_scale, e->m->pre_mean, e->m->pre_std};
+    double t0 = cli_now_s();
+    for (int64_t i = 0; i < e->n; i++) {
+        snn_preprocess_sample(e->ds, i, &pp, e->x);
+        for (int k = 0; k < np; k++) {
+            snn_state_run_ttfs(e->s, e->x, pts[k].resolution);
+            tally(e, &pts[k], i);
+            uint32_t most = snn_state_max_spikes_per_neuron(e->s, e->seen);
+            pts[k].max_spikes = most > pts[k].max_spikes ? most : pts[k].max_spikes;
+        }
+        add_layer_totals(e);
+        if (e->tty && (i % 50 == 49 || i + 1 == e->n))
+            progress(i, e->n, t0);
+    }
+}
+
+/* pts: points with steps > 0; exact: the accuracy of TTFS exact spike times, or NaN. */
+static int write_svg(const char *path, const point *pts, int np, int64_t n, double ann, double exact)
+{
+    double lo = 1.0;
+    if (!isnan(exact))
+        lo = fmin(lo, exact);
+    for (int i = 0; i < np; i++)
+        lo = fmin(lo, (double)pts[i].correct / (double)n);
+    if (!isnan(ann))
+        lo = fmin(lo, ann);
+    lo = floor(lo * 10.0) / 10.0;
+    const double W = 640, H = 400, L = 60, R = 20, T = 20, B = 50;
+    double xmax = log2((double)pts[np - 1].steps);
+    char *buf = malloc(65536);
+    if (!buf)
+        return 0;
+    size_t o = 0;
+#define OUT(...) o += (size_t)snprintf(buf + o, 65536 - o, __VA_ARGS__)
+#define XP(s) (L + (xmax > 0 ? log2((double)(s)) / xmax : 0.0) * (W - L - R))
+#define YP(a) (T + (1.0 - ((a) - lo) / (1.0 - lo)) * (H - T - B))
+    OUT("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\" font-size=\"12\">\n", W, H);
+    OUT("<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
+    OUT("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n", L, H - B, W - R, H - B);
+    OUT("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n", L, T, L, H - B);
+    for (int i = 0; i < np; i++)
+        OUT("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%u</text>\n", XP(pts[i].steps), H - B + 16, pts[i].steps);
+    for (double a = lo; a <= 1.0001; a += (1.0 - lo) / 5.0)
+        OUT("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.1f%%</text>\n", L - 6, YP(a) + 4, 100 * a);
+    OUT("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", (L + W - R) / 2, H - 12,
+        isnan(exact) ? "time steps" : "latency (time steps; TTFS, resolution x layer windows)");
+    if (!isnan(exact)) {
+        OUT("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#d62728\" stroke-dasharray=\"2 3\"/>\n", L, YP(exact), W - R, YP(exact));
+        OUT("<text x=\"%.1f\" y=\"%.1f\" fill=\"#d62728\">TTFS exact spike times %.2f%%</text>\n", L + 6, YP(exact) + 14, 100 * exact);
+    }
+    OUT("<text transform=\"translate(14 %.1f) rotate(-90)\" text-anchor=\"middle\">accuracy</text>\n", (T + H - B) / 2);
+    if (!isnan(ann)) {
+        OUT("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"gray\" stroke-dasharray=\"6 4\"/>\n", L, YP(ann), W - R, YP(ann));
+        OUT("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"gray\">ANN %.2f%%</text>\n", W - R, YP(ann) - 6, 100 * ann);
+    }
+    OUT("<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"");
+    for (int i = 0; i < np; i++)
+        OUT("%.1f,%.1f ", XP(pts[i].steps), YP((double)pts[i].correct / (double)n));
+    OUT("\"/>\n");
+    for (int i = 0; i < np; i++)
+        OUT("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#1f77b4\"/>\n", XP(pts[i].steps), YP((double)pts[i].correct / (double)n));
+    OUT("</svg>\n");
+#undef OUT
+#undef XP
+#undef YP
+    snn_diag d;
+    int ok = snn_file_write_atomic(path, buf, o, &d) == SNN_OK;
+    free(buf);
+    return ok;
+}
+
+static int write_json(const char *path, const char *model, const snn_model *m, const point *pts,
+                      int np, int64_t n, double ann, uint64_t neurons, uint32_t coding,
+                      const snn_layer_stats *layer_tot, bool with_agreement)
+{
+    static const char *const codings[] = {"direct", "poisson", "ttfs"};
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "model", model);
+    cJSON_AddNumberToObject(root, "samples", (double)n);
+    cJSON_AddStringToObject(root, "coding", codings[coding <= SNN_CODING_TTFS ? coding : 0]);
+    if (isnan(ann))
+        cJSON_AddNullToObject(root, "ann_accuracy");
+    else
+        cJSON_AddNumberToObject(root, "ann_accuracy", ann);
+    cJSON_AddNumberToObject(root, "neurons", (double)neurons);
+    if (coding == SNN_CODING_TTFS)
+        cJSON_AddNumberToObject(root, "latency_windows", m->latency_windows);
+    cJSON *curve = cJSON_AddArrayToObject(root, "curve");
+    for (int i = 0; i < np; i++) {
+        cJSON *o = cJSON_CreateObject();
+        if (coding == SNN_CODING_TTFS && pts[i].resolution == 0) {
+            cJSON_AddNullToObject(o, "steps"); /* exact spike times: no time grid */
+            cJSON_AddStringToObject(o, "resolution", "exact");
+        } else {
+            cJSON_AddNumberToObject(o, "steps", pts[i].steps);
+            if (coding == SNN_CODING_TTFS)
+                cJSON_AddNumberToObject(o, "resolution", pts[i].resolution);
+        }
+        cJSON_AddNumberToObject(o, "accuracy", (double)pts[i].correct / (double)n);
+        if (with_agreement)
+            cJSON_AddNumberToObject(o, "same_as_ann", (double)pts[i].agree / (double)n);
+        cJSON_AddNumberToObject(o, "spikes_per_neuron", pts[i].spikes / (double)n / (double)(neurons ? neurons : 1));
+        if (coding == SNN_CODING_TTFS)
+            cJSON_AddNumberToObject(o, "max_spikes_per_neuron", pts[i].max_spikes);
+        cJSON_AddNumberToObject(o, "synops", pts[i].synops / (double)n);
+        cJSON_AddItemToArray(curve, o);
+    }
+    cJSON *layers = cJSON_AddArrayToObject(root, "layers");
+    for (uint32_t i = 0; i < m->n_layers; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", m->layers[i].name);
+        cJSON_AddNumberToObject(o, "neurons", m->layers[i].size);
+        cJSON_AddNumberToObject(o, "spikes_per_inference", (double)layer_tot[i].spikes / (double)n);
+        cJSON_AddNumberToObject(o, "synops_per_inference", (double)layer_tot[i].synops / (double)n);
+        cJSON_AddItemToArray(layers, o);
+    }
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    snn_diag d;
+    int ok = text && snn_file_write_atomic(path, text, strlen(text), &d) == SNN_OK;
+    free(text);
+    return ok;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"data", required_argument, NULL, 'd'}, {"labels", required_argument, NULL, 'l'},
+        {"onnx", required_argument, NULL, 'o'}, {"steps", required_argument, NULL, 'T'},
+        {"coding", required_argument, NULL, 'c'}, {"seed", required_argument, NULL, 'S'},
+        {"limit", required_argument, NULL, 'n'}, {"json", required_argument, NULL, 'j'},
+        {"plot", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
+        {"resolution", required_argument, NULL, 'r'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *data_path = NULL, *label_path = NULL, *onnx = NULL, *json = NULL, *plot = NULL;
+    long long steps = 0, limit = -1, seed = 1, resolution = -1;
+    uint32_t coding = UINT32_MAX;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:l:T:n:r:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': data_path = optarg; break;
+        case 'l': label_path = optarg; break;
+        case 'o': onnx = optarg; break;
+        case 'T': if (!cli_parse_long("--steps", optarg, 1, 1 << 20, &steps)) return EXIT_BAD_INPUT; break;
+        case 'c': if (!cli_parse_coding(optarg, &coding)) return EXIT_BAD_INPUT; break;
+        case 'S': if (!cli_parse_long("--seed", optarg, 0, INT64_MAX, &seed)) return EXIT_BAD_INPUT; break;
+        case 'n': if (!cli_parse_long("--limit", optarg, 1, 1LL << 40, &limit)) return EXIT_BAD_INPUT; break;
+        case 'r': if (!cli_parse_long("--resolution", optarg, 0, SNN_MAX_RESOLUTION, &resolution)) return EXIT_BAD_INPUT; break;
+        case 'j': json = optarg; break;
+        case 'p': plot = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return EXIT_BAD_INPUT;
+        }
+    }
+    if (argc - optind != 1 || !data_path || !label_path) {
+        usage(stderr);
+        return EXIT_BAD_INPUT;
+    }
+    const char *path = argv[optind];
+    int rc = EXIT_BAD_INPUT;
+    snn_diag diag;
+    snn_diag_clear(&diag);
+    uint8_t *file = NULL;
+    size_t len = 0;
+    snn_model *m = malloc(sizeof *m);
+    void *mem = NULL;
+    float *x = NULL;
+    snn_dataset ds;
+    snn_labels lb;
+    memset(&ds, 0, sizeof ds);
+    memset(&lb, 0, sizeof lb);
+    snn_layer_stats *tot = NULL;
+    uint32_t *seen = NULL;
+    int32_t *ann_pred = NULL;
+    if (!m) {
+        rc = EXIT_RUN_FAILED;
+        goto done;
+    }
+    snn_status st = snn_file_read_all(path, (size_t)1 << 32, &file, &len, &diag);
+    if (st != SNN_OK) {
+        rc = cli_report(path, st, &diag);
+        goto done;
+    }
+    snn_rt_diag rd;
+    snn_rt_status rs = snn_model_load(m, file, len, &rd);
+    if (rs != SNN_RT_OK) {
+        fprintf(stderr, "ann2snn: %s: %s", path, rd.msg);
+        if (rd.offset >= 0)
+            fprintf(stderr, " (at byte %lld)", (long long)rd.offset);
+        fputc('\n', stderr);
+        goto done;
+    }
+    int64_t n;
+    if ((rc = cli_load_labelled(data_path, label_path, limit, &ds, &lb, &n)) != 0)
+        goto done;
+    rc = EXIT_BAD_INPUT;
+    snn_diag d;
+    if (snn_dataset_check_size(&ds, m->input_size, "the SNN", &d) != SNN_OK) {
+        fprintf(stderr, "ann2snn: %s: %s\n", data_path, d.msg);
+        goto done;
+    }
+    if (coding == UINT32_MAX)
+        coding = m->coding;
+    bool ttfs = coding == SNN_CODING_TTFS;
+    if (ttfs && !(m->features & SNN_FEATURE_TTFS)) {
+        fprintf(stderr, "ann2snn: %s: the file is rate-coded; convert with --coding ttfs for TTFS\n", path);
+        goto done;
+    }
+    uint32_t T = steps ? (uint32_t)steps : ttfs ? 64 : m->steps;
+    uint32_t R = resolution >= 0 ? (uint32_t)resolution : 64;
+    size_t mem_size = snn_state_mem_size(m);
+    uint32_t largest = 0;
+    for (uint32_t b = 0; b <= m->n_layers; b++)
+        largest = m->buffer_size[b] > largest ? m->buffer_size[b] : largest;
+    mem = malloc(mem_size);
+    x = malloc(m->input_size * sizeof *x);
+    tot = calloc(m->n_layers, sizeof *tot);
+    seen = calloc(largest, sizeof *seen);
+    ann_pred = onnx ? malloc((size_t)n * sizeof *ann_pred) : NULL;
+    if (!mem || !x || !tot || !seen || (onnx && !ann_pred)) {
+        fprintf(stderr, "ann2snn: out of memory\n");
+        rc = EXIT_RUN_FAILED;
+        goto done;
+    }
+    snn_state s;
+    snn_state_init(&s, m, mem, mem_size);
+    point pts[MAX_POINTS];
+    int np = 0;
+    if (ttfs) { /* resolutions 1, 2, 4, ... R, then exact spike times */
+        for (uint32_t r = 1; r < R && np < MAX_POINTS - 2; r *= 2)
+            pts[np++] = (point){.steps = r * m->latency_windows, .resolution = r};
+        if (R)
+            pts[np++] = (point){.steps = R * m->latency_windows, .resolution = R};
+        pts[np++] = (point){.steps = 0, .resolution = 0};
+    } else {
+        for (uint32_t t = 1; t < T && np < MAX_POINTS - 1; t *= 2)
+            pts[np++] = (point){.steps = t};
+        pts[np++] = (point){.steps = T};
+    }
+    uint64_t neurons = 0;
+    for (uint32_t i = 0; i < m->n_layers; i++)
+        if (m->layers[i].kind == SNN_LAYER_NEURON && i != m->output_layer)
+            neurons += m->layers[i].size;
+    snn_preprocess pp = {m->pre_scale, m->pre_mean, m->pre_std};
+    double ann = (double)m->ann_accuracy;
+    const char *ann_src = "stored at conversion";
+    if (onnx) {
+        if ((rc = ann_predict(onnx, &ds, n, &pp, ann_pred)) != 0)
+            goto done;
+        int64_t correct = 0;
+        for (int64_t i = 0; i < n; i++)
+            correct += ann_pred[i] == lb.y[i];
+        ann = n ? (double)correct / (double)n : 0.0;
+        ann_src = onnx;
+    }
+    eval_ctx e = {m, &s, &ds, &lb, n, ann_pred, tot, x, seen, isatty(2)};
+    double t0 = cli_now_s();
+    if (ttfs)
+        run_ttfs(&e, pts, np);
+    else
+        run_rate(&e, coding, (uint64_t)seed, pts, np);
+    double t_snn = cli_now_s() - t0;
+    if (ttfs)
+        printf("SNN %s on %lld samples, ttfs coding, %u layer windows (%.1f samples/s per run)\n", path,
+               (long long)n, m->latency_windows, (double)n * np / t_snn);
+    else
+        printf("SNN %s on %lld samples, %s coding, %u steps (%.1f samples/s)\n", path, (long long)n,
+               coding == SNN_CODING_DIRECT ? "direct" : "poisson", T, (double)n / t_snn);
+    if (isnan(ann))
+        printf("ANN accuracy: unknown (give --onnx MODEL.onnx)\n");
+    else
+        printf("ANN accuracy: %.2f %% (%s)\n", 100 * ann, ann_src);
+    printf("\n");
+    if (ttfs)
+        printf("%10s ", "resolution");
+    printf("%8s %10s %9s", "steps", "accuracy", "vs ANN");
+    if (ann_pred)
+        printf(" %9s", "same as ANN");
+    printf(" %14s %14s", "spikes/neuron", "synops");
+    if (ttfs)
+        printf(" %10s", "max/neuron");
+    printf("\n");
+    for (int i = 0; i < np; i++) {
+        double acc = (double)pts[i].correct / (double)n;
+        if (ttfs && pts[i].resolution)
+            printf("%10u %8u ", pts[i].resolution, pts[i].steps);
+        else if (ttfs)
+            printf("%10s %8s ", "exact", "-");
+        else
+            printf("%8u ", pts[i].steps);
+        printf("%9.2f%% ", 100 * acc);
+        if (isnan(ann))
+            printf("%9s", "-");
+        else
+            printf("%+7.2fpp", 100 * (acc - ann));
+        if (ann_pred)
+            printf(" %10.2f%%", 100.0 * (double)pts[i].agree / (double)n);
+        printf(" %14.4f %14.0f", pts[i].spikes / (double)n / (double)(neurons ? neurons : 1),
+               pts[i].synops / (double)n);
+        if (ttfs)
+            printf(" %10u", pts[i].max_spikes);
+        printf("\n");
+    }
+    rc = 0;
+    if (json && !write_json(json, path, m, pts, np, n, ann, neurons, coding, tot, ann_pred != NULL)) {
+        fprintf(stderr, "ann2snn: %s: cannot write\n", json);
+        rc = EXIT_RUN_FAILED;
+    }
+    double exact = ttfs ? (double)pts[np - 1].correct / (double)n : (double)NAN;
+    if (plot && !write_svg(plot, pts, ttfs ? np - 1 : np, n, ann, exact)) {
+        fprintf(stderr, "ann2snn: %s: cannot write\n", plot);
+        rc = EXIT_RUN_FAILED;
+    }
+done:
+    free(ann_pred);
+    free(seen);
+    free(tot);
+    free(x);
+    free(mem);
+    free(m);
+    free(file);
+    snn_dataset_free(&ds);
+    snn_labels_free(&lb);
+    return rc;
+}

@@ -1,0 +1,197 @@
+/* snn-run: run a .snn file on samples and print one prediction per line. */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "data/data.h"
+#include "base/fileio.h"
+#include "snn_runtime.h"
+
+#ifndef ANN2SNN_VERSION
+#define ANN2SNN_VERSION "unknown"
+#endif
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: snn-run MODEL.snn --input FILE [options]\n"
+            "\n"
+            "Runs the spiking network on every sample of FILE (IDX, .npy or .pb; raw values, the\n"
+            "file's preprocessing applies) and prints one predicted class per line.\n"
+            "  -i, --input FILE     samples\n"
+            "  -l, --labels FILE    class per sample: also print the accuracy\n"
+            "  -T, --steps T        time steps (default: the file's)\n"
+            "  -c, --coding MODE    direct | poisson | ttfs (default: the file's; ttfs needs a file\n"
+            "                       converted with --coding ttfs)\n"
+            "  -r, --resolution R   ttfs: steps per layer window, 0 for exact spike times\n"
+            "                       (default: the file's)\n"
+            "  -s, --seed S         Poisson generator seed (default 1)\n"
+            "  -n, --limit N        only the first N samples\n"
+            "  -q, --quiet          no per-sample lines (with --labels: accuracy only)\n"
+            "  -h, --help           this help\n"
+            "  -V, --version        print the version\n"
+            "\n"
+            "Exit status: 0 success, 1 the run failed, 2 bad input or usage.\n");
+}
+
+static int parse_ll(const char *opt, const char *arg, long long min, long long *out)
+{
+    char *end;
+    long long v = strtoll(arg, &end, 10);
+    if (end == arg || *end || v < min) {
+        fprintf(stderr, "snn-run: %s: '%s' is not a whole number >= %lld\n", opt, arg, min);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"input", required_argument, NULL, 'i'}, {"labels", required_argument, NULL, 'l'},
+        {"steps", required_argument, NULL, 'T'}, {"coding", required_argument, NULL, 'c'},
+        {"seed", required_argument, NULL, 's'},  {"limit", required_argument, NULL, 'n'},
+        {"resolution", required_argument, NULL, 'r'},
+        {"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0},
+    };
+    const char *input = NULL, *labels = NULL;
+    long long steps = 0, seed = 1, limit = -1, resolution = -1;
+    int coding = -1, quiet = 0, c;
+    while ((c = getopt_long(argc, argv, "i:l:T:c:r:s:n:qhV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'i': input = optarg; break;
+        case 'l': labels = optarg; break;
+        case 'T': if (!parse_ll("--steps", optarg, 1, &steps)) return 2; break;
+        case 's': if (!parse_ll("--seed", optarg, 0, &seed)) return 2; break;
+        case 'n': if (!parse_ll("--limit", optarg, 1, &limit)) return 2; break;
+        case 'q': quiet = 1; break;
+        case 'r':
+            if (!parse_ll("--resolution", optarg, 0, &resolution)) return 2;
+            if (resolution > SNN_MAX_RESOLUTION) { fprintf(stderr, "snn-run: --resolution: at most %u\n", SNN_MAX_RESOLUTION); return 2; }
+            break;
+        case 'c':
+            if (strcmp(optarg, "direct") == 0) coding = SNN_CODING_DIRECT;
+            else if (strcmp(optarg, "poisson") == 0) coding = SNN_CODING_POISSON;
+            else if (strcmp(optarg, "ttfs") == 0) coding = SNN_CODING_TTFS;
+            else { fprintf(stderr, "snn-run: --coding: '%s' is not direct, poisson or ttfs\n", optarg); return 2; }
+            break;
+        case 'h': usage(stdout); return 0;
+        case 'V': printf("snn-run %s\n", ANN2SNN_VERSION); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (argc - optind != 1 || !input) {
+        usage(stderr);
+        return 2;
+    }
+    const char *path = argv[optind];
+    int rc = 2;
+    uint8_t *file = NULL;
+    size_t len = 0;
+    snn_model *m = malloc(sizeof *m);
+    void *mem = NULL;
+    float *x = NULL;
+    snn_dataset ds;
+    snn_labels lb;
+    memset(&ds, 0, sizeof ds);
+    memset(&lb, 0, sizeof lb);
+    snn_diag d;
+    snn_diag_clear(&d);
+    if (!m) {
+        rc = 1;
+        goto done;
+    }
+    if (snn_file_read_all(path, (size_t)1 << 32, &file, &len, &d) != SNN_OK) {
+        fprintf(stderr, "snn-run: %s: %s\n", path, d.msg);
+        goto done;
+    }
+    snn_rt_diag rd;
+    if (snn_model_load(m, file, len, &rd) != SNN_RT_OK) {
+        fprintf(stderr, "snn-run: %s: %s", path, rd.msg);
+        if (rd.offset >= 0)
+            fprintf(stderr, " (at byte %lld)", (long long)rd.offset);
+        fputc('\n', stderr);
+        goto done;
+    }
+    if (snn_dataset_read(input, &ds, &d) != SNN_OK) {
+        fprintf(stderr, "snn-run: %s: %s\n", input, d.msg);
+        goto done;
+    }
+    if (labels && snn_labels_read(labels, &lb, &d) != SNN_OK) {
+        fprintf(stderr, "snn-run: %s: %s\n", labels, d.msg);
+        goto done;
+    }
+    if (snn_dataset_check_size(&ds, m->input_size, "the SNN", &d) != SNN_OK) {
+        fprintf(stderr, "snn-run: %s: %s\n", input, d.msg);
+        goto done;
+    }
+    if (coding == SNN_CODING_TTFS && !(m->features & SNN_FEATURE_TTFS)) {
+        fprintf(stderr, "snn-run: %s: the file is rate-coded; convert with 'ann2snn --coding ttfs' for TTFS\n", path);
+        goto done;
+    }
+    int64_t n = ds.n;
+    if (labels && lb.n < n)
+        n = lb.n;
+    if (limit > 0 && limit < n)
+        n = limit;
+    size_t mem_size = snn_state_mem_size(m);
+    mem = malloc(mem_size);
+    x = malloc(m->input_size * sizeof *x);
+    if (!mem || !x) {
+        fprintf(stderr, "snn-run: out of memory\n");
+        rc = 1;
+        goto done;
+    }
+    snn_state s;
+    snn_state_init(&s, m, mem, mem_size);
+    uint32_t cod = coding >= 0 ? (uint32_t)coding : m->coding;
+    uint32_t T = steps ? (uint32_t)steps : m->coding == SNN_CODING_TTFS ? 64 : m->steps;
+    uint32_t R = resolution >= 0 ? (uint32_t)resolution : m->coding == SNN_CODING_TTFS ? m->steps : 0;
+    snn_preprocess pp = {m->pre_scale, m->pre_mean, m->pre_std};
+    int64_t correct = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int64_t i = 0; i < n; i++) {
+        snn_preprocess_sample(&ds, i, &pp, x);
+        if (cod == SNN_CODING_TTFS) {
+            snn_state_run_ttfs(&s, x, R);
+        } else {
+            snn_state_begin(&s, x, cod, (uint64_t)seed + (uint64_t)i);
+            for (uint32_t t = 0; t < T; t++)
+                snn_state_step(&s);
+        }
+        int p = snn_state_predict(&s);
+        if (!quiet)
+            printf("%d\n", p);
+        if (labels)
+            correct += p == lb.y[i];
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double el = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    if (labels) {
+        char how[96];
+        if (cod != SNN_CODING_TTFS)
+            snprintf(how, sizeof how, "%u steps", T);
+        else if (R)
+            snprintf(how, sizeof how, "ttfs, %u steps per window, latency %u steps", R, R * m->latency_windows);
+        else
+            snprintf(how, sizeof how, "ttfs, exact spike times, latency %u windows", m->latency_windows);
+        fprintf(quiet ? stdout : stderr, "accuracy %.2f %% (%lld / %lld), %s, %.1f samples/s\n",
+                n ? 100.0 * (double)correct / (double)n : 0.0, (long long)correct, (long long)n, how,
+                el > 0 ? (double)n / el : 0.0);
+    }
+    rc = 0;
+done:
+    free(x);
+    free(mem);
+    free(m);
+    free(file);
+    snn_dataset_free(&ds);
+    snn_labels_free(&lb);
+    return rc;
+}
