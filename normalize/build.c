@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ir/ops.h"
+#include "ir/op_info.h"
 #include "ir/shape.h"
 #include "snn_net.h"
 

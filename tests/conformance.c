@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "ir/ops.h"
+#include "ir/op_info.h"
 #include "onnx/pb_session.h"
 
 /* A test runs when every op it uses is a RUN row of the op table (ir/ops.def), or Constant

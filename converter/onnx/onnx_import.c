@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "base/fileio.h"
-#include "ir/ops.h"
+#include "ir/op_info.h"
 #include "passes/passes.h"
 #include "proto/pb_nesting.h"
 #include "proto/tensorproto.h"

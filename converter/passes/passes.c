@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "eval/kernels.h"
-#include "ir/ops.h"
+#include "ir/op_info.h"
 #include "ir/shape.h"
 #include "ir/verify.h"
 

@@ -1,4 +1,4 @@
-#include "ops.h"
+#include "op_info.h"
 
 #include <assert.h>
 #include <string.h>

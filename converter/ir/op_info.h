@@ -1,6 +1,6 @@
 /* The columns of the op table (ops.def) that are facts rather than functions. */
-#ifndef ANN2SNN_OPS_H
-#define ANN2SNN_OPS_H
+#ifndef ANN2SNN_OP_INFO_H
+#define ANN2SNN_OP_INFO_H
 
 #include <stdbool.h>
 
