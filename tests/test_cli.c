@@ -1,9 +1,10 @@
-/* The ann2snn CLI: --help/--version, usage errors (exit 2), and `infer` writing outputs that
- * equal the evaluator's, read back through the .pb reader. */
+/* The ann2snn CLI: --help/--version, usage errors (exit 2), `infer` writing outputs that
+ * equal the evaluator's, read back through the .pb reader, and `info` on a .snn file. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <cjson/cJSON.h>
 #include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@
 #include "onnx/onnx_import.h"
 #include "proto/tensorproto.h"
 
-static const char *cli, *pass_dir;
+static const char *cli, *pass_dir, *snn_dir;
 
 /* Run the CLI with args; returns the exit code and fills out (stdout+stderr). */
 static int run(const char *args, char *out, size_t cap)
@@ -122,18 +123,71 @@ static void test_infer_round_trip(void **state)
     assert_int_equal(system(args), 0);
 }
 
+/* info on a .snn file: text and JSON agree with what was converted; a corrupt file and
+ * --json on an ONNX model are refused with exit 2. */
+static void test_info_snn(void **state)
+{
+    (void)state;
+    char out[16384], args[1024], snn[64] = "/tmp/test_cli_snn_XXXXXX";
+    int fd = mkstemp(snn);
+    assert_true(fd >= 0);
+    close(fd);
+    snprintf(args, sizeof args, "'%s/dense2.onnx' -o %s", snn_dir, snn);
+    assert_int_equal(run(args, out, sizeof out), 0);
+
+    snprintf(args, sizeof args, "info %s", snn);
+    assert_int_equal(run(args, out, sizeof out), 0);
+    assert_non_null(strstr(out, ".snn 1."));
+    assert_non_null(strstr(out, "2 layers"));
+    assert_non_null(strstr(out, "normalise   model"));
+    assert_non_null(strstr(out, "coding      direct, steps 64, reset subtract"));
+    assert_non_null(strstr(out, "signed"));
+    assert_non_null(strstr(out, "WGHT"));
+
+    snprintf(args, sizeof args, "info --json %s", snn);
+    assert_int_equal(run(args, out, sizeof out), 0);
+    cJSON *j = cJSON_Parse(out);
+    assert_non_null(j);
+    cJSON *layers = cJSON_GetObjectItem(j, "layers");
+    assert_int_equal(cJSON_GetArraySize(layers), 2);
+    cJSON *hidden = cJSON_GetArrayItem(layers, 0), *output = cJSON_GetArrayItem(layers, 1);
+    assert_int_equal(cJSON_GetObjectItem(hidden, "neurons")->valueint, 3);
+    assert_int_equal(cJSON_GetObjectItem(hidden, "weights")->valueint, 6); /* 2 -> 3 dense */
+    assert_string_equal(cJSON_GetObjectItem(hidden, "spikes")->valuestring, "signed");
+    assert_string_equal(cJSON_GetObjectItem(output, "kind")->valuestring, "output");
+    assert_string_equal(cJSON_GetObjectItem(j, "coding")->valuestring, "direct");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "sections")), 5);
+    cJSON_Delete(j);
+
+    /* Flip one weight byte: the CRC check names the file. */
+    FILE *f = fopen(snn, "r+b");
+    assert_non_null(f);
+    fseek(f, -4, SEEK_END);
+    fputc(0x5a, f);
+    fclose(f);
+    snprintf(args, sizeof args, "info %s", snn);
+    assert_int_equal(run(args, out, sizeof out), 2);
+    assert_non_null(strstr(out, snn));
+    snprintf(args, sizeof args, "info --json '%s/dense2.onnx'", snn_dir);
+    assert_int_equal(run(args, out, sizeof out), 2);
+    assert_non_null(strstr(out, "--json describes .snn files"));
+    unlink(snn);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: test_cli ANN2SNN PASS_DIR\n");
+    if (argc != 4) {
+        fprintf(stderr, "usage: test_cli ANN2SNN PASS_DIR SNN_DIR\n");
         return 2;
     }
     cli = argv[1];
     pass_dir = argv[2];
+    snn_dir = argv[3];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_help_and_version),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_infer_round_trip),
+        cmocka_unit_test(test_info_snn),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/fileio.h"
 #include "eval/eval.h"
 #include "snn_format.h"
 
@@ -168,4 +169,28 @@ int cli_ann_classify(const char *model, const snn_graph *g, const snn_dataset *d
     free(x);
     snn_eval_free(&ev);
     return rc;
+}
+
+int cli_load_snn(const char *path, uint8_t **file, size_t *len, snn_model **m)
+{
+    snn_diag diag;
+    snn_diag_clear(&diag);
+    *file = NULL;
+    *m = malloc(sizeof **m);
+    if (!*m) {
+        fprintf(stderr, "ann2snn: out of memory\n");
+        return EXIT_RUN_FAILED;
+    }
+    snn_status st = snn_file_read_all(path, (size_t)1 << 32, file, len, &diag);
+    if (st != SNN_OK)
+        return cli_report(path, st, &diag);
+    snn_rt_diag rd;
+    if (snn_model_load(*m, *file, *len, &rd) != SNN_RT_OK) {
+        fprintf(stderr, "ann2snn: %s: %s", path, rd.msg);
+        if (rd.offset >= 0)
+            fprintf(stderr, " (at byte %lld)", (long long)rd.offset);
+        fputc('\n', stderr);
+        return EXIT_BAD_INPUT;
+    }
+    return 0;
 }

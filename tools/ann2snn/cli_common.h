@@ -9,6 +9,7 @@
 #include "data/data.h"
 #include "base/diag.h"
 #include "ir/graph.h"
+#include "snn_runtime.h"
 
 /* Exit codes of every tool. */
 enum { EXIT_RUN_FAILED = 1, EXIT_BAD_INPUT = 2 };
@@ -43,6 +44,11 @@ int cli_load_labelled(const char *data_path, const char *label_path, long long l
  * model's one input. Prints and returns an exit code on failure, else 0. */
 int cli_ann_classify(const char *model, const snn_graph *g, const snn_dataset *ds, int64_t n,
                      const snn_preprocess *pp, int32_t *pred);
+
+/* Read and validate a .snn file: *file holds its bytes (the model points into them), *m the
+ * parsed model; both malloc'd, freed by the caller also on failure. Prints and returns an
+ * exit code on failure, else 0. */
+int cli_load_snn(const char *path, uint8_t **file, size_t *len, snn_model **m);
 
 /* Seconds on a monotonic clock, for progress and timings. */
 double cli_now_s(void);

@@ -304,7 +304,7 @@ int cmd_eval(int argc, char **argv)
     snn_diag_clear(&diag);
     uint8_t *file = NULL;
     size_t len = 0;
-    snn_model *m = malloc(sizeof *m);
+    snn_model *m = NULL;
     void *mem = NULL;
     float *x = NULL;
     snn_dataset ds;
@@ -314,24 +314,9 @@ int cmd_eval(int argc, char **argv)
     snn_layer_stats *tot = NULL;
     uint32_t *seen = NULL;
     int32_t *ann_pred = NULL;
-    if (!m) {
-        rc = EXIT_RUN_FAILED;
+    if ((rc = cli_load_snn(path, &file, &len, &m)) != 0)
         goto done;
-    }
-    snn_status st = snn_file_read_all(path, (size_t)1 << 32, &file, &len, &diag);
-    if (st != SNN_OK) {
-        rc = cli_report(path, st, &diag);
-        goto done;
-    }
-    snn_rt_diag rd;
-    snn_rt_status rs = snn_model_load(m, file, len, &rd);
-    if (rs != SNN_RT_OK) {
-        fprintf(stderr, "ann2snn: %s: %s", path, rd.msg);
-        if (rd.offset >= 0)
-            fprintf(stderr, " (at byte %lld)", (long long)rd.offset);
-        fputc('\n', stderr);
-        goto done;
-    }
+    rc = EXIT_BAD_INPUT;
     int64_t n;
     if ((rc = cli_load_labelled(data_path, label_path, limit, &ds, &lb, &n)) != 0)
         goto done;

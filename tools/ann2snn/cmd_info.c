@@ -1,6 +1,8 @@
 /* ann2snn info: describe an ONNX model (the imported graph) or a .snn file. */
+#include <cjson/cJSON.h>
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,11 +10,19 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "onnx/onnx_import.h"
+#include "snn_format.h"
+#include "snn_runtime.h"
 
 static void info_usage(FILE *f)
 {
     fprintf(f, "Usage: ann2snn info MODEL.onnx [--no-optimize]\n"
-               "Prints the imported graph: inputs, one line per node with output shape, outputs.\n");
+               "       ann2snn info MODEL.snn [--json]\n"
+               "An ONNX model: the imported graph, inputs, one line per node with its output shape,\n"
+               "outputs. A .snn file: header, provenance, preprocessing, coding, one line per layer\n"
+               "and the sections.\n"
+               "      --no-optimize  ONNX: the graph before the optimising passes\n"
+               "      --json         .snn: the same as JSON on stdout\n"
+               "  -h, --help         this help\n");
 }
 
 static void print_shape(const snn_tensor *t)
@@ -23,25 +33,254 @@ static void print_shape(const snn_tensor *t)
     printf(")");
 }
 
+/* ---------------------------------------------------------------- .snn files */
+
+static bool is_snn_file(const char *path)
+{
+    char magic[SNN_MAGIC_LEN];
+    FILE *f = fopen(path, "rb");
+    bool yes = f && fread(magic, 1, sizeof magic, f) == sizeof magic &&
+               memcmp(magic, SNN_MAGIC, SNN_MAGIC_LEN) == 0;
+    if (f)
+        fclose(f);
+    return yes;
+}
+
+static uint32_t rd_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t rd_u64(const uint8_t *p)
+{
+    return (uint64_t)rd_u32(p) | (uint64_t)rd_u32(p + 4) << 32;
+}
+
+static const char *pick(const char *const *names, size_t n, uint32_t v)
+{
+    return v < n ? names[v] : "?";
+}
+#define PICK(names, v) pick(names, sizeof names / sizeof names[0], v)
+
+static const char *const codings[] = {"direct", "poisson", "ttfs"};
+static const char *const resets[] = {"subtract", "zero"};
+static const char *const readouts[] = {"membrane", "spikes"};
+static const char *const norms[] = {"model", "max", "percentile", "channel"};
+static const char *const layer_kinds[] = {"?", "neuron", "maxpool", "concat"};
+static const char *const proj_kinds[] = {"?", "dense", "conv", "avgpool", "globalavg", "identity", "copy"};
+
+/* What one layer of a loaded model holds, as info prints it. */
+typedef struct {
+    const char *kind;
+    uint64_t weights;     /* weights of its projections */
+    float th_min, th_max; /* NEURON: threshold range */
+    const char *spikes;   /* "signed" (+1/-1), "positive", or "none" (output, pooling) */
+    char inputs[96];      /* projection kinds, comma-separated */
+} layer_info;
+
+static layer_info describe_layer(const snn_model *m, uint32_t i)
+{
+    const snn_layer *L = &m->layers[i];
+    layer_info li;
+    memset(&li, 0, sizeof li);
+    bool out = L->flags & SNN_LAYER_F_OUTPUT;
+    li.kind = out ? "output" : PICK(layer_kinds, L->kind);
+    li.spikes = L->kind != SNN_LAYER_NEURON || out        ? "none"
+                : (m->features & SNN_FEATURE_SIGNED) != 0 ? "signed"
+                                                          : "positive";
+    size_t used = 0;
+    for (uint32_t k = 0; k < L->proj_count; k++) {
+        const snn_proj *p = &m->proj[L->proj_first + k];
+        li.weights += p->n_w;
+        int w = snprintf(li.inputs + used, sizeof li.inputs - used, "%s%s", k ? "," : "",
+                         PICK(proj_kinds, p->kind));
+        if (w > 0 && (size_t)w < sizeof li.inputs - used)
+            used += (size_t)w;
+    }
+    if (L->kind == SNN_LAYER_NEURON) {
+        li.th_min = li.th_max = L->threshold[0];
+        for (uint32_t c = 1; c < L->c; c++) {
+            li.th_min = L->threshold[c] < li.th_min ? L->threshold[c] : li.th_min;
+            li.th_max = L->threshold[c] > li.th_max ? L->threshold[c] : li.th_max;
+        }
+    }
+    return li;
+}
+
+static void tag_name(uint32_t tag, char out[5])
+{
+    for (int k = 0; k < 4; k++)
+        out[k] = (char)(tag >> (8 * k));
+    out[4] = '\0';
+}
+
+static void sha_hex(const uint8_t sha[32], char out[65])
+{
+    for (int k = 0; k < 32; k++)
+        snprintf(out + 2 * k, 3, "%02x", sha[k]);
+}
+
+static int print_snn_text(const char *path, const snn_model *m, const uint8_t *file, size_t len)
+{
+    char sha[65], tag[5];
+    sha_hex(m->source_sha256, sha);
+    printf("%s: .snn %u.%u, %zu bytes, %u layers, %u projections\n", path,
+           (unsigned)(file[SNN_HDR_MAJOR] | file[SNN_HDR_MAJOR + 1] << 8),
+           (unsigned)(file[SNN_HDR_MINOR] | file[SNN_HDR_MINOR + 1] << 8), len, m->n_layers, m->n_proj);
+    printf("  source      sha256 %s\n", sha);
+    printf("  normalise   %s", PICK(norms, m->norm));
+    if (m->norm == SNN_NORM_PERCENTILE || m->norm == SNN_NORM_CHANNEL)
+        printf(" (%gth percentile)", (double)m->percentile);
+    printf(", %u calibration samples", m->calib_count);
+    if (m->ann_accuracy == m->ann_accuracy)
+        printf(", ANN accuracy %.4f", (double)m->ann_accuracy);
+    printf("\n  input       %u x %u x %u, x = (raw * %g - %g) / %g\n", m->input_c, m->input_h,
+           m->input_w, (double)m->pre_scale, (double)m->pre_mean, (double)m->pre_std);
+    printf("  coding      %s, %s %u, reset %s, v_init %g, readout %s, %u classes\n",
+           PICK(codings, m->coding), m->coding == SNN_CODING_TTFS ? "resolution" : "steps", m->steps,
+           PICK(resets, m->reset), (double)m->v_init, PICK(readouts, m->readout), m->n_classes);
+    printf("  %-3s %-24s %-8s %-16s %9s %9s %-12s %-21s %s\n", "#", "layer", "kind", "shape (C,H,W)",
+           "neurons", "weights", "thresholds", "inputs", "spikes");
+    for (uint32_t i = 0; i < m->n_layers; i++) {
+        const snn_layer *L = &m->layers[i];
+        layer_info li = describe_layer(m, i);
+        char shape[32], th[32];
+        snprintf(shape, sizeof shape, "%u,%u,%u", L->c, L->h, L->w);
+        if (L->kind == SNN_LAYER_NEURON)
+            snprintf(th, sizeof th, "%.3g..%.3g", (double)li.th_min, (double)li.th_max);
+        else
+            snprintf(th, sizeof th, "-");
+        printf("  %-3u %-24.24s %-8s %-16s %9u %9llu %-12s %-21.21s %s\n", i, L->name, li.kind, shape,
+               L->size, (unsigned long long)li.weights, th, L->kind == SNN_LAYER_MAXPOOL ? "maxpool" : li.inputs,
+               li.spikes);
+    }
+    uint32_t n_sec = rd_u32(file + SNN_HDR_N_SECTIONS), table = rd_u32(file + SNN_HDR_TABLE_OFFSET);
+    printf("  sections   ");
+    for (uint32_t s = 0; s < n_sec; s++) {
+        const uint8_t *e = file + table + s * SNN_SEC_ENTRY_SIZE;
+        tag_name(rd_u32(e + SNN_SEC_TAG), tag);
+        printf(" %s %llu B%s", tag, (unsigned long long)rd_u64(e + SNN_SEC_SIZE), s + 1 < n_sec ? "," : "\n");
+    }
+    return 0;
+}
+
+static int print_snn_json(const char *path, const snn_model *m, const uint8_t *file, size_t len)
+{
+    char sha[65], tag[5];
+    sha_hex(m->source_sha256, sha);
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "file", path);
+    cJSON_AddNumberToObject(root, "bytes", (double)len);
+    cJSON *hdr = cJSON_AddObjectToObject(root, "version");
+    cJSON_AddNumberToObject(hdr, "major", file[SNN_HDR_MAJOR] | file[SNN_HDR_MAJOR + 1] << 8);
+    cJSON_AddNumberToObject(hdr, "minor", file[SNN_HDR_MINOR] | file[SNN_HDR_MINOR + 1] << 8);
+    cJSON_AddNumberToObject(root, "features", m->features);
+    cJSON *prov = cJSON_AddObjectToObject(root, "provenance");
+    cJSON_AddStringToObject(prov, "source_sha256", sha);
+    cJSON_AddStringToObject(prov, "norm", PICK(norms, m->norm));
+    cJSON_AddNumberToObject(prov, "percentile", (double)m->percentile);
+    cJSON_AddNumberToObject(prov, "calibration_samples", m->calib_count);
+    if (m->ann_accuracy == m->ann_accuracy)
+        cJSON_AddNumberToObject(prov, "ann_accuracy", (double)m->ann_accuracy);
+    else
+        cJSON_AddNullToObject(prov, "ann_accuracy");
+    cJSON *in = cJSON_AddObjectToObject(root, "input");
+    cJSON_AddItemToObject(in, "shape", cJSON_CreateIntArray((const int[]){(int)m->input_c, (int)m->input_h, (int)m->input_w}, 3));
+    cJSON_AddNumberToObject(in, "scale", (double)m->pre_scale);
+    cJSON_AddNumberToObject(in, "mean", (double)m->pre_mean);
+    cJSON_AddNumberToObject(in, "std", (double)m->pre_std);
+    cJSON_AddStringToObject(root, "coding", PICK(codings, m->coding));
+    cJSON_AddNumberToObject(root, m->coding == SNN_CODING_TTFS ? "resolution" : "steps", m->steps);
+    cJSON_AddStringToObject(root, "reset", PICK(resets, m->reset));
+    cJSON_AddNumberToObject(root, "v_init", (double)m->v_init);
+    cJSON_AddStringToObject(root, "readout", PICK(readouts, m->readout));
+    cJSON_AddNumberToObject(root, "classes", m->n_classes);
+    cJSON *layers = cJSON_AddArrayToObject(root, "layers");
+    for (uint32_t i = 0; i < m->n_layers; i++) {
+        const snn_layer *L = &m->layers[i];
+        layer_info li = describe_layer(m, i);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", L->name);
+        cJSON_AddStringToObject(o, "kind", li.kind);
+        cJSON_AddItemToObject(o, "shape", cJSON_CreateIntArray((const int[]){(int)L->c, (int)L->h, (int)L->w}, 3));
+        cJSON_AddNumberToObject(o, "neurons", L->size);
+        cJSON_AddNumberToObject(o, "weights", (double)li.weights);
+        if (L->kind == SNN_LAYER_NEURON) {
+            cJSON_AddNumberToObject(o, "threshold_min", (double)li.th_min);
+            cJSON_AddNumberToObject(o, "threshold_max", (double)li.th_max);
+            cJSON_AddStringToObject(o, "reset", PICK(resets, m->reset));
+        }
+        cJSON_AddStringToObject(o, "inputs", L->kind == SNN_LAYER_MAXPOOL ? "maxpool" : li.inputs);
+        cJSON_AddStringToObject(o, "spikes", li.spikes);
+        cJSON_AddItemToArray(layers, o);
+    }
+    cJSON *secs = cJSON_AddArrayToObject(root, "sections");
+    uint32_t n_sec = rd_u32(file + SNN_HDR_N_SECTIONS), table = rd_u32(file + SNN_HDR_TABLE_OFFSET);
+    for (uint32_t s = 0; s < n_sec; s++) {
+        const uint8_t *e = file + table + s * SNN_SEC_ENTRY_SIZE;
+        tag_name(rd_u32(e + SNN_SEC_TAG), tag);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "tag", tag);
+        cJSON_AddNumberToObject(o, "offset", (double)rd_u64(e + SNN_SEC_OFFSET));
+        cJSON_AddNumberToObject(o, "bytes", (double)rd_u64(e + SNN_SEC_SIZE));
+        cJSON_AddNumberToObject(o, "records", rd_u32(e + SNN_SEC_COUNT));
+        cJSON_AddItemToArray(secs, o);
+    }
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!text) {
+        fprintf(stderr, "ann2snn: out of memory\n");
+        return EXIT_RUN_FAILED;
+    }
+    puts(text);
+    free(text);
+    return 0;
+}
+
+/* The file was checked whole by snn_model_load() (magic, version, CRCs, every offset and
+ * count), so the header and section table are read here without further checks. */
+static int snn_info(const char *path, bool json)
+{
+    uint8_t *file = NULL;
+    size_t len = 0;
+    snn_model *m = NULL;
+    int rc = cli_load_snn(path, &file, &len, &m);
+    if (rc == 0)
+        rc = json ? print_snn_json(path, m, file, len) : print_snn_text(path, m, file, len);
+    free(m);
+    free(file);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- both */
+
 int cmd_info(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"no-optimize", no_argument, NULL, 'n'},
+        {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    bool optimize = true;
+    bool optimize = true, json = false;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'n': optimize = false; break;
+        case 'j': json = true; break;
         case 'h': info_usage(stdout); return 0;
         default: info_usage(stderr); return EXIT_BAD_INPUT;
         }
     }
     if (argc - optind != 1) {
         info_usage(stderr);
+        return EXIT_BAD_INPUT;
+    }
+    if (is_snn_file(argv[optind]))
+        return snn_info(argv[optind], json);
+    if (json) {
+        fprintf(stderr, "ann2snn: info: --json describes .snn files; %s is not one\n", argv[optind]);
         return EXIT_BAD_INPUT;
     }
     snn_import_options io;
