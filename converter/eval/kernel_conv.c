@@ -18,7 +18,7 @@ static void valid_range(int64_t out, int64_t in, int64_t s, int64_t p, int64_t t
     *hi = b < out ? b : out;
 }
 
-void snn_kernel_conv(const snn_graph *g, const snn_node *n, const float *const *in, float *out)
+static void conv_f32(const snn_graph *g, const snn_node *n, const float *const *in, float *out)
 {
     const snn_tensor *X = &g->tensors[n->inputs[0]], *W = &g->tensors[n->inputs[1]];
     const snn_tensor *Y = &g->tensors[n->outputs[0]];
@@ -67,4 +67,10 @@ void snn_kernel_conv(const snn_graph *g, const snn_node *n, const float *const *
             }
         }
     }
+}
+
+SNN_KERNEL(conv)
+{
+    conv_f32(g, n, (const float *const *)in, out);
+    return SNN_OK;
 }

@@ -3,7 +3,7 @@
 
 #include "kernels.h"
 
-void snn_kernel_gemm(const snn_graph *g, const snn_node *n, const float *const *in, float *out)
+static void gemm_f32(const snn_graph *g, const snn_node *n, const float *const *in, float *out)
 {
     const snn_tensor *A = &g->tensors[n->inputs[0]], *Y = &g->tensors[n->outputs[0]];
     const snn_attrs *at = &n->attr;
@@ -52,7 +52,13 @@ void snn_kernel_gemm(const snn_graph *g, const snn_node *n, const float *const *
             out[m * N + j] += at->beta * c[m * cm + j * cn];
 }
 
-void snn_kernel_matmul(const snn_graph *g, const snn_node *n, const float *const *in, float *out)
+SNN_KERNEL(gemm)
+{
+    gemm_f32(g, n, (const float *const *)in, out);
+    return SNN_OK;
+}
+
+static void matmul_f32(const snn_graph *g, const snn_node *n, const float *const *in, float *out)
 {
     const snn_tensor *A = &g->tensors[n->inputs[0]], *B = &g->tensors[n->inputs[1]];
     const snn_tensor *Y = &g->tensors[n->outputs[0]];
@@ -102,4 +108,10 @@ void snn_kernel_matmul(const snn_graph *g, const snn_node *n, const float *const
             idx[d] = 0;
         }
     }
+}
+
+SNN_KERNEL(matmul)
+{
+    matmul_f32(g, n, (const float *const *)in, out);
+    return SNN_OK;
 }

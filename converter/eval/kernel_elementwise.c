@@ -21,28 +21,35 @@ static void broadcast_strides(int rank, const int64_t *dims, int orank, int64_t 
     }
 }
 
-static float apply_f(snn_op op, float a, float b)
+/* The arithmetic of the element-wise kernels; each kernel names its own. */
+typedef enum { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV } bin_op;
+
+static float apply_f(bin_op op, float a, float b)
 {
     switch (op) {
-    case SNN_OP_SUB: return a - b;
-    case SNN_OP_MUL: return a * b;
-    case SNN_OP_DIV: return a / b;
-    default: return a + b;
+    case BIN_ADD: return a + b;
+    case BIN_SUB: return a - b;
+    case BIN_MUL: return a * b;
+    case BIN_DIV: return a / b;
     }
+    return a + b;
 }
 
-static int64_t apply_i(snn_op op, int64_t a, int64_t b)
+static int64_t apply_i(bin_op op, int64_t a, int64_t b)
 {
     switch (op) {
-    case SNN_OP_SUB: return a - b;
-    case SNN_OP_MUL: return a * b;
-    case SNN_OP_DIV: return b ? a / b : 0;
-    default: return a + b;
+    case BIN_ADD: return a + b;
+    case BIN_SUB: return a - b;
+    case BIN_MUL: return a * b;
+    case BIN_DIV: return b ? a / b : 0;
     }
+    return a + b;
 }
 
-void snn_kernel_binary(const snn_graph *g, const snn_node *n, const snn_tensor *A, const void *a,
-                       const snn_tensor *B, const void *b, void *out)
+/* out = a (op) b, both broadcast to the node's output shape; out may alias a when a has the
+ * output's shape. Float or int64 per the output's dtype. */
+static void binary(const snn_graph *g, const snn_node *n, bin_op op, const snn_tensor *A,
+                   const void *a, const snn_tensor *B, const void *b, void *out)
 {
     const snn_tensor *Y = &g->tensors[n->outputs[0]];
     int r = Y->rank;
@@ -56,15 +63,15 @@ void snn_kernel_binary(const snn_graph *g, const snn_node *n, const snn_tensor *
         const float *fa = a, *fb = b;
         float *o = out;
         for (int64_t i = 0; i < total; i++)
-            o[i] = apply_f(n->op, fa[i], fb[nb == 1 ? 0 : i]);
+            o[i] = apply_f(op, fa[i], fb[nb == 1 ? 0 : i]);
         return;
     }
     int64_t ia = 0, ib = 0;
     for (int64_t i = 0; i < total; i++) {
         if (is_float)
-            ((float *)out)[i] = apply_f(n->op, ((const float *)a)[ia], ((const float *)b)[ib]);
+            ((float *)out)[i] = apply_f(op, ((const float *)a)[ia], ((const float *)b)[ib]);
         else
-            ((int64_t *)out)[i] = apply_i(n->op, ((const int64_t *)a)[ia], ((const int64_t *)b)[ib]);
+            ((int64_t *)out)[i] = apply_i(op, ((const int64_t *)a)[ia], ((const int64_t *)b)[ib]);
         /* Odometer increment over the output index, carrying the two input offsets. */
         for (int d = r - 1; d >= 0; d--) {
             ia += sa[d];
@@ -78,7 +85,35 @@ void snn_kernel_binary(const snn_graph *g, const snn_node *n, const snn_tensor *
     }
 }
 
-void snn_kernel_unary(const snn_graph *g, const snn_node *n, const float *const *in, float *out)
+static size_t out_bytes(const snn_graph *g, const snn_node *n)
+{
+    const snn_tensor *Y = &g->tensors[n->outputs[0]];
+    return (size_t)snn_tensor_numel(Y) * snn_dtype_size(Y->dtype);
+}
+
+/* Variadic element-wise ops fold left: out = ((x0 + x1) + x2) ... Each step broadcasts
+ * both operands to the final output shape, so broadcast(x0 + x1) + x2 is the same as
+ * broadcasting all three at once. */
+static snn_status fold(const snn_graph *g, const snn_node *n, bin_op op, const void *const *in,
+                       void *out)
+{
+    const snn_tensor *Y = &g->tensors[n->outputs[0]];
+    if (n->n_inputs == 1) {
+        memcpy(out, in[0], out_bytes(g, n));
+        return SNN_OK;
+    }
+    binary(g, n, op, &g->tensors[n->inputs[0]], in[0], &g->tensors[n->inputs[1]], in[1], out);
+    for (int k = 2; k < n->n_inputs; k++)
+        binary(g, n, op, Y, out, &g->tensors[n->inputs[k]], in[k], out);
+    return SNN_OK;
+}
+
+SNN_KERNEL(add) { return fold(g, n, BIN_ADD, in, out); }
+SNN_KERNEL(sub) { return fold(g, n, BIN_SUB, in, out); }
+SNN_KERNEL(mul) { return fold(g, n, BIN_MUL, in, out); }
+SNN_KERNEL(div) { return fold(g, n, BIN_DIV, in, out); }
+
+static void unary_f32(const snn_graph *g, const snn_node *n, const float *const *in, float *out)
 {
     const float *x = in[0];
     int64_t total = snn_tensor_numel(&g->tensors[n->outputs[0]]);
@@ -95,7 +130,13 @@ void snn_kernel_unary(const snn_graph *g, const snn_node *n, const float *const 
     }
 }
 
-void snn_kernel_batchnorm(const snn_graph *g, const snn_node *n, const float *const *in, float *out)
+SNN_KERNEL(unary)
+{
+    unary_f32(g, n, (const float *const *)in, out);
+    return SNN_OK;
+}
+
+static void batchnorm_f32(const snn_graph *g, const snn_node *n, const float *const *in, float *out)
 {
     const snn_tensor *X = &g->tensors[n->inputs[0]];
     const float *x = in[0], *gamma = in[1], *beta = in[2], *mean = in[3], *var = in[4];
@@ -114,7 +155,13 @@ void snn_kernel_batchnorm(const snn_graph *g, const snn_node *n, const float *co
     }
 }
 
-void snn_kernel_softmax(const snn_graph *g, const snn_node *n, const float *x, float *out)
+SNN_KERNEL(batchnorm)
+{
+    batchnorm_f32(g, n, (const float *const *)in, out);
+    return SNN_OK;
+}
+
+static void softmax_f32(const snn_graph *g, const snn_node *n, const float *x, float *out)
 {
     const snn_tensor *X = &g->tensors[n->inputs[0]];
     int64_t axis = n->attr.axis < 0 ? n->attr.axis + X->rank : n->attr.axis;
@@ -144,4 +191,10 @@ void snn_kernel_softmax(const snn_graph *g, const snn_node *n, const float *x, f
             }
         }
     }
+}
+
+SNN_KERNEL(softmax)
+{
+    softmax_f32(g, n, (const float *)in[0], out);
+    return SNN_OK;
 }

@@ -3,7 +3,7 @@
 
 #include "kernels.h"
 
-void snn_kernel_pad(const snn_graph *g, const snn_node *n, const void *const *in, void *out)
+SNN_KERNEL(pad)
 {
     const snn_tensor *X = &g->tensors[n->inputs[0]], *Y = &g->tensors[n->outputs[0]];
     size_t es = snn_dtype_size(Y->dtype);
@@ -39,9 +39,10 @@ void snn_kernel_pad(const snn_graph *g, const snn_node *n, const void *const *in
             idx[d] = 0;
         }
     }
+    return SNN_OK;
 }
 
-void snn_kernel_concat(const snn_graph *g, const snn_node *n, const void *const *in, void *out)
+SNN_KERNEL(concat)
 {
     const snn_tensor *Y = &g->tensors[n->outputs[0]];
     size_t es = snn_dtype_size(Y->dtype);
@@ -59,10 +60,10 @@ void snn_kernel_concat(const snn_graph *g, const snn_node *n, const void *const 
             memcpy(o, (const char *)in[k] + (size_t)b * chunk, chunk);
             o += chunk;
         }
+    return SNN_OK;
 }
 
-snn_status snn_kernel_gather(const snn_graph *g, const snn_node *n, const void *const *in,
-                             void *out, snn_diag *diag)
+SNN_KERNEL(gather)
 {
     const snn_tensor *X = &g->tensors[n->inputs[0]], *I = &g->tensors[n->inputs[1]];
     size_t es = snn_dtype_size(X->dtype);
@@ -86,5 +87,51 @@ snn_status snn_kernel_gather(const snn_graph *g, const snn_node *n, const void *
             memcpy(o, (const char *)in[0] + (size_t)((b * len + j) * inner) * es, chunk);
             o += chunk;
         }
+    return SNN_OK;
+}
+
+static size_t out_bytes(const snn_graph *g, const snn_node *n)
+{
+    const snn_tensor *Y = &g->tensors[n->outputs[0]];
+    return (size_t)snn_tensor_numel(Y) * snn_dtype_size(Y->dtype);
+}
+
+/* Ops that change only the shape (or nothing) copy their input, unless run in place. */
+SNN_KERNEL(copy)
+{
+    if (out != in[0])
+        memcpy(out, in[0], out_bytes(g, n));
+    return SNN_OK;
+}
+
+SNN_KERNEL(shape_of)
+{
+    const snn_tensor *X = &g->tensors[n->inputs[0]], *Y = &g->tensors[n->outputs[0]];
+    int64_t *o = out;
+    int64_t s = n->attr.shape_start < 0 ? n->attr.shape_start + X->rank : n->attr.shape_start;
+    if (s < 0)
+        s = 0;
+    for (int64_t i = 0; i < Y->dims[0]; i++)
+        o[i] = X->dims[s + i];
+    return SNN_OK;
+}
+
+SNN_KERNEL(cast)
+{
+    const snn_tensor *X = &g->tensors[n->inputs[0]], *Y = &g->tensors[n->outputs[0]];
+    int64_t cnt = snn_tensor_numel(Y);
+    if (X->dtype == Y->dtype) {
+        memcpy(out, in[0], out_bytes(g, n));
+    } else if (Y->dtype == SNN_DTYPE_FLOAT) {
+        const int64_t *s = in[0];
+        float *o = out;
+        for (int64_t i = 0; i < cnt; i++)
+            o[i] = (float)s[i];
+    } else {
+        const float *s = in[0];
+        int64_t *o = out;
+        for (int64_t i = 0; i < cnt; i++)
+            o[i] = (int64_t)s[i];
+    }
     return SNN_OK;
 }

@@ -29,7 +29,7 @@ static void geometry(const snn_graph *g, const snn_node *n, pool_geom *p)
     p->dw = n->attr.dilations[1];
 }
 
-void snn_kernel_maxpool(const snn_graph *g, const snn_node *n, const float *x, float *out)
+static void maxpool_f32(const snn_graph *g, const snn_node *n, const float *x, float *out)
 {
     pool_geom p;
     geometry(g, n, &p);
@@ -54,7 +54,13 @@ void snn_kernel_maxpool(const snn_graph *g, const snn_node *n, const float *x, f
     }
 }
 
-void snn_kernel_avgpool(const snn_graph *g, const snn_node *n, const float *x, float *out)
+SNN_KERNEL(maxpool)
+{
+    maxpool_f32(g, n, (const float *)in[0], out);
+    return SNN_OK;
+}
+
+static void avgpool_f32(const snn_graph *g, const snn_node *n, const float *x, float *out)
 {
     pool_geom p;
     geometry(g, n, &p);
@@ -88,7 +94,13 @@ void snn_kernel_avgpool(const snn_graph *g, const snn_node *n, const float *x, f
     }
 }
 
-void snn_kernel_global_avgpool(const snn_graph *g, const snn_node *n, const float *x, float *out)
+SNN_KERNEL(avgpool)
+{
+    avgpool_f32(g, n, (const float *)in[0], out);
+    return SNN_OK;
+}
+
+static void global_avgpool_f32(const snn_graph *g, const snn_node *n, const float *x, float *out)
 {
     const snn_tensor *X = &g->tensors[n->inputs[0]];
     int64_t planes = X->dims[0] * X->dims[1], inner = 1;
@@ -102,7 +114,13 @@ void snn_kernel_global_avgpool(const snn_graph *g, const snn_node *n, const floa
     }
 }
 
-void snn_kernel_global_maxpool(const snn_graph *g, const snn_node *n, const float *x, float *out)
+SNN_KERNEL(global_avgpool)
+{
+    global_avgpool_f32(g, n, (const float *)in[0], out);
+    return SNN_OK;
+}
+
+static void global_maxpool_f32(const snn_graph *g, const snn_node *n, const float *x, float *out)
 {
     const snn_tensor *X = &g->tensors[n->inputs[0]];
     int64_t planes = X->dims[0] * X->dims[1], inner = 1;
@@ -114,4 +132,10 @@ void snn_kernel_global_maxpool(const snn_graph *g, const snn_node *n, const floa
             m = fmaxf(m, x[p * inner + i]);
         out[p] = m;
     }
+}
+
+SNN_KERNEL(global_maxpool)
+{
+    global_maxpool_f32(g, n, (const float *)in[0], out);
+    return SNN_OK;
 }

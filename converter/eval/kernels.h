@@ -13,24 +13,19 @@
 snn_status snn_kernel_run(const snn_graph *g, const snn_node *n, const void *const *in, void *out,
                           snn_diag *diag);
 
-/* Per-group kernels (kernel_*.c), same contract. */
-void snn_kernel_gemm(const snn_graph *g, const snn_node *n, const float *const *in, float *out);
-void snn_kernel_matmul(const snn_graph *g, const snn_node *n, const float *const *in, float *out);
-void snn_kernel_conv(const snn_graph *g, const snn_node *n, const float *const *in, float *out);
-void snn_kernel_maxpool(const snn_graph *g, const snn_node *n, const float *x, float *out);
-void snn_kernel_avgpool(const snn_graph *g, const snn_node *n, const float *x, float *out);
-void snn_kernel_global_avgpool(const snn_graph *g, const snn_node *n, const float *x, float *out);
-void snn_kernel_global_maxpool(const snn_graph *g, const snn_node *n, const float *x, float *out);
-/* out = a (op) b, both broadcast to the node's output shape; out may alias a when a has
- * the output's shape. Float or int64 per the output's dtype. */
-void snn_kernel_binary(const snn_graph *g, const snn_node *n, const snn_tensor *A, const void *a,
-                       const snn_tensor *B, const void *b, void *out);
-void snn_kernel_unary(const snn_graph *g, const snn_node *n, const float *const *in, float *out);
-void snn_kernel_batchnorm(const snn_graph *g, const snn_node *n, const float *const *in, float *out);
-void snn_kernel_softmax(const snn_graph *g, const snn_node *n, const float *x, float *out);
-void snn_kernel_pad(const snn_graph *g, const snn_node *n, const void *const *in, void *out);
-void snn_kernel_concat(const snn_graph *g, const snn_node *n, const void *const *in, void *out);
-snn_status snn_kernel_gather(const snn_graph *g, const snn_node *n, const void *const *in,
-                             void *out, snn_diag *diag);
+/* Every kernel (kernel_*.c) has snn_kernel_run()'s contract and this signature; the KERNEL
+ * column of the op table names them, and the table declares them all here. */
+#if defined(__GNUC__)
+#define SNN_KERNEL_UNUSED __attribute__((unused))
+#else
+#define SNN_KERNEL_UNUSED
+#endif
+#define SNN_KERNEL(name)                                                                    \
+    snn_status snn_kernel_##name(const snn_graph *g, const snn_node *n,                    \
+                                 const void *const *in SNN_KERNEL_UNUSED, void *out,       \
+                                 snn_diag *diag SNN_KERNEL_UNUSED)
+#define SNN_OP(ENUM, NAME, SINCE, TYPES, ROLE, READS, SHAPE, KERNEL, SPIKING) SNN_KERNEL(KERNEL);
+#include "ir/ops.def"
+#undef SNN_OP
 
 #endif
