@@ -100,42 +100,41 @@ SNN_KERNEL(avgpool)
     return SNN_OK;
 }
 
-static void global_avgpool_f32(const snn_graph *g, const snn_node *n, const float *x, float *out)
+/* Planes of an (N, C, ...) tensor and the elements of each: what a global pool reduces. */
+static void planes_of(const snn_tensor *X, int64_t *planes, int64_t *inner)
 {
-    const snn_tensor *X = &g->tensors[n->inputs[0]];
-    int64_t planes = X->dims[0] * X->dims[1], inner = 1;
+    *planes = X->dims[0] * X->dims[1];
+    *inner = 1;
     for (int d = 2; d < X->rank; d++)
-        inner *= X->dims[d];
-    for (int64_t p = 0; p < planes; p++) {
-        double sum = 0.0;
-        for (int64_t i = 0; i < inner; i++)
-            sum += (double)x[p * inner + i];
-        out[p] = (float)(sum / (double)inner);
-    }
+        *inner *= X->dims[d];
 }
 
 SNN_KERNEL(global_avgpool)
 {
-    global_avgpool_f32(g, n, (const float *)in[0], out);
-    return SNN_OK;
-}
-
-static void global_maxpool_f32(const snn_graph *g, const snn_node *n, const float *x, float *out)
-{
-    const snn_tensor *X = &g->tensors[n->inputs[0]];
-    int64_t planes = X->dims[0] * X->dims[1], inner = 1;
-    for (int d = 2; d < X->rank; d++)
-        inner *= X->dims[d];
+    const float *x = in[0];
+    float *y = out;
+    int64_t planes, inner;
+    planes_of(&g->tensors[n->inputs[0]], &planes, &inner);
     for (int64_t p = 0; p < planes; p++) {
-        float m = -INFINITY;
+        double sum = 0.0;
         for (int64_t i = 0; i < inner; i++)
-            m = fmaxf(m, x[p * inner + i]);
-        out[p] = m;
+            sum += (double)x[p * inner + i];
+        y[p] = (float)(sum / (double)inner);
     }
+    return SNN_OK;
 }
 
 SNN_KERNEL(global_maxpool)
 {
-    global_maxpool_f32(g, n, (const float *)in[0], out);
+    const float *x = in[0];
+    float *y = out;
+    int64_t planes, inner;
+    planes_of(&g->tensors[n->inputs[0]], &planes, &inner);
+    for (int64_t p = 0; p < planes; p++) {
+        float m = -INFINITY;
+        for (int64_t i = 0; i < inner; i++)
+            m = fmaxf(m, x[p * inner + i]);
+        y[p] = m;
+    }
     return SNN_OK;
 }
