@@ -1,5 +1,6 @@
 /* Loading a .snn file: every field is checked here, once, so that the simulation loop can
  * index without checks. The spec is docs/snn-format.md. */
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -22,6 +23,20 @@ static float rdf32(const uint8_t *p)
     return f;
 }
 
+/* FAIL(d, status, offset, fmt, ...): fill the caller's diagnostic and return status. A device
+ * build (-DSNN_NO_MESSAGES) keeps the status and the byte offset and leaves every message text
+ * and vsnprintf out of the binary; d->msg is then empty. */
+#ifdef SNN_NO_MESSAGES
+static snn_rt_status fail(snn_rt_diag *d, snn_rt_status st, int64_t offset)
+{
+    if (d) {
+        d->msg[0] = '\0';
+        d->offset = offset;
+    }
+    return st;
+}
+#define FAIL(d, st, offset, ...) fail(d, st, offset)
+#else
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))
 #endif
@@ -36,6 +51,8 @@ static snn_rt_status fail(snn_rt_diag *d, snn_rt_status st, int64_t offset, cons
     }
     return st;
 }
+#define FAIL(d, st, offset, ...) fail(d, st, offset, __VA_ARGS__)
+#endif
 
 const char *snn_rt_status_name(snn_rt_status st)
 {
@@ -81,20 +98,20 @@ static snn_rt_status read_sections(const uint8_t *b, size_t len, section *meta, 
 {
     uint32_t n_sec = rd32(b + SNN_HDR_N_SECTIONS);
     if (rd32(b + SNN_HDR_HEADER_SIZE) != SNN_HDR_SIZE || rd32(b + SNN_HDR_TABLE_OFFSET) != SNN_HDR_SIZE)
-        return fail(d, SNN_RT_ERR_FORMAT, SNN_HDR_HEADER_SIZE, "header size or table offset is not 64");
+        return FAIL(d, SNN_RT_ERR_FORMAT, SNN_HDR_HEADER_SIZE, "header size or table offset is not 64");
     if (n_sec == 0 || n_sec > SNN_MAX_SECTIONS)
-        return fail(d, SNN_RT_ERR_FORMAT, SNN_HDR_N_SECTIONS, "%u sections (1 to %d allowed)", n_sec,
+        return FAIL(d, SNN_RT_ERR_FORMAT, SNN_HDR_N_SECTIONS, "%" PRIu32 " sections (1 to %d allowed)", n_sec,
                     SNN_MAX_SECTIONS);
     uint64_t table_end = SNN_HDR_SIZE + (uint64_t)n_sec * SNN_SEC_ENTRY_SIZE;
     if (table_end > len)
-        return fail(d, SNN_RT_ERR_FORMAT, (int64_t)len, "section table runs past the end of the file");
+        return FAIL(d, SNN_RT_ERR_FORMAT, (int64_t)len, "section table runs past the end of the file");
     /* Header CRC covers the header with its CRC field zeroed, then the table. */
     uint8_t hdr[SNN_HDR_SIZE];
     memcpy(hdr, b, SNN_HDR_SIZE);
     memset(hdr + SNN_HDR_CRC, 0, 4);
     uint32_t crc = snn_crc32(snn_crc32(0, hdr, SNN_HDR_SIZE), b + SNN_HDR_SIZE, table_end - SNN_HDR_SIZE);
     if (crc != rd32(b + SNN_HDR_CRC))
-        return fail(d, SNN_RT_ERR_CRC, SNN_HDR_CRC, "header checksum mismatch (file corrupt)");
+        return FAIL(d, SNN_RT_ERR_CRC, SNN_HDR_CRC, "header checksum mismatch (file corrupt)");
     section all[SNN_MAX_SECTIONS];
     for (uint32_t i = 0; i < n_sec; i++) {
         const uint8_t *e = b + SNN_HDR_SIZE + i * SNN_SEC_ENTRY_SIZE;
@@ -102,32 +119,32 @@ static snn_rt_status read_sections(const uint8_t *b, size_t len, section *meta, 
         uint32_t tag = rd32(e + SNN_SEC_TAG);
         section s = {NULL, rd64(e + SNN_SEC_OFFSET), rd64(e + SNN_SEC_SIZE), rd32(e + SNN_SEC_COUNT), true};
         if (s.offset % SNN_ALIGN || s.offset < table_end)
-            return fail(d, SNN_RT_ERR_FORMAT, eoff, "section %u is misaligned or overlaps the header", i);
+            return FAIL(d, SNN_RT_ERR_FORMAT, eoff, "section %" PRIu32 " is misaligned or overlaps the header", i);
         if (s.offset > len || s.size > len - s.offset)
-            return fail(d, SNN_RT_ERR_FORMAT, eoff,
-                        "section %u (%llu bytes at %llu) runs past the end of the file (%zu bytes)", i,
+            return FAIL(d, SNN_RT_ERR_FORMAT, eoff,
+                        "section %" PRIu32 " (%llu bytes at %llu) runs past the end of the file (%zu bytes)", i,
                         (unsigned long long)s.size, (unsigned long long)s.offset, len);
         for (uint32_t j = 0; j < i; j++)
             if (s.offset < all[j].offset + all[j].size && all[j].offset < s.offset + s.size)
-                return fail(d, SNN_RT_ERR_FORMAT, eoff, "sections %u and %u overlap", j, i);
+                return FAIL(d, SNN_RT_ERR_FORMAT, eoff, "sections %" PRIu32 " and %" PRIu32 " overlap", j, i);
         s.p = b + s.offset;
         if (snn_crc32(0, s.p, s.size) != rd32(e + SNN_SEC_CRC))
-            return fail(d, SNN_RT_ERR_CRC, (int64_t)s.offset, "section %u checksum mismatch (file corrupt)", i);
+            return FAIL(d, SNN_RT_ERR_CRC, (int64_t)s.offset, "section %" PRIu32 " checksum mismatch (file corrupt)", i);
         all[i] = s;
         section *dst = tag == SNN_TAG_META ? meta : tag == SNN_TAG_LAYR ? layr : tag == SNN_TAG_PROJ ? proj
                      : tag == SNN_TAG_WGHT ? wght : tag == SNN_TAG_NAME ? name : NULL;
         if (!dst)
             continue; /* unknown section: skipped, as the spec allows */
         if (dst->present)
-            return fail(d, SNN_RT_ERR_FORMAT, eoff, "section tag 0x%08x appears twice", tag);
+            return FAIL(d, SNN_RT_ERR_FORMAT, eoff, "section tag 0x%08" PRIx32 " appears twice", tag);
         *dst = s;
     }
     if (!meta->present || !layr->present || !proj->present || !wght->present)
-        return fail(d, SNN_RT_ERR_FORMAT, SNN_HDR_SIZE, "a required section (META, LAYR, PROJ, WGHT) is missing");
+        return FAIL(d, SNN_RT_ERR_FORMAT, SNN_HDR_SIZE, "a required section (META, LAYR, PROJ, WGHT) is missing");
     if (meta->size < SNN_META_SIZE || layr->size != (uint64_t)layr->count * SNN_LAYER_SIZE ||
         proj->size != (uint64_t)proj->count * SNN_PROJ_SIZE || wght->size != (uint64_t)wght->count * 4 ||
         (name->present && name->size != (uint64_t)name->count * SNN_NAME_SIZE))
-        return fail(d, SNN_RT_ERR_FORMAT, SNN_HDR_SIZE, "a section's size does not match its record count");
+        return FAIL(d, SNN_RT_ERR_FORMAT, SNN_HDR_SIZE, "a section's size does not match its record count");
     return SNN_RT_OK;
 }
 
@@ -141,21 +158,21 @@ static snn_rt_status read_meta(snn_model *m, const section *s, const section *la
     m->input_w = rd32(p + SNN_META_INPUT_W);
     m->input_size = shape_size(m->input_c, m->input_h, m->input_w);
     if (!m->input_size || m->input_h > 0xffff || m->input_w > 0xffff)
-        return fail(d, SNN_RT_ERR_FORMAT, o, "input shape %u x %u x %u is empty or too large",
+        return FAIL(d, SNN_RT_ERR_FORMAT, o, "input shape %" PRIu32 " x %" PRIu32 " x %" PRIu32 " is empty or too large",
                     m->input_c, m->input_h, m->input_w);
     m->pre_scale = rdf32(p + SNN_META_PRE_SCALE);
     m->pre_mean = rdf32(p + SNN_META_PRE_MEAN);
     m->pre_std = rdf32(p + SNN_META_PRE_STD);
     if (!isfinite(m->pre_scale) || !isfinite(m->pre_mean) || !isfinite(m->pre_std) || m->pre_std == 0)
-        return fail(d, SNN_RT_ERR_FORMAT, o + SNN_META_PRE_SCALE, "preprocessing scale/mean/std invalid");
+        return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_META_PRE_SCALE, "preprocessing scale/mean/std invalid");
     m->n_classes = rd32(p + SNN_META_N_CLASSES);
     m->n_layers = rd32(p + SNN_META_N_LAYERS);
     m->n_proj = rd32(p + SNN_META_N_PROJ);
     if (m->n_layers == 0 || m->n_layers > SNN_MAX_LAYERS || m->n_layers != layr->count)
-        return fail(d, SNN_RT_ERR_FORMAT, o + SNN_META_N_LAYERS, "%u layers (section has %u, limit %d)",
+        return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_META_N_LAYERS, "%" PRIu32 " layers (section has %" PRIu32 ", limit %d)",
                     m->n_layers, layr->count, SNN_MAX_LAYERS);
     if (m->n_proj > SNN_MAX_PROJ || m->n_proj != proj->count)
-        return fail(d, SNN_RT_ERR_FORMAT, o + SNN_META_N_PROJ, "%u projections (section has %u, limit %d)",
+        return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_META_N_PROJ, "%" PRIu32 " projections (section has %" PRIu32 ", limit %d)",
                     m->n_proj, proj->count, SNN_MAX_PROJ);
     m->coding = rd32(p + SNN_META_CODING);
     m->steps = rd32(p + SNN_META_STEPS);
@@ -169,37 +186,37 @@ static snn_rt_status read_meta(snn_model *m, const section *s, const section *la
     m->calib_count = rd32(p + SNN_META_CALIB_COUNT);
     memcpy(m->source_sha256, p + SNN_META_SHA256, 32);
     if (m->features & ~(uint32_t)SNN_FEATURES_KNOWN)
-        return fail(d, SNN_RT_ERR_VERSION, o + SNN_META_FEATURES,
-                    "the file needs features 0x%x that this runtime does not have",
+        return FAIL(d, SNN_RT_ERR_VERSION, o + SNN_META_FEATURES,
+                    "the file needs features 0x%" PRIx32 " that this runtime does not have",
                     m->features & ~(uint32_t)SNN_FEATURES_KNOWN);
 #ifdef SNN_NO_TTFS
     if (m->features & SNN_FEATURE_TTFS)
-        return fail(d, SNN_RT_ERR_VERSION, o + SNN_META_FEATURES,
+        return FAIL(d, SNN_RT_ERR_VERSION, o + SNN_META_FEATURES,
                     "the file is time-to-first-spike coded and this runtime was built without TTFS "
                     "support (SNN_NO_TTFS)");
 #endif
     bool ttfs = m->features & SNN_FEATURE_TTFS;
     if (ttfs != (m->coding == SNN_CODING_TTFS))
-        return fail(d, SNN_RT_ERR_FORMAT, o + SNN_META_CODING,
-                    "coding %u does not match the TTFS feature bit", m->coding);
+        return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_META_CODING,
+                    "coding %" PRIu32 " does not match the TTFS feature bit", m->coding);
     m->ttfs_in_lo = rdf32(p + SNN_META_TTFS_IN_LO);
     m->ttfs_in_hi = rdf32(p + SNN_META_TTFS_IN_HI);
     if (ttfs && !(isfinite(m->ttfs_in_lo) && isfinite(m->ttfs_in_hi) && m->ttfs_in_lo < m->ttfs_in_hi))
-        return fail(d, SNN_RT_ERR_FORMAT, o + SNN_META_TTFS_IN_LO, "TTFS input range [%g, %g] is empty or not finite",
+        return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_META_TTFS_IN_LO, "TTFS input range [%g, %g] is empty or not finite",
                     (double)m->ttfs_in_lo, (double)m->ttfs_in_hi);
     if ((m->features & SNN_FEATURE_SIGNED) && (ttfs || m->reset != SNN_RESET_SUBTRACT))
-        return fail(d, SNN_RT_ERR_FORMAT, o + SNN_META_FEATURES,
+        return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_META_FEATURES,
                     "signed spikes need rate coding with reset by subtraction");
     if (ttfs && m->readout != SNN_READOUT_MEMBRANE)
-        return fail(d, SNN_RT_ERR_FORMAT, o + SNN_META_READOUT, "a TTFS file reads out the membrane");
+        return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_META_READOUT, "a TTFS file reads out the membrane");
     if (rd32(p + SNN_META_WEIGHT_DTYPE) != SNN_DTYPE_F32)
-        return fail(d, SNN_RT_ERR_VERSION, o + SNN_META_WEIGHT_DTYPE, "weight type %u is not float32",
+        return FAIL(d, SNN_RT_ERR_VERSION, o + SNN_META_WEIGHT_DTYPE, "weight type %" PRIu32 " is not float32",
                     rd32(p + SNN_META_WEIGHT_DTYPE));
     /* TTFS: steps is the resolution per layer window, 0 for exact spike times. */
     bool steps_ok = ttfs ? m->steps <= SNN_MAX_RESOLUTION : m->steps != 0;
     if (m->coding > SNN_CODING_TTFS || m->reset > SNN_RESET_ZERO || m->readout > SNN_READOUT_SPIKES ||
         !steps_ok || !(m->v_init >= 0.0f && m->v_init <= 1.0f))
-        return fail(d, SNN_RT_ERR_FORMAT, o + SNN_META_CODING,
+        return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_META_CODING,
                     "coding, reset, readout, steps or v_init out of range");
     return SNN_RT_OK;
 }
@@ -241,14 +258,14 @@ static snn_rt_status read_proj(snn_model *m, uint32_t i, const section *s, const
     pj->src_c = rd32(p + SNN_PROJ_SRC_C), pj->src_h = rd32(p + SNN_PROJ_SRC_H);
     pj->src_w = rd32(p + SNN_PROJ_SRC_W);
     if (pj->kind < SNN_PROJ_DENSE || pj->kind > SNN_PROJ_COPY)
-        return fail(d, SNN_RT_ERR_FORMAT, o, "projection %u has unknown kind %u", i, pj->kind);
+        return FAIL(d, SNN_RT_ERR_FORMAT, o, "projection %" PRIu32 " has unknown kind %" PRIu32 "", i, pj->kind);
     if (woff > wg->count || pj->n_w > wg->count - woff)
-        return fail(d, SNN_RT_ERR_FORMAT, o + SNN_PROJ_WEIGHTS,
-                    "projection %u: weights [%u, +%u) outside the %u weights", i, woff, pj->n_w, wg->count);
+        return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_PROJ_WEIGHTS,
+                    "projection %" PRIu32 ": weights [%" PRIu32 ", +%" PRIu32 ") outside the %" PRIu32 " weights", i, woff, pj->n_w, wg->count);
     pj->w = (const float *)(const void *)wg->p + woff;
     if (!weights_ok(pj->w, pj->n_w))
-        return fail(d, SNN_RT_ERR_FORMAT, (int64_t)wg->offset + (int64_t)woff * 4,
-                    "projection %u has a NaN or infinite weight", i);
+        return FAIL(d, SNN_RT_ERR_FORMAT, (int64_t)wg->offset + (int64_t)woff * 4,
+                    "projection %" PRIu32 " has a NaN or infinite weight", i);
     return SNN_RT_OK;
 }
 
@@ -259,12 +276,12 @@ static snn_rt_status check_proj(const snn_model *m, uint32_t li, uint32_t i, snn
     const snn_layer *L = &m->layers[li];
     const snn_proj *pj = &m->proj[i];
     if (pj->source > li)
-        return fail(d, SNN_RT_ERR_FORMAT, o, "layer %u reads buffer %u, which is not computed before it",
+        return FAIL(d, SNN_RT_ERR_FORMAT, o, "layer %" PRIu32 " reads buffer %" PRIu32 ", which is not computed before it",
                     li, pj->source);
     uint32_t c, h, w;
     buffer_shape(m, pj->source, &c, &h, &w);
     if (c != pj->src_c || h != pj->src_h || w != pj->src_w)
-        return fail(d, SNN_RT_ERR_FORMAT, o, "projection %u: source shape does not match buffer %u", i,
+        return FAIL(d, SNN_RT_ERR_FORMAT, o, "projection %" PRIu32 ": source shape does not match buffer %" PRIu32 "", i,
                     pj->source);
     uint32_t src_size = c * h * w;
     uint64_t want;
@@ -275,8 +292,8 @@ static snn_rt_status check_proj(const snn_model *m, uint32_t li, uint32_t i, snn
         break;
     case SNN_PROJ_CONV:
         if (pj->group == 0 || c % pj->group || L->c % pj->group)
-            return fail(d, SNN_RT_ERR_FORMAT, o, "projection %u: group %u does not divide the channels",
-                        i, pj->group);
+            return FAIL(d, SNN_RT_ERR_FORMAT, o, "projection %" PRIu32 ": group %u does not divide the channels",
+                        i, (unsigned)pj->group);
         want = (uint64_t)c * pj->kh * pj->kw * (L->c / pj->group);
         shape_ok = window_out(h, pj->kh, pj->sh, pj->dh, pj->pt, pj->pb) == L->h &&
                    window_out(w, pj->kw, pj->sw, pj->dw, pj->pl, pj->pr) == L->w;
@@ -300,12 +317,12 @@ static snn_rt_status check_proj(const snn_model *m, uint32_t li, uint32_t i, snn
         break;
     }
     if (!shape_ok)
-        return fail(d, SNN_RT_ERR_FORMAT, o, "projection %u: shape does not fit layer %u", i, li);
+        return FAIL(d, SNN_RT_ERR_FORMAT, o, "projection %" PRIu32 ": shape does not fit layer %" PRIu32 "", i, li);
     if (pj->n_w != want)
-        return fail(d, SNN_RT_ERR_FORMAT, o, "projection %u has %u weights, its shape needs %llu", i,
+        return FAIL(d, SNN_RT_ERR_FORMAT, o, "projection %" PRIu32 " has %" PRIu32 " weights, its shape needs %llu", i,
                     pj->n_w, (unsigned long long)want);
     if ((pj->kind == SNN_PROJ_COPY) != (L->kind == SNN_LAYER_CONCAT))
-        return fail(d, SNN_RT_ERR_FORMAT, o, "projection %u does not fit the kind of layer %u", i, li);
+        return FAIL(d, SNN_RT_ERR_FORMAT, o, "projection %" PRIu32 " does not fit the kind of layer %" PRIu32 "", i, li);
     return SNN_RT_OK;
 }
 
@@ -330,45 +347,45 @@ static snn_rt_status read_layer(snn_model *m, uint32_t i, const section *s, cons
     if (nm->present && i < nm->count)
         memcpy(L->name, nm->p + (size_t)i * SNN_NAME_SIZE, SNN_NAME_SIZE - 1);
     if (!L->size || L->h > 0xffff || L->w > 0xffff)
-        return fail(d, SNN_RT_ERR_FORMAT, o + SNN_LAYER_C, "layer %u: shape %u x %u x %u is empty or too large",
+        return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_LAYER_C, "layer %" PRIu32 ": shape %" PRIu32 " x %" PRIu32 " x %" PRIu32 " is empty or too large",
                     i, L->c, L->h, L->w);
     if (L->flags & ~(uint32_t)SNN_LAYER_F_OUTPUT)
-        return fail(d, SNN_RT_ERR_FORMAT, o + SNN_LAYER_FLAGS, "layer %u: unknown flags 0x%x", i, L->flags);
+        return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_LAYER_FLAGS, "layer %" PRIu32 ": unknown flags 0x%" PRIx32 "", i, L->flags);
     m->buffer_size[i + 1] = L->size;
     switch (L->kind) {
     case SNN_LAYER_NEURON: {
         uint32_t boff = rd32(p + SNN_LAYER_BIAS), toff = rd32(p + SNN_LAYER_THRESH);
         if (boff > wg->count || L->c > wg->count - boff || toff > wg->count || L->c > wg->count - toff)
-            return fail(d, SNN_RT_ERR_FORMAT, o + SNN_LAYER_BIAS, "layer %u: bias or thresholds outside WGHT", i);
+            return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_LAYER_BIAS, "layer %" PRIu32 ": bias or thresholds outside WGHT", i);
         L->bias = (const float *)(const void *)wg->p + boff;
         L->threshold = (const float *)(const void *)wg->p + toff;
         if (!weights_ok(L->bias, L->c))
-            return fail(d, SNN_RT_ERR_FORMAT, o + SNN_LAYER_BIAS, "layer %u has a NaN or infinite bias", i);
+            return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_LAYER_BIAS, "layer %" PRIu32 " has a NaN or infinite bias", i);
         for (uint32_t c = 0; c < L->c; c++)
             if (!(L->threshold[c] > 0.0f) || !isfinite(L->threshold[c]))
-                return fail(d, SNN_RT_ERR_FORMAT, o + SNN_LAYER_THRESH,
-                            "layer %u: threshold %u is not a positive finite number", i, c);
+                return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_LAYER_THRESH,
+                            "layer %" PRIu32 ": threshold %" PRIu32 " is not a positive finite number", i, c);
         break;
     }
     case SNN_LAYER_CONCAT:
         break;
     case SNN_LAYER_MAXPOOL: {
         if (L->source > i || L->source == 0)
-            return fail(d, SNN_RT_ERR_FORMAT, o + SNN_LAYER_SOURCE, "layer %u: max-pool source %u invalid",
+            return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_LAYER_SOURCE, "layer %" PRIu32 ": max-pool source %" PRIu32 " invalid",
                         i, L->source);
         uint32_t c, h, w;
         buffer_shape(m, L->source, &c, &h, &w);
         if (c != L->c || window_out(h, L->kh, L->sh, 1, L->pt, L->pb) != L->h ||
             window_out(w, L->kw, L->sw, 1, L->pl, L->pr) != L->w || L->pt >= L->kh || L->pb >= L->kh ||
             L->pl >= L->kw || L->pr >= L->kw)
-            return fail(d, SNN_RT_ERR_FORMAT, o, "layer %u: max-pool window does not fit its source", i);
+            return FAIL(d, SNN_RT_ERR_FORMAT, o, "layer %" PRIu32 ": max-pool window does not fit its source", i);
         return SNN_RT_OK;
     }
     default:
-        return fail(d, SNN_RT_ERR_FORMAT, o, "layer %u has unknown kind %u", i, L->kind);
+        return FAIL(d, SNN_RT_ERR_FORMAT, o, "layer %" PRIu32 " has unknown kind %" PRIu32 "", i, L->kind);
     }
     if (L->proj_count == 0 || L->proj_first > m->n_proj || L->proj_count > m->n_proj - L->proj_first)
-        return fail(d, SNN_RT_ERR_FORMAT, o + SNN_LAYER_PROJ_FIRST, "layer %u: projections out of range", i);
+        return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_LAYER_PROJ_FIRST, "layer %" PRIu32 ": projections out of range", i);
     uint32_t concat_c = 0;
     for (uint32_t k = L->proj_first; k < L->proj_first + L->proj_count; k++) {
         snn_rt_status st = check_proj(m, i, k, d, o);
@@ -377,7 +394,7 @@ static snn_rt_status read_layer(snn_model *m, uint32_t i, const section *s, cons
         concat_c += m->proj[k].src_c;
     }
     if (L->kind == SNN_LAYER_CONCAT && concat_c != L->c)
-        return fail(d, SNN_RT_ERR_FORMAT, o, "layer %u: concatenated channels %u != %u", i, concat_c, L->c);
+        return FAIL(d, SNN_RT_ERR_FORMAT, o, "layer %" PRIu32 ": concatenated channels %" PRIu32 " != %" PRIu32 "", i, concat_c, L->c);
     return SNN_RT_OK;
 }
 
@@ -411,15 +428,15 @@ snn_rt_status snn_model_load(snn_model *m, const void *buf, size_t len, snn_rt_d
     memset(m, 0, sizeof *m);
     const uint8_t *b = buf;
     if (!buf || (uintptr_t)buf % 4)
-        return fail(d, SNN_RT_ERR_ARG, -1, "the file buffer must be 4-byte aligned");
+        return FAIL(d, SNN_RT_ERR_ARG, -1, "the file buffer must be 4-byte aligned");
     if (len < SNN_HDR_SIZE || memcmp(b, SNN_MAGIC, SNN_MAGIC_LEN) != 0)
-        return fail(d, SNN_RT_ERR_FORMAT, 0, "not a .snn file (bad magic or shorter than its header)");
-    uint16_t major = rd16(b + SNN_HDR_MAJOR), minor = rd16(b + SNN_HDR_MINOR);
+        return FAIL(d, SNN_RT_ERR_FORMAT, 0, "not a .snn file (bad magic or shorter than its header)");
+    uint16_t major = rd16(b + SNN_HDR_MAJOR);
     if (major != SNN_VERSION_MAJOR)
-        return fail(d, SNN_RT_ERR_VERSION, SNN_HDR_MAJOR, "file version %u.%u; this runtime reads %d.x",
-                    major, minor, SNN_VERSION_MAJOR);
+        return FAIL(d, SNN_RT_ERR_VERSION, SNN_HDR_MAJOR, "file version %u.%u; this runtime reads %d.x",
+                    (unsigned)major, (unsigned)rd16(b + SNN_HDR_MINOR), SNN_VERSION_MAJOR);
     if (rd64(b + SNN_HDR_FILE_SIZE) != len)
-        return fail(d, SNN_RT_ERR_FORMAT, SNN_HDR_FILE_SIZE, "file is %zu bytes, its header says %llu (truncated?)",
+        return FAIL(d, SNN_RT_ERR_FORMAT, SNN_HDR_FILE_SIZE, "file is %zu bytes, its header says %llu (truncated?)",
                     len, (unsigned long long)rd64(b + SNN_HDR_FILE_SIZE));
     section meta = {0}, layr = {0}, proj = {0}, wght = {0}, name = {0};
     snn_rt_status st = read_sections(b, len, &meta, &layr, &proj, &wght, &name, d);
@@ -439,25 +456,25 @@ snn_rt_status snn_model_load(snn_model *m, const void *buf, size_t len, snn_rt_d
         if (L->kind == SNN_LAYER_MAXPOOL)
             continue;
         if (L->proj_first != next)
-            return fail(d, SNN_RT_ERR_FORMAT, (int64_t)layr.offset + (int64_t)i * SNN_LAYER_SIZE,
-                        "layer %u: projections are not contiguous and in order", i);
+            return FAIL(d, SNN_RT_ERR_FORMAT, (int64_t)layr.offset + (int64_t)i * SNN_LAYER_SIZE,
+                        "layer %" PRIu32 ": projections are not contiguous and in order", i);
         next += L->proj_count;
     }
     if (next != m->n_proj)
-        return fail(d, SNN_RT_ERR_FORMAT, (int64_t)proj.offset, "%u projections belong to no layer",
+        return FAIL(d, SNN_RT_ERR_FORMAT, (int64_t)proj.offset, "%" PRIu32 " projections belong to no layer",
                     m->n_proj - next);
     /* Exactly one output: the last layer, a NEURON layer of n_classes neurons. */
     m->output_layer = m->n_layers - 1;
     for (uint32_t i = 0; i < m->n_layers; i++) {
         bool is_out = m->layers[i].flags & SNN_LAYER_F_OUTPUT;
         if (is_out != (i == m->output_layer))
-            return fail(d, SNN_RT_ERR_FORMAT, (int64_t)layr.offset + (int64_t)i * SNN_LAYER_SIZE,
-                        "layer %u: only the last layer is the output", i);
+            return FAIL(d, SNN_RT_ERR_FORMAT, (int64_t)layr.offset + (int64_t)i * SNN_LAYER_SIZE,
+                        "layer %" PRIu32 ": only the last layer is the output", i);
     }
     const snn_layer *out = &m->layers[m->output_layer];
     if (out->kind != SNN_LAYER_NEURON || out->size != m->n_classes || m->n_classes == 0)
-        return fail(d, SNN_RT_ERR_FORMAT, (int64_t)meta.offset + SNN_META_N_CLASSES,
-                    "the output layer must be a neuron layer of n_classes (%u) neurons", m->n_classes);
+        return FAIL(d, SNN_RT_ERR_FORMAT, (int64_t)meta.offset + SNN_META_N_CLASSES,
+                    "the output layer must be a neuron layer of n_classes (%" PRIu32 ") neurons", m->n_classes);
     set_windows(m);
     return SNN_RT_OK;
 }

@@ -57,7 +57,7 @@ GENERATED = {"onnx.pb-c.h": ["converter/proto", "converter/onnx"]}
 INCLUDE_ROOTS = ["converter", "normalize", "runtime", "tests"]
 # The runtime builds for devices: the C library and libm, and a compiler intrinsic header.
 RUNTIME_SYSTEM = {
-    "assert.h", "float.h", "limits.h", "math.h", "stdarg.h", "stdbool.h", "stddef.h",
+    "assert.h", "float.h", "inttypes.h", "limits.h", "math.h", "stdarg.h", "stdbool.h", "stddef.h",
     "stdint.h", "stdio.h", "stdlib.h", "string.h", "emmintrin.h", "arm_acle.h",
 }
 SOURCE_DIRS = ["runtime", "converter", "normalize", "tools", "tests", "docs"]
