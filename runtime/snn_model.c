@@ -109,7 +109,7 @@ static snn_rt_status read_sections(const uint8_t *b, size_t len, section *meta, 
     uint8_t hdr[SNN_HDR_SIZE];
     memcpy(hdr, b, SNN_HDR_SIZE);
     memset(hdr + SNN_HDR_CRC, 0, 4);
-    uint32_t crc = snn_crc32(snn_crc32(0, hdr, SNN_HDR_SIZE), b + SNN_HDR_SIZE, table_end - SNN_HDR_SIZE);
+    uint32_t crc = snn_crc32(snn_crc32(0, hdr, SNN_HDR_SIZE), b + SNN_HDR_SIZE, (size_t)(table_end - SNN_HDR_SIZE));
     if (crc != rd32(b + SNN_HDR_CRC))
         return FAIL(d, SNN_RT_ERR_CRC, SNN_HDR_CRC, "header checksum mismatch (file corrupt)");
     section all[SNN_MAX_SECTIONS];
@@ -128,7 +128,7 @@ static snn_rt_status read_sections(const uint8_t *b, size_t len, section *meta, 
             if (s.offset < all[j].offset + all[j].size && all[j].offset < s.offset + s.size)
                 return FAIL(d, SNN_RT_ERR_FORMAT, eoff, "sections %" PRIu32 " and %" PRIu32 " overlap", j, i);
         s.p = b + s.offset;
-        if (snn_crc32(0, s.p, s.size) != rd32(e + SNN_SEC_CRC))
+        if (snn_crc32(0, s.p, (size_t)s.size) != rd32(e + SNN_SEC_CRC)) /* size <= len, checked */
             return FAIL(d, SNN_RT_ERR_CRC, (int64_t)s.offset, "section %" PRIu32 " checksum mismatch (file corrupt)", i);
         all[i] = s;
         section *dst = tag == SNN_TAG_META ? meta : tag == SNN_TAG_LAYR ? layr : tag == SNN_TAG_PROJ ? proj

@@ -174,6 +174,51 @@ static void test_info_snn(void **state)
     unlink(snn);
 }
 
+/* export-c writes the whole project, with the model's sizes in model.h; bad use is exit 2. */
+static void test_export_c(void **state)
+{
+    (void)state;
+    char out[8192], args[2048], dir[64] = "/tmp/test_cli_export_XXXXXX", snn[128], path[256];
+    assert_non_null(mkdtemp(dir));
+    snprintf(snn, sizeof snn, "%s/m.snn", dir);
+    snprintf(args, sizeof args, "'%s/dense2.onnx' -o %s", snn_dir, snn);
+    assert_int_equal(run(args, out, sizeof out), 0);
+    snprintf(args, sizeof args, "export-c %s -o %s/proj", snn, dir);
+    assert_int_equal(run(args, out, sizeof out), 0);
+    static const char *const files[] = {"model.c", "model.h", "main.c", "Makefile",
+                                        "runtime/snn_runtime.h", "runtime/snn_sim.c",
+                                        "runtime/snn_model.c", "runtime/snn_crc32.c"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/proj/%s", dir, files[i]);
+        assert_int_equal(access(path, R_OK), 0);
+    }
+    snprintf(path, sizeof path, "%s/proj/model.h", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
+    fclose(f);
+    assert_non_null(strstr(out, "#define SNN_MODEL_INPUT_SIZE 2u"));
+    assert_non_null(strstr(out, "#define SNN_MODEL_STATE_BYTES "));
+    snprintf(path, sizeof path, "%s/proj/Makefile", dir);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
+    fclose(f);
+    assert_non_null(strstr(out, "-DSNN_NO_TTFS")); /* a rate-coded model leaves TTFS out */
+    assert_null(strstr(out, "@RUNTIME_SOURCES@")); /* every template key was filled */
+    assert_null(strstr(out, "@DEFINES@"));
+
+    snprintf(args, sizeof args, "export-c %s", snn);
+    assert_int_equal(run(args, out, sizeof out), 2); /* no -o */
+    snprintf(args, sizeof args, "export-c %s/missing.snn -o %s/p2", dir, dir);
+    assert_int_equal(run(args, out, sizeof out), 2);
+    assert_non_null(strstr(out, "missing.snn"));
+    snprintf(args, sizeof args, "rm -rf '%s'", dir);
+    assert_int_equal(system(args), 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -188,6 +233,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_infer_round_trip),
         cmocka_unit_test(test_info_snn),
+        cmocka_unit_test(test_export_c),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }

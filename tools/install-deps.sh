@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages ann2snn builds and tests with, only those missing.
-# Usage: tools/install-deps.sh [--train] [--fuzz]
-#   --train adds PyTorch/ONNX for tools/scripts/train_models.py; --fuzz adds clang and libFuzzer.
+# Usage: tools/install-deps.sh [--train] [--fuzz] [--mcu]
+#   --train adds PyTorch/ONNX for tools/scripts/train_models.py; --fuzz adds clang and libFuzzer;
+#   --mcu adds the Cortex-M cross compiler, picolibc and QEMU for the device test.
 set -euo pipefail
 pkgs=(gcc pkg-config meson ninja-build libprotobuf-c-dev protobuf-c-compiler libonnx-dev
       libcjson-dev zlib1g-dev nettle-dev libcmocka-dev dataset-fashion-mnist libonnx-testdata)
@@ -13,6 +14,7 @@ for arg in "$@"; do
       # which conflicts with it.
       command -v npm >/dev/null || pkgs+=(npm) ;;
     --fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
+    --mcu) pkgs+=(make gcc-arm-none-eabi picolibc-arm-none-eabi qemu-system-arm) ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done

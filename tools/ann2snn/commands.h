@@ -8,5 +8,6 @@ int cmd_eval(int argc, char **argv);
 int cmd_infer(int argc, char **argv);
 int cmd_accuracy(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_export_c(int argc, char **argv);
 
 #endif

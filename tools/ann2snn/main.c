@@ -20,12 +20,14 @@ static void usage(FILE *f)
             "  eval MODEL.snn --data FILE --labels FILE\n"
             "                                  SNN accuracy against time steps, spikes and synaptic\n"
             "                                  operations, next to the ANN's accuracy\n"
-            "  info MODEL.onnx                 print the imported graph, one line per node\n"
+            "  info MODEL.onnx|MODEL.snn       the imported graph, or the .snn file's layers\n"
             "  infer MODEL.onnx IN.pb... -o DIR\n"
             "                                  run the float reference evaluator; write each graph\n"
             "                                  output as DIR/output_K.pb (ONNX TensorProto)\n"
             "  accuracy MODEL.onnx --data FILE --labels FILE\n"
             "                                  ANN accuracy of the model on a labelled data set\n"
+            "  export-c MODEL.snn -o DIR       a self-contained C project for a device: the model\n"
+            "                                  as const data, the runtime, an example, a Makefile\n"
             "\n"
             "Run 'ann2snn COMMAND --help' for a command's options.\n"
             "  -h, --help       this help\n"
@@ -55,6 +57,8 @@ int main(int argc, char **argv)
         return cmd_accuracy(argc - 1, argv + 1);
     if (strcmp(cmd, "info") == 0)
         return cmd_info(argc - 1, argv + 1);
+    if (strcmp(cmd, "export-c") == 0)
+        return cmd_export_c(argc - 1, argv + 1);
     if (strcmp(cmd, "eval") == 0)
         return cmd_eval(argc - 1, argv + 1);
     if (strcmp(cmd, "convert") == 0)
