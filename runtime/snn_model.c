@@ -174,6 +174,11 @@ static snn_rt_status read_meta(snn_model *m, const section *s, const section *la
     if (m->n_proj > SNN_MAX_PROJ || m->n_proj != proj->count)
         return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_META_N_PROJ, "%" PRIu32 " projections (section has %" PRIu32 ", limit %d)",
                     m->n_proj, proj->count, SNN_MAX_PROJ);
+    if (m->n_layers > SNN_RT_MAX_LAYERS || m->n_proj > SNN_RT_MAX_PROJ)
+        return FAIL(d, SNN_RT_ERR_VERSION, o + SNN_META_N_LAYERS,
+                    "%" PRIu32 " layers and %" PRIu32 " projections; this runtime was built for at most "
+                    "%d and %d (SNN_RT_MAX_LAYERS, SNN_RT_MAX_PROJ)",
+                    m->n_layers, m->n_proj, SNN_RT_MAX_LAYERS, SNN_RT_MAX_PROJ);
     m->coding = rd32(p + SNN_META_CODING);
     m->steps = rd32(p + SNN_META_STEPS);
     m->reset = rd32(p + SNN_META_RESET);

@@ -22,6 +22,22 @@
 
 #include "snn_format.h"
 
+/* How many layers and projections this build's structures hold. The file format allows
+ * SNN_MAX_LAYERS and SNN_MAX_PROJ; a device build sets these to its model's counts (ann2snn
+ * export-c does) so that snn_model and snn_state take a few KB instead of 76 KB. The runtime
+ * and every file that includes this header must see the same values; a file with more is
+ * refused at load. */
+#ifndef SNN_RT_MAX_LAYERS
+#define SNN_RT_MAX_LAYERS SNN_MAX_LAYERS
+#endif
+#ifndef SNN_RT_MAX_PROJ
+#define SNN_RT_MAX_PROJ SNN_MAX_PROJ
+#endif
+#if SNN_RT_MAX_LAYERS < 1 || SNN_RT_MAX_LAYERS > SNN_MAX_LAYERS || SNN_RT_MAX_PROJ < 1 || \
+    SNN_RT_MAX_PROJ > SNN_MAX_PROJ
+#error "SNN_RT_MAX_LAYERS / SNN_RT_MAX_PROJ must lie between 1 and the format's limits"
+#endif
+
 typedef enum {
     SNN_RT_OK = 0,
     SNN_RT_ERR_FORMAT,      /* not a .snn file, or a field out of range */
@@ -65,12 +81,12 @@ typedef struct {
     float ttfs_in_lo, ttfs_in_hi; /* TTFS: input values spiking at the window's end and start */
     uint8_t source_sha256[32];
     uint32_t n_layers, n_proj, output_layer;
-    snn_layer layers[SNN_MAX_LAYERS]; /* (n_layers) */
-    snn_proj proj[SNN_MAX_PROJ];      /* (n_proj) */
-    uint32_t buffer_size[SNN_MAX_LAYERS + 1]; /* (n_layers + 1) neurons per buffer */
+    snn_layer layers[SNN_RT_MAX_LAYERS]; /* (n_layers) */
+    snn_proj proj[SNN_RT_MAX_PROJ];      /* (n_proj) */
+    uint32_t buffer_size[SNN_RT_MAX_LAYERS + 1]; /* (n_layers + 1) neurons per buffer */
     /* TTFS: the window each buffer spikes in (input 0), and the windows until the output's
      * membrane is final; latency in steps is latency_windows * resolution. */
-    uint32_t window[SNN_MAX_LAYERS + 1];      /* (n_layers + 1) */
+    uint32_t window[SNN_RT_MAX_LAYERS + 1];      /* (n_layers + 1) */
     uint32_t latency_windows;
 } snn_model;
 
@@ -93,36 +109,36 @@ typedef struct {
 
 typedef struct {
     const snn_model *m;
-    uint32_t *spike_idx[SNN_MAX_LAYERS + 1]; /* per buffer: events this step (SNN_SPIKE_NEG) */
-    uint32_t n_spikes[SNN_MAX_LAYERS + 1];
-    float *v[SNN_MAX_LAYERS];        /* per NEURON layer: membrane (size) */
-    float *constant[SNN_MAX_LAYERS]; /* per NEURON layer: bias + direct-coded input (size) */
-    float *th_full[SNN_MAX_LAYERS];  /* per NEURON layer: each neuron's threshold (size) */
-    float *flag[SNN_MAX_LAYERS];     /* per NEURON layer: this step's spike, 1, -1 or 0 (size) */
-    uint32_t *yx[SNN_MAX_LAYERS + 1];/* per buffer: each neuron's y << 16 | x (size) */
-    uint32_t *pool_map[SNN_MAX_PROJ];/* per non-overlapping AVGPOOL: input -> output, or ~0 */
+    uint32_t *spike_idx[SNN_RT_MAX_LAYERS + 1]; /* per buffer: events this step (SNN_SPIKE_NEG) */
+    uint32_t n_spikes[SNN_RT_MAX_LAYERS + 1];
+    float *v[SNN_RT_MAX_LAYERS];        /* per NEURON layer: membrane (size) */
+    float *constant[SNN_RT_MAX_LAYERS]; /* per NEURON layer: bias + direct-coded input (size) */
+    float *th_full[SNN_RT_MAX_LAYERS];  /* per NEURON layer: each neuron's threshold (size) */
+    float *flag[SNN_RT_MAX_LAYERS];     /* per NEURON layer: this step's spike, 1, -1 or 0 (size) */
+    uint32_t *yx[SNN_RT_MAX_LAYERS + 1];/* per buffer: each neuron's y << 16 | x (size) */
+    uint32_t *pool_map[SNN_RT_MAX_PROJ];/* per non-overlapping AVGPOOL: input -> output, or ~0 */
     /* Layers fed only by the direct-coded input fire on a timing wheel of SNN_WHEEL slots. */
-    uint8_t scheduled[SNN_MAX_LAYERS];
-    uint32_t *next_t[SNN_MAX_LAYERS];   /* (size) step of each neuron's next spike */
-    uint32_t *link[SNN_MAX_LAYERS];     /* (size) next neuron in the same wheel slot */
-    uint32_t *n_fired[SNN_MAX_LAYERS];  /* (size) spikes so far */
-    uint32_t wheel[SNN_MAX_LAYERS][SNN_WHEEL]; /* slot heads */
-    float *count[SNN_MAX_LAYERS + 1];/* spike counts (net of -1 spikes): buffers a MAXPOOL gates,
+    uint8_t scheduled[SNN_RT_MAX_LAYERS];
+    uint32_t *next_t[SNN_RT_MAX_LAYERS];   /* (size) step of each neuron's next spike */
+    uint32_t *link[SNN_RT_MAX_LAYERS];     /* (size) next neuron in the same wheel slot */
+    uint32_t *n_fired[SNN_RT_MAX_LAYERS];  /* (size) spikes so far */
+    uint32_t wheel[SNN_RT_MAX_LAYERS][SNN_WHEEL]; /* slot heads */
+    float *count[SNN_RT_MAX_LAYERS + 1];/* spike counts (net of -1 spikes): buffers a MAXPOOL gates,
                                       * MAXPOOL outputs, signed neuron layers, the output */
     float *input_hwc;                /* the begin() input, channel-last (input_size) */
     /* Rate coding plan, fixed by the model at init: projection k is computed from its source's
      * flags (a vectorised pass over its outputs) rather than from its events; buffer b's events
      * are listed in spike_idx only when a later layer reads them (events[b]). n_spikes counts
      * every buffer's events either way. */
-    uint8_t dense_proj[SNN_MAX_PROJ];
-    uint8_t events[SNN_MAX_LAYERS + 1];
-    uint8_t pool_reads[SNN_MAX_LAYERS + 1]; /* a MAXPOOL reads buffer b's counts */
+    uint8_t dense_proj[SNN_RT_MAX_PROJ];
+    uint8_t events[SNN_RT_MAX_LAYERS + 1];
+    uint8_t pool_reads[SNN_RT_MAX_LAYERS + 1]; /* a MAXPOOL reads buffer b's counts */
     /* Set by begin(): layer i's current is constant (direct coding, input only), so it
      * cannot emit -1 spikes. */
-    uint8_t steady[SNN_MAX_LAYERS];
+    uint8_t steady[SNN_RT_MAX_LAYERS];
     /* TTFS files: per buffer, the spike time of each event in spike_idx, as a fraction of its
      * window: 0 at the window's start (the largest value) to 1 at its end. */
-    float *spike_time[SNN_MAX_LAYERS + 1];
+    float *spike_time[SNN_RT_MAX_LAYERS + 1];
     uint32_t coding;
     uint64_t rng;
     uint32_t t; /* steps done */

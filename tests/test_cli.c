@@ -207,6 +207,7 @@ static void test_export_c(void **state)
     out[n] = '\0';
     fclose(f);
     assert_non_null(strstr(out, "-DSNN_NO_TTFS")); /* a rate-coded model leaves TTFS out */
+    assert_non_null(strstr(out, "-DSNN_RT_MAX_LAYERS=2 -DSNN_RT_MAX_PROJ=2")); /* sized to it */
     assert_null(strstr(out, "@RUNTIME_SOURCES@")); /* every template key was filled */
     assert_null(strstr(out, "@DEFINES@"));
 

@@ -278,10 +278,10 @@ int main(int argc, char **argv)
     snn_rt_diag rd;
     int rc = 2;
     void *mem = NULL;
-    float *x = NULL, *scratch[SNN_MAX_LAYERS] = {0};
+    float *x = NULL, *scratch[SNN_RT_MAX_LAYERS] = {0};
     event_log lg = {NULL, 0, 0};
     double *t_full = NULL, *t_replay = NULL, *t_i16 = NULL;
-    uint16_t *w16[SNN_MAX_PROJ] = {0}, *acc16[SNN_MAX_LAYERS] = {0};
+    uint16_t *w16[SNN_RT_MAX_PROJ] = {0}, *acc16[SNN_RT_MAX_LAYERS] = {0};
     if (!m || snn_file_read_all(path, (size_t)1 << 32, &file, &len, &d) != SNN_OK) {
         fprintf(stderr, "scatter-floor: %s: %s\n", path, m ? d.msg : "out of memory");
         goto done;
@@ -314,7 +314,7 @@ int main(int argc, char **argv)
             goto oom;
     snn_state s;
     snn_state_init(&s, m, mem, mem_size);
-    uint32_t target[SNN_MAX_PROJ];
+    uint32_t target[SNN_RT_MAX_PROJ];
     proj_targets(m, target);
     snn_preprocess pp = {m->pre_scale, m->pre_mean, m->pre_std};
     uint64_t run_ops = 0, replay_ops = 0;
@@ -372,11 +372,11 @@ done:
     free(t_full);
     free(t_replay);
     free(t_i16);
-    for (uint32_t k = 0; k < SNN_MAX_PROJ; k++)
+    for (uint32_t k = 0; k < SNN_RT_MAX_PROJ; k++)
         free(w16[k]);
-    for (uint32_t i = 0; i < SNN_MAX_LAYERS; i++)
+    for (uint32_t i = 0; i < SNN_RT_MAX_LAYERS; i++)
         free(acc16[i]);
-    for (uint32_t i = 0; i < SNN_MAX_LAYERS; i++)
+    for (uint32_t i = 0; i < SNN_RT_MAX_LAYERS; i++)
         free(scratch[i]);
     free(x);
     free(mem);
