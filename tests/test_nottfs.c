@@ -1,5 +1,7 @@
-/* A runtime built without time-to-first-spike support (-Dttfs=false, SNN_NO_TTFS) refuses a
- * TTFS file at load with a message that says so, and still runs rate-coded files. */
+/* A runtime built as a device build would be: without time-to-first-spike support
+ * (SNN_NO_TTFS) and with structures for 2 layers and 2 projections (SNN_RT_MAX_LAYERS,
+ * SNN_RT_MAX_PROJ, as export-c sets them). It refuses a TTFS file and a file with more
+ * layers at load, with messages that say so, and still runs rate-coded files that fit. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,10 +19,10 @@
 
 static const char *data_dir;
 
-static snn_rt_status load_as(uint32_t coding, snn_rt_diag *rd)
+static snn_rt_status load_as(const char *model, uint32_t coding, snn_rt_diag *rd)
 {
     char path[512];
-    snprintf(path, sizeof path, "%s/dense2.onnx", data_dir);
+    snprintf(path, sizeof path, "%s/%s", data_dir, model);
     snn_graph g;
     snn_diag d;
     assert_int_equal(snn_onnx_load_file(path, NULL, &g, &d), SNN_OK);
@@ -60,7 +62,7 @@ static void test_ttfs_refused(void **state)
 {
     (void)state;
     snn_rt_diag rd;
-    assert_int_equal(load_as(SNN_CODING_TTFS, &rd), SNN_RT_ERR_VERSION);
+    assert_int_equal(load_as("dense2.onnx", SNN_CODING_TTFS, &rd), SNN_RT_ERR_VERSION);
     assert_non_null(strstr(rd.msg, "built without TTFS support"));
     assert_int_equal(rd.offset >= 0, 1);
 }
@@ -69,7 +71,17 @@ static void test_rate_still_runs(void **state)
 {
     (void)state;
     snn_rt_diag rd;
-    assert_int_equal(load_as(SNN_CODING_DIRECT, &rd), SNN_RT_OK);
+    assert_int_equal(load_as("dense2.onnx", SNN_CODING_DIRECT, &rd), SNN_RT_OK);
+}
+
+static void test_too_many_layers_refused(void **state)
+{
+    (void)state;
+    snn_rt_diag rd;
+    assert_int_equal(load_as("residual.onnx", SNN_CODING_DIRECT, &rd), SNN_RT_ERR_VERSION);
+    assert_non_null(strstr(rd.msg, "this runtime was built for at most 2 and 2 (SNN_RT_MAX_LAYERS"));
+    assert_true(rd.offset > 0);
+    assert_int_equal((int)sizeof(((snn_model *)0)->layers) / (int)sizeof(snn_layer), 2);
 }
 
 int main(int argc, char **argv)
@@ -82,6 +94,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ttfs_refused),
         cmocka_unit_test(test_rate_still_runs),
+        cmocka_unit_test(test_too_many_layers_refused),
     };
     return cmocka_run_group_tests_name("nottfs", tests, NULL, NULL);
 }
