@@ -175,6 +175,39 @@ static void test_npy(void **state)
     assert_int_equal(snn_npy_parse(buf, len, &ds, &d), SNN_ERR_LIMIT);
 }
 
+/* A zero dimension empties a tensor, so a data-length check passes whatever the other
+ * dimensions say; their product (a sample's size) must still be bounded, by every reader,
+ * and the message must name the shape. */
+static void test_zero_dim_shapes(void **state)
+{
+    (void)state;
+    snn_dataset ds;
+    snn_diag d;
+    /* Found by fuzzing the .pb reader under UBSan: dims [0, 2, 1207517473079815166, 2, 2]. */
+    static const uint8_t pb[] = {
+        0x10, 0x10, 0x28, 0x05, 0x28, 0x05, 0x28, 0x28, 0x28, 0x10, 0x28, 0x05, 0x08, 0x00,
+        0x10, 0x0c, 0x28, 0x28, 0x08, 0x02, 0x28, 0x00, 0x28, 0x10, 0x28, 0x28, 0x08, 0xfe,
+        0xd7, 0xff, 0xd7, 0xe7, 0xd7, 0xfd, 0xe0, 0x10, 0x08, 0x02, 0x28, 0x10, 0x08, 0x02};
+    assert_int_equal(snn_dataset_parse(pb, sizeof pb, &ds, &d), SNN_ERR_LIMIT);
+    assert_non_null(strstr(d.msg, "[0, 2, 1207517473079815166, 2, 2]"));
+
+    uint8_t buf[256];
+    size_t len = make_npy(buf, "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 3000000000, 3000000000), }", "", 0);
+    assert_int_equal(snn_npy_parse(buf, len, &ds, &d), SNN_ERR_LIMIT);
+    assert_non_null(strstr(d.msg, "[0, 3000000000, 3000000000]"));
+
+    /* IDX: 0 samples of 65536 x 65536 bytes. */
+    static const uint8_t idx[] = {0, 0, 0x08, 3, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0};
+    assert_int_equal(snn_idx_parse(idx, sizeof idx, &ds, &d), SNN_ERR_LIMIT);
+    assert_non_null(strstr(d.msg, "[0, 65536, 65536]"));
+    /* ... and an empty set of small samples is fine. */
+    static const uint8_t empty[] = {0, 0, 0x08, 3, 0, 0, 0, 0, 0, 0, 0, 28, 0, 0, 0, 28};
+    assert_int_equal(snn_idx_parse(empty, sizeof empty, &ds, &d), SNN_OK);
+    assert_int_equal(ds.n, 0);
+    assert_int_equal(ds.sample_size, 784);
+    snn_dataset_free(&ds);
+}
+
 static void test_labels_and_preprocess(void **state)
 {
     (void)state;
@@ -266,6 +299,7 @@ int main(void)
         cmocka_unit_test(test_idx_bad_header),
         cmocka_unit_test(test_gzip),
         cmocka_unit_test(test_npy),
+        cmocka_unit_test(test_zero_dim_shapes),
         cmocka_unit_test(test_labels_and_preprocess),
         cmocka_unit_test(test_read_prefix),
     };

@@ -5,6 +5,8 @@
 
 #include "data.h"
 
+#include "base/dims.h"
+
 static uint32_t be32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -44,16 +46,17 @@ snn_status snn_idx_parse(const uint8_t *buf, size_t len, snn_dataset *ds, snn_di
     }
     /* Bounded with zero dimensions counted as 1: a zero leading dimension must not let the
      * per-sample size (the product of the others) overflow. */
-    int64_t numel = 1, bound = 1, dims[SNN_MAX_RANK + 1];
-    for (int d = 0; d < nd; d++) {
+    int64_t numel = 1, dims[SNN_MAX_RANK + 1];
+    for (int d = 0; d < nd; d++)
         dims[d] = be32(buf + 4 + 4 * d);
-        int64_t f = dims[d] > 0 ? dims[d] : 1;
-        if (bound > SNN_MAX_NUMEL / f)
-            return snn_diag_set(diag, SNN_ERR_LIMIT, "IDX dimensions multiply past %lld elements",
-                                (long long)SNN_MAX_NUMEL);
-        bound *= f;
-        numel *= dims[d];
+    if (!snn_dims_bounded(dims, nd)) {
+        char s[160];
+        return snn_diag_set(diag, SNN_ERR_LIMIT, "IDX shape %s multiplies past %lld elements "
+                            "(zeros counted as 1)", snn_dims_str(dims, nd, s, sizeof s),
+                            (long long)SNN_MAX_NUMEL);
     }
+    for (int d = 0; d < nd; d++)
+        numel *= dims[d]; /* bounded above */
     if ((len - hdr) / es != (size_t)numel || (len - hdr) % es) {
         if (diag)
             diag->offset = (int64_t)len;

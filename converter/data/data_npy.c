@@ -7,6 +7,8 @@
 
 #include "data.h"
 
+#include "base/dims.h"
+
 /* Find key in the header dict; returns pointer after its ':' or NULL. */
 static const char *dict_value(const char *h, size_t hl, const char *key)
 {
@@ -99,10 +101,6 @@ snn_status snn_npy_parse(const uint8_t *buf, size_t len, snn_dataset *ds, snn_di
         }
         if (nd == SNN_MAX_RANK + 1)
             return snn_diag_set(diag, SNN_ERR_UNSUPPORTED, ".npy rank above %d", SNN_MAX_RANK + 1);
-        if (v > 0 && numel > SNN_MAX_NUMEL / v)
-            return snn_diag_set(diag, SNN_ERR_LIMIT, ".npy dimensions multiply past %lld elements",
-                                (long long)SNN_MAX_NUMEL);
-        numel *= v;
         dims[nd++] = v;
         p = skip_ws(p, end);
         if (p < end && *p == ',')
@@ -110,6 +108,14 @@ snn_status snn_npy_parse(const uint8_t *buf, size_t len, snn_dataset *ds, snn_di
     }
     if (nd == 0)
         return snn_diag_set(diag, SNN_ERR_UNSUPPORTED, ".npy holds a scalar; need at least 1-D");
+    if (!snn_dims_bounded(dims, nd)) {
+        char s[160];
+        return snn_diag_set(diag, SNN_ERR_LIMIT, ".npy shape %s multiplies past %lld elements "
+                            "(zeros counted as 1)", snn_dims_str(dims, nd, s, sizeof s),
+                            (long long)SNN_MAX_NUMEL);
+    }
+    for (int d = 0; d < nd; d++)
+        numel *= dims[d]; /* bounded above */
     size_t data_len = len - start - hl;
     if (data_len % es || data_len / es != (size_t)numel) {
         if (diag)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/dims.h"
 #include "base/fileio.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -62,12 +63,17 @@ snn_status snn_tensorproto_convert(const Onnx__TensorProto *tp, const char *wher
         if (tp->dims[i] < 0)
             return snn_diag_at(diag, SNN_ERR_FORMAT, where, "tensor '%s' has negative dimension %lld",
                                where, (long long)tp->dims[i]);
-        if (tp->dims[i] > 0 && numel > SNN_MAX_NUMEL / tp->dims[i])
-            return snn_diag_at(diag, SNN_ERR_LIMIT, where, "tensor '%s' has more than %lld elements",
-                               where, (long long)SNN_MAX_NUMEL);
-        numel *= tp->dims[i];
         dims[i] = tp->dims[i];
     }
+    if (!snn_dims_bounded(dims, (int)tp->n_dims)) {
+        char shape[160];
+        return snn_diag_at(diag, SNN_ERR_LIMIT, where,
+                           "tensor '%s' has shape %s: its dimensions multiply past %lld elements "
+                           "(zeros counted as 1)", where, snn_dims_str(dims, (int)tp->n_dims, shape, sizeof shape),
+                           (long long)SNN_MAX_NUMEL);
+    }
+    for (size_t i = 0; i < tp->n_dims; i++)
+        numel *= dims[i]; /* bounded above */
     *rank = (int)tp->n_dims;
     int32_t type = tp->has_data_type ? tp->data_type : 0;
     size_t esz;
