@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Device figures per bundled model, from the exported C project built for a Cortex-M4F and
 # run in QEMU mps2-an386: flash (model data + code), static RAM (the snn_model and snn_state
-# structures and the state buffer), and instructions per inference at T = 8 and 32, counted
+# structures and the state buffer), the stack an inference takes, and instructions per
+# inference at T = 8 and 32, counted
 # deterministically (QEMU -icount shift=0: SysTick advances once every 40 instructions), with
 # the ratio to the anchor, an int8 ANN of the same kind of CNN on CMSIS-NN (3.73 M
 # instructions per inference, counted the same way).
@@ -16,14 +17,15 @@ trap 'rm -rf "$work"' EXIT
 CMSIS_NN=3730000
 gunzip -c $fm/t10k-images-idx3-ubyte.gz > "$work/fmnist.idx"
 gunzip -c models/data/mnist-digits-test-images-idx3-ubyte.gz > "$work/mnist.idx"
-count() { # ELF IDX T -> instructions per inference
+count() { # ELF IDX T -> "instructions stack_bytes" per inference
     timeout 900 qemu-system-arm -M mps2-an386 -display none -icount shift=0,align=off,sleep=off \
         -chardev stdio,id=sh0 -semihosting-config enable=on,target=native,chardev=sh0 \
-        -kernel "$1" -append "--input $2 --limit $images --steps $3 --count" 2>&1 |
-        sed -n 's/^instructions per inference: \([0-9]*\).*/\1/p'
+        -kernel "$1" -append "--input $2 --limit $images --steps $3 --count" > "$work/count.txt" 2>&1
+    echo "$(sed -n 's/^instructions per inference: \([0-9]*\).*/\1/p' "$work/count.txt")" \
+         "$(sed -n 's/^stack high-water mark of an inference: \([0-9]*\).*/\1/p' "$work/count.txt")"
 }
-echo "| model | precision | flash: model | flash: code | static RAM | instr./inference T=8 | x CMSIS-NN | T=32 | x CMSIS-NN |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| model | precision | flash: model | flash: code | static RAM | stack | instr./inference T=8 | x CMSIS-NN | T=32 | x CMSIS-NN |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for onnx in models/*.onnx; do
     name=$(basename "$onnx" .onnx)
     case $name in
@@ -35,11 +37,13 @@ for onnx in models/*.onnx; do
     make -s -C "$work/$name" app.elf >/dev/null 2>&1
     read -r text data_b bss _ < <(arm-none-eabi-size "$work/$name/app.elf" | tail -1)
     model_b=$(stat -c %s "$work/$name.snn")
-    i8=$(count "$work/$name/app.elf" "$data" 8)
-    i32=$(count "$work/$name/app.elf" "$data" 32)
-    printf "| %s | float32 | %d B | %d B | %d B | %.2f M | %.1fx | %.2f M | %.1fx |\n" "$name" "$model_b" \
-        $((text + data_b - model_b)) $((data_b + bss)) "$(echo "$i8 / 1000000" | bc -l)" \
+    read -r i8 stack8 < <(count "$work/$name/app.elf" "$data" 8)
+    read -r i32 stack32 < <(count "$work/$name/app.elf" "$data" 32)
+    stack=$((stack8 > stack32 ? stack8 : stack32))
+    printf "| %s | float32 | %d B | %d B | %d B | %d B | %.2f M | %.1fx | %.2f M | %.1fx |\n" "$name" "$model_b" \
+        $((text + data_b - model_b)) $((data_b + bss)) "$stack" "$(echo "$i8 / 1000000" | bc -l)" \
         "$(echo "$i8 / $CMSIS_NN" | bc -l)" "$(echo "$i32 / 1000000" | bc -l)" "$(echo "$i32 / $CMSIS_NN" | bc -l)"
 done
 echo
-echo "$images test images per model; static RAM is .data + .bss of the example program (stack and heap not included)."
+echo "$images test images per model; static RAM is .data + .bss of the example program; stack is the"
+echo "high-water mark of one inference (the stack painted before each)."
