@@ -1126,6 +1126,9 @@ snn_status snn_build(const snn_graph *g, const calib_stats *cs, const snn_build_
     net->pre_scale = g->pre_scale;
     net->pre_mean = g->pre_mean;
     net->pre_std = g->pre_std;
+    net->pre_channels = g->pre_channels > 1 ? (uint32_t)g->pre_channels : 0;
+    for (int k = 0; k < g->pre_channels && k < SNN_MAX_PREP_CHANNELS; k++)
+        net->pre_mean_c[k] = g->pre_mean_c[k], net->pre_std_c[k] = g->pre_std_c[k];
     net->coding = o->coding;
     net->steps = o->steps;
     net->reset = o->reset;
@@ -1138,10 +1141,16 @@ snn_status snn_build(const snn_graph *g, const calib_stats *cs, const snn_build_
     net->ann_accuracy = NAN;
     net->ttfs_in_lo = o->input_lo, net->ttfs_in_hi = o->input_hi;
     if (isnan(o->input_lo) || isnan(o->input_hi)) {
-        float a = (0.0f * g->pre_scale - g->pre_mean) / g->pre_std;
-        float z = (255.0f * g->pre_scale - g->pre_mean) / g->pre_std;
-        net->ttfs_in_lo = a < z ? a : z;
-        net->ttfs_in_hi = a < z ? z : a;
+        /* Raw bytes 0 and 255 after preprocessing, over every channel. */
+        int nc = g->pre_channels > 1 ? g->pre_channels : 1;
+        for (int k = 0; k < nc; k++) {
+            float mean = g->pre_channels > 1 ? g->pre_mean_c[k] : g->pre_mean;
+            float std = g->pre_channels > 1 ? g->pre_std_c[k] : g->pre_std;
+            float a = (0.0f * g->pre_scale - mean) / std, z = (255.0f * g->pre_scale - mean) / std;
+            float lo = a < z ? a : z, hi = a < z ? z : a;
+            net->ttfs_in_lo = k == 0 || lo < net->ttfs_in_lo ? lo : net->ttfs_in_lo;
+            net->ttfs_in_hi = k == 0 || hi > net->ttfs_in_hi ? hi : net->ttfs_in_hi;
+        }
     }
 done:
     if (b.vals)

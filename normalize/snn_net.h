@@ -39,6 +39,8 @@ typedef struct {
     uint32_t n_proj, cap_proj;
     uint32_t input_c, input_h, input_w, n_classes;
     float pre_scale, pre_mean, pre_std;
+    uint32_t pre_channels; /* > 1: per input channel (PREP section) */
+    float pre_mean_c[SNN_MAX_PREP_CHANNELS], pre_std_c[SNN_MAX_PREP_CHANNELS]; /* (pre_channels) */
     uint32_t coding, steps, reset, readout, norm, calib_count;
     uint32_t signed_spikes; /* 1: SNN_FEATURE_SIGNED */
     float v_init, ann_accuracy, percentile;

@@ -124,8 +124,15 @@ snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn
     wr32(meta + SNN_META_RESET, net->reset);
     wrf32(meta + SNN_META_V_INIT, net->v_init);
     wr32(meta + SNN_META_READOUT, net->readout);
+    bool channel_prep = net->pre_channels > 1;
     wr32(meta + SNN_META_FEATURES, (net->coding == SNN_CODING_TTFS ? SNN_FEATURE_TTFS : 0) |
-                                       (net->signed_spikes ? SNN_FEATURE_SIGNED : 0));
+                                       (net->signed_spikes ? SNN_FEATURE_SIGNED : 0) |
+                                       (channel_prep ? SNN_FEATURE_CHANNEL_PREP : 0));
+    /* PREP: C means, then C stds. */
+    float prep[2 * SNN_MAX_PREP_CHANNELS];
+    uint32_t pc = channel_prep ? net->pre_channels : 0;
+    for (uint32_t c = 0; c < pc; c++)
+        prep[c] = net->pre_mean_c[c], prep[pc + c] = net->pre_std_c[c];
     wrf32(meta + SNN_META_ANN_ACC, net->ann_accuracy);
     wr32(meta + SNN_META_NORM, net->norm);
     wrf32(meta + SNN_META_PERCENTILE, net->percentile);
@@ -139,15 +146,18 @@ snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn
         uint32_t tag, count;
         const uint8_t *data;
         size_t size;
-    } sec[5] = {
+    } sec[6] = {
         {SNN_TAG_META, 1, meta, SNN_META_SIZE},
         {SNN_TAG_LAYR, nl, layr, (size_t)nl * SNN_LAYER_SIZE},
         {SNN_TAG_PROJ, np, proj, (size_t)np * SNN_PROJ_SIZE},
         {SNN_TAG_NAME, nl, names, (size_t)nl * SNN_NAME_SIZE},
+        {SNN_TAG_PREP, pc, (const uint8_t *)prep, (size_t)pc * 2 * sizeof(float)},
         {SNN_TAG_WGHT, wp.n, (const uint8_t *)wp.data, (size_t)wp.n * sizeof(float)},
     };
-    const int n_sec = 5;
-    size_t offs[5], pos = align64(SNN_HDR_SIZE + n_sec * SNN_SEC_ENTRY_SIZE);
+    if (!channel_prep) /* the section exists only with the feature: older files stay as they were */
+        sec[4] = sec[5];
+    const int n_sec = channel_prep ? 6 : 5;
+    size_t offs[6], pos = align64(SNN_HDR_SIZE + n_sec * SNN_SEC_ENTRY_SIZE);
     for (int i = 0; i < n_sec; i++) {
         offs[i] = pos;
         pos = align64(pos + sec[i].size);
@@ -158,7 +168,7 @@ snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn
         goto nomem;
     memcpy(buf + SNN_HDR_MAGIC, SNN_MAGIC, SNN_MAGIC_LEN);
     wr16(buf + SNN_HDR_MAJOR, SNN_VERSION_MAJOR);
-    wr16(buf + SNN_HDR_MINOR, SNN_VERSION_MINOR);
+    wr16(buf + SNN_HDR_MINOR, channel_prep ? 3 : 2); /* the oldest minor that describes the file */
     wr32(buf + SNN_HDR_HEADER_SIZE, SNN_HDR_SIZE);
     wr32(buf + SNN_HDR_N_SECTIONS, (uint32_t)n_sec);
     wr32(buf + SNN_HDR_TABLE_OFFSET, SNN_HDR_SIZE);

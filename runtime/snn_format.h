@@ -11,7 +11,8 @@
 #define SNN_MAGIC "A2SNN\r\n\x1a" /* 8 bytes: catches text-mode and truncated transfers */
 #define SNN_MAGIC_LEN 8
 #define SNN_VERSION_MAJOR 1
-#define SNN_VERSION_MINOR 2 /* 1.1: TTFS coding (SNN_FEATURE_TTFS); 1.2: signed spikes */
+#define SNN_VERSION_MINOR 3 /* 1.1: TTFS coding (SNN_FEATURE_TTFS); 1.2: signed spikes;
+                              * 1.3: per-channel preprocessing (PREP, SNN_FEATURE_CHANNEL_PREP) */
 #define SNN_ALIGN 64 /* every section starts on a multiple of this */
 
 /* Header: 64 bytes at offset 0. */
@@ -40,6 +41,7 @@ enum {
     SNN_TAG_PROJ = 0x4a4f5250, /* "PROJ" */
     SNN_TAG_WGHT = 0x54484757, /* "WGHT" */
     SNN_TAG_NAME = 0x454d414e, /* "NAME" */
+    SNN_TAG_PREP = 0x50455250, /* "PREP", 1.3: per-channel mean and std of the input */
 };
 
 /* META: one 256-byte record. */
@@ -128,11 +130,15 @@ enum {
     SNN_FEATURE_TTFS = 1u << 0,   /* 1.1: time-to-first-spike coding, docs/ttfs.md */
     SNN_FEATURE_SIGNED = 1u << 1, /* 1.2: hidden neurons also emit -1 spikes (rate coding) */
 };
-#define SNN_FEATURES_KNOWN (SNN_FEATURE_TTFS | SNN_FEATURE_SIGNED)
+#define SNN_FEATURE_CHANNEL_PREP (1u << 2) /* 1.3: a PREP section replaces META's mean and std */
+#define SNN_FEATURES_KNOWN (SNN_FEATURE_TTFS | SNN_FEATURE_SIGNED | SNN_FEATURE_CHANNEL_PREP)
 enum { SNN_RESET_SUBTRACT = 0, SNN_RESET_ZERO = 1 };
 enum { SNN_READOUT_MEMBRANE = 0, SNN_READOUT_SPIKES = 1 };
 enum { SNN_NORM_MODEL = 0, SNN_NORM_MAX = 1, SNN_NORM_PERCENTILE = 2, SNN_NORM_CHANNEL = 3 };
 enum { SNN_DTYPE_F32 = 0 };
+
+/* PREP (1.3, with SNN_FEATURE_CHANNEL_PREP): count = input_c; input_c float32 means, then
+ * input_c float32 stds: x = (raw * scale - mean[c]) / std[c] for the values of channel c. */
 
 /* NAME: n_layers records of 32 bytes, NUL-padded layer names (for reports). */
 #define SNN_NAME_SIZE 32

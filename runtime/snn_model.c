@@ -94,7 +94,8 @@ static uint32_t window_out(uint32_t in, uint32_t k, uint32_t s, uint32_t d, uint
 }
 
 static snn_rt_status read_sections(const uint8_t *b, size_t len, section *meta, section *layr,
-                                   section *proj, section *wght, section *name, snn_rt_diag *d)
+                                   section *proj, section *wght, section *name, section *prep,
+                                   snn_rt_diag *d)
 {
     uint32_t n_sec = rd32(b + SNN_HDR_N_SECTIONS);
     if (rd32(b + SNN_HDR_HEADER_SIZE) != SNN_HDR_SIZE || rd32(b + SNN_HDR_TABLE_OFFSET) != SNN_HDR_SIZE)
@@ -132,7 +133,8 @@ static snn_rt_status read_sections(const uint8_t *b, size_t len, section *meta, 
             return FAIL(d, SNN_RT_ERR_CRC, (int64_t)s.offset, "section %" PRIu32 " checksum mismatch (file corrupt)", i);
         all[i] = s;
         section *dst = tag == SNN_TAG_META ? meta : tag == SNN_TAG_LAYR ? layr : tag == SNN_TAG_PROJ ? proj
-                     : tag == SNN_TAG_WGHT ? wght : tag == SNN_TAG_NAME ? name : NULL;
+                     : tag == SNN_TAG_WGHT ? wght : tag == SNN_TAG_NAME ? name
+                     : tag == SNN_TAG_PREP ? prep : NULL;
         if (!dst)
             continue; /* unknown section: skipped, as the spec allows */
         if (dst->present)
@@ -143,8 +145,35 @@ static snn_rt_status read_sections(const uint8_t *b, size_t len, section *meta, 
         return FAIL(d, SNN_RT_ERR_FORMAT, SNN_HDR_SIZE, "a required section (META, LAYR, PROJ, WGHT) is missing");
     if (meta->size < SNN_META_SIZE || layr->size != (uint64_t)layr->count * SNN_LAYER_SIZE ||
         proj->size != (uint64_t)proj->count * SNN_PROJ_SIZE || wght->size != (uint64_t)wght->count * 4 ||
-        (name->present && name->size != (uint64_t)name->count * SNN_NAME_SIZE))
+        (name->present && name->size != (uint64_t)name->count * SNN_NAME_SIZE) ||
+        (prep->present && prep->size != (uint64_t)prep->count * 8))
         return FAIL(d, SNN_RT_ERR_FORMAT, SNN_HDR_SIZE, "a section's size does not match its record count");
+    return SNN_RT_OK;
+}
+
+/* PREP (1.3): per-channel mean and std, present exactly when the feature bit says so. */
+static snn_rt_status read_prep(snn_model *m, const section *s, snn_rt_diag *d)
+{
+    bool want = m->features & SNN_FEATURE_CHANNEL_PREP;
+    m->pre_mean_c = m->pre_std_c = NULL;
+    if (want != s->present)
+        return FAIL(d, SNN_RT_ERR_FORMAT, SNN_HDR_SIZE,
+                    want ? "the file needs per-channel preprocessing but has no PREP section"
+                         : "a PREP section without the per-channel preprocessing feature bit");
+    if (!want)
+        return SNN_RT_OK;
+    if (s->count != m->input_c)
+        return FAIL(d, SNN_RT_ERR_FORMAT, (int64_t)s->offset,
+                    "PREP has %" PRIu32 " channels, the input %" PRIu32, s->count, m->input_c);
+    for (uint32_t c = 0; c < 2 * s->count; c++) {
+        float v = rdf32(s->p + 4 * c);
+        if (!isfinite(v) || (c >= s->count && v == 0))
+            return FAIL(d, SNN_RT_ERR_FORMAT, (int64_t)s->offset + 4 * c,
+                        "PREP value %" PRIu32 " is not finite (or a std of 0)", c);
+    }
+    /* Sections are 64-byte aligned in a 4-byte aligned buffer: read in place. */
+    m->pre_mean_c = (const float *)(const void *)s->p;
+    m->pre_std_c = m->pre_mean_c + s->count;
     return SNN_RT_OK;
 }
 
@@ -443,10 +472,12 @@ snn_rt_status snn_model_load(snn_model *m, const void *buf, size_t len, snn_rt_d
     if (rd64(b + SNN_HDR_FILE_SIZE) != len)
         return FAIL(d, SNN_RT_ERR_FORMAT, SNN_HDR_FILE_SIZE, "file is %zu bytes, its header says %llu (truncated?)",
                     len, (unsigned long long)rd64(b + SNN_HDR_FILE_SIZE));
-    section meta = {0}, layr = {0}, proj = {0}, wght = {0}, name = {0};
-    snn_rt_status st = read_sections(b, len, &meta, &layr, &proj, &wght, &name, d);
+    section meta = {0}, layr = {0}, proj = {0}, wght = {0}, name = {0}, prep = {0};
+    snn_rt_status st = read_sections(b, len, &meta, &layr, &proj, &wght, &name, &prep, d);
     if (st == SNN_RT_OK)
         st = read_meta(m, &meta, &layr, &proj, d);
+    if (st == SNN_RT_OK)
+        st = read_prep(m, &prep, d);
     m->buffer_size[0] = m->input_size;
     for (uint32_t i = 0; st == SNN_RT_OK && i < m->n_proj; i++)
         st = read_proj(m, i, &proj, &wght, d);

@@ -75,6 +75,8 @@ typedef struct {
 typedef struct {
     uint32_t input_c, input_h, input_w, input_size;
     float pre_scale, pre_mean, pre_std;
+    const float *pre_mean_c, *pre_std_c; /* (input_c) per-channel mean and std, or NULL: then
+                                          * pre_mean and pre_std hold for every value */
     uint32_t n_classes;
     uint32_t coding, steps, reset, readout, norm, calib_count, features;
     float v_init, ann_accuracy, percentile;
@@ -149,8 +151,11 @@ typedef struct {
 size_t snn_state_mem_size(const snn_model *m);
 snn_rt_status snn_state_init(snn_state *s, const snn_model *m, void *mem, size_t mem_size);
 
-/* Map raw uint8 samples (input_size) to network input with the file's preprocessing. */
+/* Map a raw sample (input_size values, (C, H, W)) to network input with the file's
+ * preprocessing: x = (raw * scale - mean) / std, mean and std per channel when the file has
+ * them. */
 void snn_preprocess_u8(const snn_model *m, const uint8_t *raw, float *x);
+void snn_preprocess_f32(const snn_model *m, const float *raw, float *x);
 
 /* Start an inference on input x (input_size floats, preprocessed). coding: SNN_CODING_*;
  * Poisson coding needs x in [0, 1] (values are clamped) and uses seed. */

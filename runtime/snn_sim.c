@@ -212,11 +212,33 @@ snn_rt_status snn_state_init(snn_state *s, const snn_model *m, void *mem, size_t
     return SNN_RT_OK;
 }
 
+/* The mean and 1/std of channel c; the same for every channel without PREP. */
+static void prep_of(const snn_model *m, uint32_t c, float *mean, float *inv)
+{
+    *mean = m->pre_mean_c ? m->pre_mean_c[c] : m->pre_mean;
+    *inv = 1.0f / (m->pre_std_c ? m->pre_std_c[c] : m->pre_std);
+}
+
 void snn_preprocess_u8(const snn_model *m, const uint8_t *raw, float *x)
 {
-    float inv = 1.0f / m->pre_std;
-    for (uint32_t i = 0; i < m->input_size; i++)
-        x[i] = ((float)raw[i] * m->pre_scale - m->pre_mean) * inv;
+    uint32_t plane = m->input_h * m->input_w;
+    for (uint32_t c = 0; c < m->input_c; c++) {
+        float mean, inv;
+        prep_of(m, c, &mean, &inv);
+        for (uint32_t i = c * plane; i < (c + 1) * plane; i++)
+            x[i] = ((float)raw[i] * m->pre_scale - mean) * inv;
+    }
+}
+
+void snn_preprocess_f32(const snn_model *m, const float *raw, float *x)
+{
+    uint32_t plane = m->input_h * m->input_w;
+    for (uint32_t c = 0; c < m->input_c; c++) {
+        float mean, inv;
+        prep_of(m, c, &mean, &inv);
+        for (uint32_t i = c * plane; i < (c + 1) * plane; i++)
+            x[i] = (raw[i] * m->pre_scale - mean) * inv;
+    }
 }
 
 /* xorshift64* (Vigna 2016): a small, seedable generator with no global state. */

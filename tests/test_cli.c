@@ -168,6 +168,20 @@ static void test_info_snn(void **state)
     snprintf(args, sizeof args, "info %s", snn);
     assert_int_equal(run(args, out, sizeof out), 2);
     assert_non_null(strstr(out, snn));
+    /* Per-channel --mean/--std: one value per input channel, or refused with the counts. */
+    snprintf(args, sizeof args, "'%s/rgb_net.onnx' --mean 0.1,0.2,0.3 --std 0.5,0.25,2 -o %s", snn_dir, snn);
+    assert_int_equal(run(args, out, sizeof out), 0);
+    snprintf(args, sizeof args, "info %s", snn);
+    assert_int_equal(run(args, out, sizeof out), 0);
+    assert_non_null(strstr(out, "per channel: 0.1/0.5 0.2/0.25 0.3/2"));
+    assert_non_null(strstr(out, ".snn 1.3"));
+    snprintf(args, sizeof args, "'%s/rgb_net.onnx' --mean 0.1,0.2 -o %s.bad", snn_dir, snn);
+    assert_int_equal(run(args, out, sizeof out), 2);
+    assert_non_null(strstr(out, "2 and 1 values for a model input of 3 channels"));
+    snprintf(args, sizeof args, "'%s/rgb_net.onnx' --std 1,0,1 -o %s.bad", snn_dir, snn);
+    assert_int_equal(run(args, out, sizeof out), 2);
+    assert_non_null(strstr(out, "--std must not be 0"));
+
     snprintf(args, sizeof args, "info --json '%s/dense2.onnx'", snn_dir);
     assert_int_equal(run(args, out, sizeof out), 2);
     assert_non_null(strstr(out, "--json describes .snn files"));

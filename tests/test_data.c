@@ -231,7 +231,7 @@ static void test_labels_and_preprocess(void **state)
     size_t len = make_idx(buf);
     snn_dataset ds;
     assert_int_equal(snn_idx_parse(buf, len, &ds, &d), SNN_OK);
-    snn_preprocess pp = {0.5f, 1.0f, 2.0f};
+    snn_preprocess pp = {.scale = 0.5f, .mean = 1.0f, .std = 2.0f};
     float x[4];
     snn_preprocess_sample(&ds, 1, &pp, x); /* raw 4..7 */
     assert_float_equal(x[0], (4 * 0.5 - 1) / 2, 1e-6);

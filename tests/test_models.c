@@ -52,7 +52,7 @@ static void check_model(const char *name)
     assert_true(ref.n >= 100);
     snn_eval ev;
     assert_int_equal(snn_eval_init(&ev, &g, &d), SNN_OK);
-    snn_preprocess pp = {g.pre_scale, g.pre_mean, g.pre_std};
+    snn_preprocess pp = {.scale = g.pre_scale, .mean = g.pre_mean, .std = g.pre_std};
     float x[784];
     assert_int_equal(images.sample_size, 784);
     double worst = 0;

@@ -16,8 +16,10 @@
 #include <cmocka.h>
 
 #include "calib.h"
+#include "data/data.h"
 #include "eval/eval.h"
 #include "onnx/onnx_import.h"
+#include "snn_file_edit.h"
 #include "snn_loaded.h"
 #include "snn_net.h"
 #include "snn_runtime.h"
@@ -108,6 +110,89 @@ static void test_case(void **state)
     snn_graph_free(&g);
 }
 
+/* Per-channel preprocessing end to end: a three-channel model converted with one mean and
+ * std per channel. The runtime's snn_preprocess_u8 must give the float evaluator's input bit
+ * for bit, the SNN must agree with the ANN, and a file whose PREP section and feature bit
+ * disagree, or whose std is 0, must be refused. */
+static void test_channel_prep(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/rgb_net.onnx", data_dir);
+    snn_graph g;
+    snn_diag d;
+    assert_int_equal(snn_onnx_load_file(path, NULL, &g, &d), SNN_OK);
+    static const float mean[3] = {0.1f, 0.2f, 0.3f}, std[3] = {0.5f, 0.25f, 2.0f};
+    snn_preprocess pp = {.scale = 1.0f / 255.0f, .mean = mean[0], .std = std[0], .channels = 3};
+    g.pre_scale = pp.scale, g.pre_mean = mean[0], g.pre_std = std[0], g.pre_channels = 3;
+    for (int c = 0; c < 3; c++)
+        pp.mean_c[c] = g.pre_mean_c[c] = mean[c], pp.std_c[c] = g.pre_std_c[c] = std[c];
+    enum { N = 108 }; /* (3, 6, 6) */
+    float raw[N], x[N], x_rt[N];
+    uint8_t raw8[N];
+    snn_dataset one = {.n = 1, .rank = 3, .dims = {3, 6, 6}, .sample_size = N, .x = raw};
+    snn_eval ev;
+    calib_stats cs;
+    assert_int_equal(snn_eval_init(&ev, &g, &d), SNN_OK);
+    assert_int_equal(calib_init(&cs, &g, &d), SNN_OK);
+    uint32_t seed = 11;
+    for (int i = 0; i < 200; i++) {
+        for (int k = 0; k < N; k++)
+            raw[k] = (float)(lcg(&seed) % 256);
+        snn_preprocess_sample(&one, 0, &pp, x);
+        const float *feed[1] = {x};
+        assert_int_equal(snn_eval_run(&ev, feed, &d), SNN_OK);
+        calib_add(&cs, &ev);
+    }
+    snn_build_opts o;
+    snn_build_opts_init(&o);
+    snn_net net;
+    assert_int_equal(snn_build(&g, &cs, &o, &net, &d), SNN_OK);
+    loaded l;
+    load_net(&net, &l);
+    assert_non_null(l.m->pre_mean_c);
+    assert_true(l.m->pre_mean_c[2] == 0.3f && l.m->pre_std_c[1] == 0.25f);
+    int agree = 0, n = 100;
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < N; k++)
+            raw8[k] = (uint8_t)(lcg(&seed) % 256), raw[k] = raw8[k];
+        snn_preprocess_sample(&one, 0, &pp, x);
+        snn_preprocess_u8(l.m, raw8, x_rt);
+        assert_memory_equal(x, x_rt, sizeof x); /* one preprocessing, bit for bit */
+        const float *feed[1] = {x};
+        assert_int_equal(snn_eval_run(&ev, feed, &d), SNN_OK);
+        snn_state_begin(&l.s, x_rt, SNN_CODING_DIRECT, 1);
+        for (int t = 0; t < 256; t++)
+            snn_state_step(&l.s);
+        agree += snn_state_predict(&l.s) == argmax(snn_eval_output(&ev, 0), 3);
+    }
+    print_message("rgb_net, per-channel mean/std: SNN agrees with the ANN on %d of %d inputs\n", agree, n);
+    assert_true(agree >= 90);
+
+    /* The feature bit without its section, and a std of 0, are refused. */
+    snn_model *m = malloc(sizeof *m);
+    snn_rt_diag rd;
+    uint8_t *b = malloc(l.len);
+    memcpy(b, l.buf, l.len);
+    uint8_t *meta = sec_data(b, l.len, SNN_TAG_META);
+    wr32(meta + SNN_META_FEATURES, rd32(meta + SNN_META_FEATURES) & ~SNN_FEATURE_CHANNEL_PREP);
+    reseal(b, l.len);
+    assert_int_equal(snn_model_load(m, b, l.len, &rd), SNN_RT_ERR_FORMAT);
+    assert_non_null(strstr(rd.msg, "PREP section without"));
+    memcpy(b, l.buf, l.len);
+    wr32(sec_data(b, l.len, SNN_TAG_PREP) + 4 * 4, 0); /* the second channel's std */
+    reseal(b, l.len);
+    assert_int_equal(snn_model_load(m, b, l.len, &rd), SNN_RT_ERR_FORMAT);
+    assert_non_null(strstr(rd.msg, "std of 0"));
+    free(b);
+    free(m);
+    unload(&l);
+    snn_net_free(&net);
+    snn_eval_free(&ev);
+    calib_free(&cs);
+    snn_graph_free(&g);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -116,8 +201,11 @@ int main(int argc, char **argv)
     }
     data_dir = argv[1];
     static const op_case globalmaxpool = {"globalmaxpool_net", SNN_LAYER_MAXPOOL, 0.9};
+    static const op_case rgb = {"rgb_net", SNN_LAYER_NEURON, 0.9};
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_prestate(test_case, (void *)&globalmaxpool),
+        cmocka_unit_test_prestate(test_case, (void *)&rgb),
+        cmocka_unit_test(test_channel_prep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -173,7 +173,7 @@ static void check(const char *name, double min_agree, double max_loss)
     calib_stats cs;
     assert_int_equal(snn_eval_init(&ev, &g, &d), SNN_OK);
     assert_int_equal(calib_init(&cs, &g, &d), SNN_OK);
-    snn_preprocess pp = {g.pre_scale, g.pre_mean, g.pre_std};
+    snn_preprocess pp = {.scale = g.pre_scale, .mean = g.pre_mean, .std = g.pre_std};
     float x[784];
     for (int i = 0; i < CALIB_N; i++) {
         snn_preprocess_sample(&calib, i, &pp, x);

@@ -7,6 +7,8 @@
 #include <stdint.h>
 
 #define SNN_MAX_RANK 8
+/* Input channels that can carry a mean and std of their own (CIFAR: 3, ImageNet: 3). */
+#define SNN_MAX_PREP_CHANNELS 16
 /* Largest element count of one tensor: 2^31, so byte sizes and int32 loops never overflow. */
 #define SNN_MAX_NUMEL (INT64_C(1) << 31)
 

@@ -28,9 +28,14 @@ typedef struct {
     int32_t *y; /* (n) class indices */
 } snn_labels;
 
-/* Preprocessing applied to raw values: x' = (x * scale - mean) / std. */
+/* Preprocessing applied to raw values: x' = (x * scale - mean) / std, with one mean and std
+ * for every value (channels 0 or 1), or per channel: a sample is (C, ...) with C = channels,
+ * and value k of a sample belongs to channel k / (sample_size / C). */
 typedef struct {
     float scale, mean, std;
+    int channels;                       /* 0 or 1: mean, std; else mean_c, std_c */
+    float mean_c[SNN_MAX_PREP_CHANNELS]; /* (channels) */
+    float std_c[SNN_MAX_PREP_CHANNELS];  /* (channels) */
 } snn_preprocess;
 
 snn_status snn_idx_parse(const uint8_t *buf, size_t len, snn_dataset *ds, snn_diag *diag);
@@ -59,7 +64,8 @@ snn_status snn_read_maybe_gz(const char *path, size_t max_bytes, uint8_t **data,
 snn_status snn_gunzip(const uint8_t *in, size_t in_len, size_t max_bytes, uint8_t **out,
                       size_t *out_len, snn_diag *diag);
 
-/* Apply preprocessing to sample i into dst (sample_size floats). */
+/* Apply preprocessing to sample i into dst (sample_size floats); per channel when
+ * pp->channels > 1 (sample_size must then be a multiple of it). */
 void snn_preprocess_sample(const snn_dataset *ds, int64_t i, const snn_preprocess *pp, float *dst);
 
 #endif

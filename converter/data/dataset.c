@@ -313,6 +313,15 @@ snn_status snn_labels_read(const char *path, snn_labels *lb, snn_diag *diag)
 void snn_preprocess_sample(const snn_dataset *ds, int64_t i, const snn_preprocess *pp, float *dst)
 {
     const float *src = ds->x + i * ds->sample_size;
+    if (pp->channels > 1) {
+        int64_t plane = ds->sample_size / pp->channels;
+        for (int c = 0; c < pp->channels; c++) {
+            float mean = pp->mean_c[c], inv_std = 1.0f / pp->std_c[c];
+            for (int64_t k = c * plane; k < (c + 1) * plane; k++)
+                dst[k] = (src[k] * pp->scale - mean) * inv_std;
+        }
+        return;
+    }
     float inv_std = 1.0f / pp->std;
     for (int64_t k = 0; k < ds->sample_size; k++)
         dst[k] = (src[k] * pp->scale - pp->mean) * inv_std;

@@ -122,6 +122,8 @@ typedef struct {
     /* Preprocessing carried in the model's metadata (ann2snn.scale/mean/std). */
     bool has_preprocess;
     float pre_scale, pre_mean, pre_std;
+    int pre_channels; /* > 1: per input channel, pre_mean_c/pre_std_c replace mean/std */
+    float pre_mean_c[SNN_MAX_PREP_CHANNELS], pre_std_c[SNN_MAX_PREP_CHANNELS]; /* (pre_channels) */
 } snn_graph;
 
 /* Lifetime. */

@@ -53,7 +53,28 @@ int cli_parse_long(const char *opt, const char *arg, long long min, long long ma
 void cli_prep_opts_init(cli_prep_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->std = 1.0f;
+    o->std[0] = 1.0f;
+}
+
+/* A comma-separated list of 1 to SNN_MAX_PREP_CHANNELS floats into v; prints on garbage. */
+static int parse_float_list(const char *opt, const char *arg, float *v, int *n)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", arg);
+    *n = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (*n == SNN_MAX_PREP_CHANNELS) {
+            fprintf(stderr, "ann2snn: %s: at most %d values\n", opt, SNN_MAX_PREP_CHANNELS);
+            return 0;
+        }
+        if (!cli_parse_float(opt, tok, &v[(*n)++]))
+            return 0;
+    }
+    if (*n == 0 || arg[strlen(arg) - 1] == ',') {
+        fprintf(stderr, "ann2snn: %s: '%s' is not a number or a comma-separated list\n", opt, arg);
+        return 0;
+    }
+    return 1;
 }
 
 int cli_prep_opt(cli_prep_opts *o, int c, const char *arg)
@@ -64,28 +85,45 @@ int cli_prep_opt(cli_prep_opts *o, int c, const char *arg)
         return cli_parse_float("--scale", arg, &o->scale);
     case 'm':
         o->has_mean = true;
-        return cli_parse_float("--mean", arg, &o->mean);
+        return parse_float_list("--mean", arg, o->mean, &o->n_mean);
     default:
         o->has_std = true;
-        if (!cli_parse_float("--std", arg, &o->std))
+        if (!parse_float_list("--std", arg, o->std, &o->n_std))
             return 0;
-        if (o->std == 0.0f) {
-            fprintf(stderr, "ann2snn: --std must not be 0\n");
-            return 0;
-        }
+        for (int k = 0; k < o->n_std; k++)
+            if (o->std[k] == 0.0f) {
+                fprintf(stderr, "ann2snn: --std must not be 0\n");
+                return 0;
+            }
         return 1;
     }
 }
 
-snn_preprocess cli_pick_preprocess(const cli_prep_opts *o, const snn_graph *g, bool uint8_data)
+bool cli_pick_preprocess(const cli_prep_opts *o, const snn_graph *g, bool uint8_data,
+                         snn_preprocess *pp)
 {
     bool meta = g && g->has_preprocess;
-    snn_preprocess pp = {
-        o->has_scale ? o->scale : meta ? g->pre_scale : uint8_data ? 1.0f / 255.0f : 1.0f,
-        o->has_mean ? o->mean : meta ? g->pre_mean : 0.0f,
-        o->has_std ? o->std : meta ? g->pre_std : 1.0f,
-    };
-    return pp;
+    memset(pp, 0, sizeof *pp);
+    pp->scale = o->has_scale ? o->scale : meta ? g->pre_scale : uint8_data ? 1.0f / 255.0f : 1.0f;
+    pp->mean = o->has_mean ? o->mean[0] : meta ? g->pre_mean : 0.0f;
+    pp->std = o->has_std ? o->std[0] : meta ? g->pre_std : 1.0f;
+    int nm = o->has_mean ? o->n_mean : 1, ns = o->has_std ? o->n_std : 1;
+    if (nm == 1 && ns == 1)
+        return true;
+    /* Per channel: the input's channel axis is 1 (NCHW). */
+    const snn_tensor *in = g && g->n_inputs == 1 ? &g->tensors[g->inputs[0]] : NULL;
+    int64_t c = in && in->rank >= 2 ? in->dims[1] : 1;
+    if ((nm != 1 && nm != c) || (ns != 1 && ns != c) || c < 2) {
+        fprintf(stderr, "ann2snn: --mean/--std: %d and %d values for a model input of %lld channels "
+                        "(give 1, or one per channel)\n", nm, ns, (long long)c);
+        return false;
+    }
+    pp->channels = (int)c;
+    for (int k = 0; k < pp->channels; k++) {
+        pp->mean_c[k] = nm == 1 ? pp->mean : o->mean[k];
+        pp->std_c[k] = ns == 1 ? pp->std : o->std[k];
+    }
+    return true;
 }
 
 int cli_parse_coding(const char *arg, uint32_t *coding)
@@ -193,4 +231,15 @@ int cli_load_snn(const char *path, uint8_t **file, size_t *len, snn_model **m)
         return EXIT_BAD_INPUT;
     }
     return 0;
+}
+
+snn_preprocess cli_preprocess_of(const snn_model *m)
+{
+    snn_preprocess pp = {.scale = m->pre_scale, .mean = m->pre_mean, .std = m->pre_std};
+    if (m->pre_mean_c && m->input_c <= SNN_MAX_PREP_CHANNELS) {
+        pp.channels = (int)m->input_c;
+        for (uint32_t c = 0; c < m->input_c; c++)
+            pp.mean_c[c] = m->pre_mean_c[c], pp.std_c[c] = m->pre_std_c[c];
+    }
+    return pp;
 }

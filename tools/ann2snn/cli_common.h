@@ -20,17 +20,23 @@ int cli_report(const char *file, snn_status st, const snn_diag *diag);
 int cli_parse_float(const char *opt, const char *arg, float *out);
 int cli_parse_long(const char *opt, const char *arg, long long min, long long max, long long *out);
 
-/* --scale/--mean/--std as given on the command line. */
+/* --scale/--mean/--std as given on the command line. --mean and --std take one value, or
+ * one per input channel, comma-separated (--mean 0.4914,0.4822,0.4465). */
 typedef struct {
-    float scale, mean, std;
+    float scale;
+    float mean[SNN_MAX_PREP_CHANNELS], std[SNN_MAX_PREP_CHANNELS]; /* (n_mean), (n_std) */
+    int n_mean, n_std;
     bool has_scale, has_mean, has_std;
 } cli_prep_opts;
 
 void cli_prep_opts_init(cli_prep_opts *o);
 /* Take option c ('s' scale, 'm' mean, 'S' std) with argument arg; prints and returns 0 on garbage. */
 int cli_prep_opt(cli_prep_opts *o, int c, const char *arg);
-/* Options first, then the model's metadata, then 1/255 for uint8 data (1 otherwise), 0, 1. */
-snn_preprocess cli_pick_preprocess(const cli_prep_opts *o, const snn_graph *g, bool uint8_data);
+/* Options first, then the model's metadata, then 1/255 for uint8 data (1 otherwise), 0, 1.
+ * Per-channel means and stds need as many values as the model's input channels (NCHW input);
+ * prints and returns false otherwise. */
+bool cli_pick_preprocess(const cli_prep_opts *o, const snn_graph *g, bool uint8_data,
+                         snn_preprocess *pp);
 /* "direct", "poisson" or "ttfs" into *coding (SNN_CODING_*). */
 int cli_parse_coding(const char *arg, uint32_t *coding);
 
@@ -49,6 +55,9 @@ int cli_ann_classify(const char *model, const snn_graph *g, const snn_dataset *d
  * parsed model; both malloc'd, freed by the caller also on failure. Prints and returns an
  * exit code on failure, else 0. */
 int cli_load_snn(const char *path, uint8_t **file, size_t *len, snn_model **m);
+
+/* The preprocessing a .snn file carries, for the float evaluator. */
+snn_preprocess cli_preprocess_of(const snn_model *m);
 
 /* Seconds on a monotonic clock, for progress and timings. */
 double cli_now_s(void);

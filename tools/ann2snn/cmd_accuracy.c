@@ -23,8 +23,9 @@ static void usage(FILE *f)
             "  -l, --labels FILE      class index per sample\n"
             "      --scale S          multiply raw values by S (default: the model's metadata,\n"
             "                         else 1/255 for uint8 data and 1 otherwise)\n"
-            "      --mean M           subtract M after scaling (default: metadata, else 0)\n"
-            "      --std D            divide by D after that (default: metadata, else 1)\n"
+            "      --mean M[,M...]    subtract M after scaling, one value or one per input channel\n"
+            "                         (default: metadata, else 0)\n"
+            "      --std D[,D...]     divide by D after that, likewise (default: metadata, else 1)\n"
             "  -n, --limit N          use only the first N samples\n"
             "      --reference FILE   predictions to compare with (.npy/.idx of class indices,\n"
             "                         e.g. PyTorch's); prints the agreement rate\n"
@@ -105,7 +106,9 @@ int cmd_accuracy(int argc, char **argv)
                 (long long)ref.n, (long long)n);
         goto done;
     }
-    snn_preprocess pp = cli_pick_preprocess(&prep, &g, ds.from_uint8);
+    snn_preprocess pp;
+    if (!cli_pick_preprocess(&prep, &g, ds.from_uint8, &pp))
+        goto done;
     pred = malloc((size_t)n * sizeof *pred); /* (n) class per sample */
     idx = malloc((size_t)n + 8);             /* (8 + n): IDX header, then the classes as uint8 */
     if (!pred || !idx) {

@@ -28,9 +28,10 @@ static void usage(FILE *f)
             "      --calib FILE         calibration samples (IDX/.npy/.pb); without it the\n"
             "                           conversion falls back to model-based normalisation\n"
             "      --calib-count N      use the first N calibration samples (default 1000)\n"
-            "      --scale S, --mean M, --std D\n"
+            "      --scale S, --mean M[,M...], --std D[,D...]\n"
             "                           preprocessing x = (raw * S - M) / D (default: the model's\n"
-            "                           metadata, else 1/255 for uint8 data); stored in the file\n"
+            "                           metadata, else 1/255 for uint8 data); M and D one value or\n"
+            "                           one per input channel; stored in the file\n"
             "      --norm METHOD        max | percentile=P | channel=P | model\n"
             "                           (default channel=99.9: per-channel robust percentile)\n"
             "      --reset MODE         subtract (default) | zero\n"
@@ -305,16 +306,22 @@ int cmd_convert(int argc, char **argv)
         rc = cli_report(model, st, &diag);
         goto done;
     }
-    snn_preprocess pp = {g.pre_scale, g.pre_mean, g.pre_std};
+    snn_preprocess pp = {.scale = g.pre_scale, .mean = g.pre_mean, .std = g.pre_std};
     if (!calib_path) {
         if (bo.norm != SNN_NORM_MODEL)
             fprintf(stderr, "ann2snn: no --calib data: falling back to model-based normalisation "
                             "(Diehl et al. 2015), which needs more time steps\n");
         bo.norm = SNN_NORM_MODEL;
-        pp = cli_pick_preprocess(&prep, &g, true);
-        bo.input_max = (255.0f * pp.scale - pp.mean) / pp.std;
-        if (bo.input_max < (0.0f - pp.mean) / pp.std)
-            bo.input_max = (0.0f - pp.mean) / pp.std;
+        if (!cli_pick_preprocess(&prep, &g, true, &pp))
+            goto done;
+        /* The largest preprocessed input of raw bytes 0..255, over every channel. */
+        int nc = pp.channels > 1 ? pp.channels : 1;
+        bo.input_max = -INFINITY;
+        for (int k = 0; k < nc; k++) {
+            float mean = pp.channels > 1 ? pp.mean_c[k] : pp.mean;
+            float std = pp.channels > 1 ? pp.std_c[k] : pp.std;
+            bo.input_max = fmaxf(bo.input_max, fmaxf((255.0f * pp.scale - mean) / std, (0.0f - mean) / std));
+        }
     } else {
         if ((st = snn_dataset_read_prefix(calib_path, calib_count, &ds, &diag)) != SNN_OK) {
             rc = cli_report(calib_path, st, &diag);
@@ -326,7 +333,8 @@ int cmd_convert(int argc, char **argv)
                     calib_path, (long long)ds.sample_size, (long long)snn_tensor_numel(in));
             goto done;
         }
-        pp = cli_pick_preprocess(&prep, &g, ds.from_uint8);
+        if (!cli_pick_preprocess(&prep, &g, ds.from_uint8, &pp))
+            goto done;
         if ((st = snn_eval_init(&ev, &g, &diag)) != SNN_OK || (st = calib_init(&cs, &g, &diag)) != SNN_OK) {
             rc = cli_report(model, st, &diag);
             goto done;
@@ -357,6 +365,9 @@ int cmd_convert(int argc, char **argv)
             bo.input_lo = in_lo, bo.input_hi = in_hi;
     }
     g.pre_scale = pp.scale, g.pre_mean = pp.mean, g.pre_std = pp.std;
+    g.pre_channels = pp.channels;
+    for (int k = 0; k < pp.channels; k++)
+        g.pre_mean_c[k] = pp.mean_c[k], g.pre_std_c[k] = pp.std_c[k];
     double t_cal = cli_now_s();
     st = snn_build(&g, calib_path ? &cs : NULL, &bo, &net, &diag);
     if (st != SNN_OK) {

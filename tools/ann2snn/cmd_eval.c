@@ -116,11 +116,10 @@ static void add_layer_totals(eval_ctx *e)
 /* Rate coding: one run of T steps per sample, read at every point. */
 static void run_rate(eval_ctx *e, uint32_t coding, uint64_t seed, point *pts, int np)
 {
-    snn_preprocess pp = {e->m->pre_scale, e->m->pre_mean, e->m->pre_std};
     uint32_t T = pts[np - 1].steps;
     double t0 = cli_now_s();
     for (int64_t i = 0; i < e->n; i++) {
-        snn_preprocess_sample(e->ds, i, &pp, e->x);
+        snn_preprocess_f32(e->m, e->ds->x + i * e->ds->sample_size, e->x);
         snn_state_begin(e->s, e->x, coding, seed + (uint64_t)i);
         int k = 0;
         for (uint32_t t = 1; t <= T; t++) {
@@ -138,10 +137,9 @@ static void run_rate(eval_ctx *e, uint32_t coding, uint64_t seed, point *pts, in
  * totals are the last point's (exact spike times). */
 static void run_ttfs(eval_ctx *e, point *pts, int np)
 {
-    snn_preprocess pp = {e->m->pre_scale, e->m->pre_mean, e->m->pre_std};
     double t0 = cli_now_s();
     for (int64_t i = 0; i < e->n; i++) {
-        snn_preprocess_sample(e->ds, i, &pp, e->x);
+        snn_preprocess_f32(e->m, e->ds->x + i * e->ds->sample_size, e->x);
         for (int k = 0; k < np; k++) {
             snn_state_run_ttfs(e->s, e->x, pts[k].resolution);
             tally(e, &pts[k], i);
@@ -368,7 +366,7 @@ int cmd_eval(int argc, char **argv)
     for (uint32_t i = 0; i < m->n_layers; i++)
         if (m->layers[i].kind == SNN_LAYER_NEURON && i != m->output_layer)
             neurons += m->layers[i].size;
-    snn_preprocess pp = {m->pre_scale, m->pre_mean, m->pre_std};
+    snn_preprocess pp = cli_preprocess_of(m); /* the ANN sees what the SNN sees */
     double ann = (double)m->ann_accuracy;
     const char *ann_src = "stored at conversion";
     if (onnx) {

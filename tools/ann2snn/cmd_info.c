@@ -134,8 +134,16 @@ static int print_snn_text(const char *path, const snn_model *m, const uint8_t *f
     printf(", %u calibration samples", m->calib_count);
     if (m->ann_accuracy == m->ann_accuracy)
         printf(", ANN accuracy %.4f", (double)m->ann_accuracy);
-    printf("\n  input       %u x %u x %u, x = (raw * %g - %g) / %g\n", m->input_c, m->input_h,
-           m->input_w, (double)m->pre_scale, (double)m->pre_mean, (double)m->pre_std);
+    printf("\n  input       %u x %u x %u, x = (raw * %g - mean) / std, ", m->input_c, m->input_h,
+           m->input_w, (double)m->pre_scale);
+    if (m->pre_mean_c) {
+        printf("per channel:");
+        for (uint32_t c = 0; c < m->input_c; c++)
+            printf(" %g/%g", (double)m->pre_mean_c[c], (double)m->pre_std_c[c]);
+        printf("\n");
+    } else {
+        printf("mean %g, std %g\n", (double)m->pre_mean, (double)m->pre_std);
+    }
     printf("  coding      %s, %s %u, reset %s, v_init %g, readout %s, %u classes\n",
            PICK(codings, m->coding), m->coding == SNN_CODING_TTFS ? "resolution" : "steps", m->steps,
            PICK(resets, m->reset), (double)m->v_init, PICK(readouts, m->readout), m->n_classes);
@@ -187,8 +195,16 @@ static int print_snn_json(const char *path, const snn_model *m, const uint8_t *f
     cJSON *in = cJSON_AddObjectToObject(root, "input");
     cJSON_AddItemToObject(in, "shape", cJSON_CreateIntArray((const int[]){(int)m->input_c, (int)m->input_h, (int)m->input_w}, 3));
     cJSON_AddNumberToObject(in, "scale", (double)m->pre_scale);
-    cJSON_AddNumberToObject(in, "mean", (double)m->pre_mean);
-    cJSON_AddNumberToObject(in, "std", (double)m->pre_std);
+    if (m->pre_mean_c) { /* one mean and std per channel */
+        cJSON *mean = cJSON_AddArrayToObject(in, "mean"), *std = cJSON_AddArrayToObject(in, "std");
+        for (uint32_t c = 0; c < m->input_c; c++) {
+            cJSON_AddItemToArray(mean, cJSON_CreateNumber((double)m->pre_mean_c[c]));
+            cJSON_AddItemToArray(std, cJSON_CreateNumber((double)m->pre_std_c[c]));
+        }
+    } else {
+        cJSON_AddNumberToObject(in, "mean", (double)m->pre_mean);
+        cJSON_AddNumberToObject(in, "std", (double)m->pre_std);
+    }
     cJSON_AddStringToObject(root, "coding", PICK(codings, m->coding));
     cJSON_AddNumberToObject(root, m->coding == SNN_CODING_TTFS ? "resolution" : "steps", m->steps);
     cJSON_AddStringToObject(root, "reset", PICK(resets, m->reset));

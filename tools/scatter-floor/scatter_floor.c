@@ -316,7 +316,6 @@ int main(int argc, char **argv)
     snn_state_init(&s, m, mem, mem_size);
     uint32_t target[SNN_RT_MAX_PROJ];
     proj_targets(m, target);
-    snn_preprocess pp = {m->pre_scale, m->pre_mean, m->pre_std};
     uint64_t run_ops = 0, replay_ops = 0;
     int with_i16 = 0;
 #if defined(__GNUC__)
@@ -333,7 +332,7 @@ int main(int argc, char **argv)
     for (long r = 0; r < repeats; r++) {
         t_full[r] = t_replay[r] = t_i16[r] = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            snn_preprocess_sample(&ds, i, &pp, x);
+            snn_preprocess_f32(m, ds.x + i * ds.sample_size, x);
             lg.n = 0;
             if (!run_sample(&s, x, (uint32_t)T, target, &lg))
                 goto oom;

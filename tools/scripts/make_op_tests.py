@@ -40,10 +40,25 @@ class GlobalMaxPoolNet(nn.Module):
         return self.fc(torch.flatten(h, 1))
 
 
+class RgbNet(nn.Module):
+    """A three-channel input (conv -> ReLU -> average pool -> dense), for per-channel
+    preprocessing (--mean/--std with one value per channel)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.fc = nn.Linear(4 * 3 * 3, 3)
+
+    def forward(self, x):
+        h = nn.functional.avg_pool2d(torch.relu(self.conv(x)), 2)
+        return self.fc(torch.flatten(h, 1))
+
+
 # name: (module, input shape, also a spiking test). Inputs are uniform in [0, 1).
 CASES = {
     "globalmaxpool_torch": (nn.AdaptiveMaxPool2d(1), (2, 3, 5, 7), False),
     "globalmaxpool_net": (GlobalMaxPoolNet(), (1, 2, 6, 6), True),
+    "rgb_net": (RgbNet(), (1, 3, 6, 6), True),
 }
 
 
@@ -55,6 +70,8 @@ def global_max_pools(model):
             for v in list(inferred.graph.value_info) + list(inferred.graph.input)}
     for node in model.graph.node:
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        if node.op_type != "MaxPool":
+            continue
         plane = dims.get(node.input[0], [])[2:]
         if (node.op_type == "MaxPool" and list(attrs.get("kernel_shape", [])) == plane
                 and not any(attrs.get("pads", [])) and attrs.get("ceil_mode", 0) == 0):

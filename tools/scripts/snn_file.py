@@ -8,7 +8,7 @@ import numpy as np
 
 MAGIC = b"A2SNN\r\n\x1a"
 LAYER_NEURON, LAYER_MAXPOOL, LAYER_CONCAT = 1, 2, 3
-FEATURE_TTFS, FEATURE_SIGNED = 1, 2
+FEATURE_TTFS, FEATURE_SIGNED, FEATURE_CHANNEL_PREP = 1, 2, 4
 PROJ_DENSE, PROJ_CONV, PROJ_AVGPOOL, PROJ_GLOBALAVG, PROJ_IDENTITY, PROJ_COPY = 1, 2, 3, 4, 5, 6
 
 
@@ -36,6 +36,12 @@ def read(path):
                         n_classes=ncls, coding=coding, steps=steps, reset=reset, v_init=vinit,
                         readout=readout, ann_accuracy=acc, norm=norm, percentile=pct, features=feat,
                         signed=bool(feat & FEATURE_SIGNED), layers=[], proj=[])
+    # 1.3: per-channel mean and std (PREP: C means, then C stds).
+    m.pre_mean_c = m.pre_std_c = None
+    if feat & FEATURE_CHANNEL_PREP:
+        poff, _, pc = sec["PREP"]
+        vals = struct.unpack_from(f"<{2 * pc}f", data, poff)
+        m.pre_mean_c, m.pre_std_c = list(vals[:pc]), list(vals[pc:])
     woff = sec["WGHT"][0]
     weights = np.frombuffer(data, np.float32, count=sec["WGHT"][2], offset=woff)
     poff = sec["PROJ"][0]

@@ -152,12 +152,11 @@ int main(int argc, char **argv)
     uint32_t cod = coding >= 0 ? (uint32_t)coding : m->coding;
     uint32_t T = steps ? (uint32_t)steps : m->coding == SNN_CODING_TTFS ? 64 : m->steps;
     uint32_t R = resolution >= 0 ? (uint32_t)resolution : m->coding == SNN_CODING_TTFS ? m->steps : 0;
-    snn_preprocess pp = {m->pre_scale, m->pre_mean, m->pre_std};
     int64_t correct = 0;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int64_t i = 0; i < n; i++) {
-        snn_preprocess_sample(&ds, i, &pp, x);
+        snn_preprocess_f32(m, ds.x + i * ds.sample_size, x); /* the file's preprocessing */
         if (cod == SNN_CODING_TTFS) {
             snn_state_run_ttfs(&s, x, R);
         } else {
