@@ -45,6 +45,24 @@ void calib_free(calib_stats *cs)
     memset(cs, 0, sizeof *cs);
 }
 
+void calib_merge(calib_stats *dst, const calib_stats *src)
+{
+    for (int i = 0; i < dst->g->n_tensors; i++) {
+        calib_tensor *d = &dst->t[i];
+        const calib_tensor *s = &src->t[i];
+        for (int c = 0; c < d->channels; c++) {
+            d->max[c] = s->max[c] > d->max[c] ? s->max[c] : d->max[c];
+            d->n_pos[c] += s->n_pos[c];
+            d->n_total[c] += s->n_total[c];
+            uint32_t *h = d->hist + (size_t)c * CALIB_BINS;
+            const uint32_t *hs = s->hist + (size_t)c * CALIB_BINS;
+            for (int b = 0; b < CALIB_BINS; b++)
+                h[b] += hs[b];
+        }
+    }
+    dst->samples += src->samples;
+}
+
 /* Bin of a positive float from its bits: the exponent picks the octave, the top 5 mantissa
  * bits one of 32 equal slices of it (relative width 1/32 to 1/64). No log, no division. */
 static int bin_of(float x)

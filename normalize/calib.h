@@ -32,6 +32,10 @@ snn_status calib_init(calib_stats *cs, const snn_graph *g, snn_diag *diag);
 /* Add the activations of one evaluated sample. */
 void calib_add(calib_stats *cs, const snn_eval *ev);
 void calib_free(calib_stats *cs);
+/* Add src's statistics into dst (both of the same graph): the result is what calib_add on
+ * dst's samples then src's would give, exactly (maxima and counts), so calibration can be
+ * split over workers and merged in any grouping. */
+void calib_merge(calib_stats *dst, const calib_stats *src);
 
 /* Statistics of the rectified activation max(0, x) of tensor t, channel c (-1: all channels):
  * the maximum, or the p-th percentile (0 < p <= 100) of the positive values. 0 if none. */

@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/fileio.h"
+#include "base/parallel.h"
 #include "eval/eval.h"
 #include "snn_format.h"
 
@@ -165,8 +167,56 @@ int cli_load_labelled(const char *data_path, const char *label_path, long long l
     return 0;
 }
 
+/* What the classifying workers share; each has an evaluator of its own. */
+typedef struct {
+    const snn_graph *g;
+    const snn_dataset *ds;
+    const snn_preprocess *pp;
+    int64_t n;
+    int workers;
+    int32_t *pred;
+    snn_status st[256]; /* per worker */
+    snn_diag diag[256];
+    _Atomic int64_t done;
+    bool tty;
+    double t0;
+} classify_run;
+
+static void classify_worker(void *arg, int w)
+{
+    classify_run *r = arg;
+    int64_t begin, end;
+    snn_parallel_range(r->n, r->workers, w, &begin, &end);
+    snn_eval ev;
+    float *x = malloc((size_t)r->ds->sample_size * sizeof *x);
+    r->st[w] = x ? snn_eval_init(&ev, r->g, &r->diag[w])
+                 : snn_diag_set(&r->diag[w], SNN_ERR_NOMEM, "out of memory");
+    if (r->st[w] != SNN_OK) {
+        free(x);
+        return;
+    }
+    int64_t n_out = snn_tensor_numel(&r->g->tensors[r->g->outputs[0]]);
+    for (int64_t i = begin; i < end && r->st[w] == SNN_OK; i++) {
+        snn_preprocess_sample(r->ds, i, r->pp, x);
+        const float *feed[1] = {x};
+        if ((r->st[w] = snn_eval_run(&ev, feed, &r->diag[w])) != SNN_OK)
+            break;
+        const float *y = snn_eval_output(&ev, 0);
+        int32_t best = 0;
+        for (int64_t k = 1; k < n_out; k++)
+            if (y[k] > y[best])
+                best = (int32_t)k;
+        r->pred[i] = best;
+        int64_t d = ++r->done;
+        if (w == 0 && r->tty && d % 100 == 0 && d < r->n)
+            cli_progress("ANN", d, r->n, r->t0);
+    }
+    free(x);
+    snn_eval_free(&ev);
+}
+
 int cli_ann_classify(const char *model, const snn_graph *g, const snn_dataset *ds, int64_t n,
-                     const snn_preprocess *pp, int32_t *pred)
+                     const snn_preprocess *pp, int threads, int32_t *pred)
 {
     if (g->n_inputs != 1 || g->n_outputs < 1) {
         fprintf(stderr, "ann2snn: %s: needs a model with one input (it has %d)\n", model, g->n_inputs);
@@ -178,34 +228,24 @@ int cli_ann_classify(const char *model, const snn_graph *g, const snn_dataset *d
                 model, (long long)ds->sample_size, in->name, (long long)snn_tensor_numel(in));
         return EXIT_BAD_INPUT;
     }
-    snn_diag diag;
-    snn_eval ev;
-    snn_status st = snn_eval_init(&ev, g, &diag);
-    if (st != SNN_OK)
-        return cli_report(model, st, &diag);
-    float *x = malloc((size_t)ds->sample_size * sizeof *x);
-    int rc = 0;
-    if (!x) {
+    classify_run *r = calloc(1, sizeof *r);
+    if (!r) {
         fprintf(stderr, "ann2snn: out of memory\n");
-        rc = EXIT_RUN_FAILED;
+        return EXIT_RUN_FAILED;
     }
-    int64_t n_out = snn_tensor_numel(&g->tensors[g->outputs[0]]);
-    for (int64_t i = 0; rc == 0 && i < n; i++) {
-        snn_preprocess_sample(ds, i, pp, x);
-        const float *feed[1] = {x};
-        if ((st = snn_eval_run(&ev, feed, &diag)) != SNN_OK) {
-            rc = cli_report(model, st, &diag);
-            break;
-        }
-        const float *y = snn_eval_output(&ev, 0);
-        int32_t best = 0;
-        for (int64_t k = 1; k < n_out; k++)
-            if (y[k] > y[best])
-                best = (int32_t)k;
-        pred[i] = best;
-    }
-    free(x);
-    snn_eval_free(&ev);
+    *r = (classify_run){.g = g, .ds = ds, .pp = pp, .n = n, .pred = pred,
+                        .workers = threads < 1 ? 1 : threads > 256 ? 256 : threads,
+                        .tty = isatty(2), .t0 = cli_now_s()};
+    snn_diag d;
+    int rc = 0;
+    if (snn_parallel_run(r->workers, classify_worker, r, &d) != SNN_OK)
+        rc = cli_report(model, SNN_ERR_NOMEM, &d);
+    else if (r->tty)
+        cli_progress("ANN", n, n, r->t0);
+    for (int w = 0; rc == 0 && w < r->workers; w++)
+        if (r->st[w] != SNN_OK)
+            rc = cli_report(model, r->st[w], &r->diag[w]);
+    free(r);
     return rc;
 }
 
@@ -242,4 +282,15 @@ snn_preprocess cli_preprocess_of(const snn_model *m)
             pp.mean_c[c] = m->pre_mean_c[c], pp.std_c[c] = m->pre_std_c[c];
     }
     return pp;
+}
+
+void cli_progress(const char *what, int64_t done, int64_t n, double t0)
+{
+    int width = 30, bar = n ? (int)(width * done / n) : width;
+    double el = cli_now_s() - t0, rate = el > 0 ? (double)done / el : 0.0;
+    fprintf(stderr, "\r%s [%.*s%*s] %lld/%lld %.0f/s, ETA %.0f s ", what, bar,
+            "##############################", width - bar, "", (long long)done, (long long)n, rate,
+            rate > 0 ? (double)(n - done) / rate : 0.0);
+    if (done == n)
+        fputc('\n', stderr);
 }

@@ -46,10 +46,11 @@ int cli_load_labelled(const char *data_path, const char *label_path, long long l
                       snn_dataset *ds, snn_labels *lb, int64_t *n);
 
 /* Classify the first n samples of ds with graph g (the float evaluator, one sample at a
- * time): pred[i] receives the arg-max of the first output. Checks that the samples fit the
+ * time, the samples split over `threads` workers): pred[i] receives the arg-max of the first
+ * output, the same for every thread count. Checks that the samples fit the
  * model's one input. Prints and returns an exit code on failure, else 0. */
 int cli_ann_classify(const char *model, const snn_graph *g, const snn_dataset *ds, int64_t n,
-                     const snn_preprocess *pp, int32_t *pred);
+                     const snn_preprocess *pp, int threads, int32_t *pred);
 
 /* Read and validate a .snn file: *file holds its bytes (the model points into them), *m the
  * parsed model; both malloc'd, freed by the caller also on failure. Prints and returns an
@@ -58,6 +59,10 @@ int cli_load_snn(const char *path, uint8_t **file, size_t *len, snn_model **m);
 
 /* The preprocessing a .snn file carries, for the float evaluator. */
 snn_preprocess cli_preprocess_of(const snn_model *m);
+
+/* A progress line on stderr: "what [####    ] done/n  rate/s, ETA s"; a newline when done
+ * reaches n. Callers print it only when stderr is a terminal. */
+void cli_progress(const char *what, int64_t done, int64_t n, double t0);
 
 /* Seconds on a monotonic clock, for progress and timings. */
 double cli_now_s(void);

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "base/fileio.h"
+#include "base/parallel.h"
 #include "cli_common.h"
 #include "commands.h"
 #include "data/data.h"
@@ -30,6 +31,7 @@ static void usage(FILE *f)
             "      --reference FILE   predictions to compare with (.npy/.idx of class indices,\n"
             "                         e.g. PyTorch's); prints the agreement rate\n"
             "      --save-pred FILE   write our predictions as IDX uint8\n"
+            "      --threads N        worker threads (default: every core)\n"
             "  -h, --help             this help\n");
 }
 
@@ -49,12 +51,13 @@ int cmd_accuracy(int argc, char **argv)
         {"scale", required_argument, NULL, 's'},  {"mean", required_argument, NULL, 'm'},
         {"std", required_argument, NULL, 'S'},    {"limit", required_argument, NULL, 'n'},
         {"reference", required_argument, NULL, 'r'}, {"save-pred", required_argument, NULL, 'p'},
+        {"threads", required_argument, NULL, 'W'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     const char *data_path = NULL, *label_path = NULL, *ref_path = NULL, *save_path = NULL;
     cli_prep_opts prep;
     cli_prep_opts_init(&prep);
-    long long limit = -1;
+    long long limit = -1, threads = snn_cpu_count();
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:l:n:h", opts, NULL)) != -1) {
@@ -64,6 +67,7 @@ int cmd_accuracy(int argc, char **argv)
         case 's': case 'm': case 'S': if (!cli_prep_opt(&prep, c, optarg)) return EXIT_BAD_INPUT; break;
         case 'n': if (!cli_parse_long("--limit", optarg, 1, 1LL << 40, &limit)) return EXIT_BAD_INPUT; break;
         case 'r': ref_path = optarg; break;
+        case 'W': if (!cli_parse_long("--threads", optarg, 1, 256, &threads)) return EXIT_BAD_INPUT; break;
         case 'p': save_path = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return EXIT_BAD_INPUT;
@@ -117,7 +121,7 @@ int cmd_accuracy(int argc, char **argv)
         goto done;
     }
     double t1 = cli_now_s();
-    if ((rc = cli_ann_classify(model, &g, &ds, n, &pp, pred)) != 0)
+    if ((rc = cli_ann_classify(model, &g, &ds, n, &pp, (int)threads, pred)) != 0)
         goto done;
     rc = EXIT_BAD_INPUT;
     int64_t correct = 0, agree = 0;

@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/fileio.h"
+#include "base/parallel.h"
 #include "calib.h"
 #include "cli_common.h"
 #include "commands.h"
@@ -52,6 +54,8 @@ static void usage(FILE *f)
             "      --headroom F         multiply every hidden layer's scale by F >= 1, leaving room\n"
             "                           for values above the calibration set's (default 1)\n"
             "      --report FILE        write per-layer scales, thresholds and statistics as JSON\n"
+            "      --threads N          calibration workers (default: every core); the file is the\n"
+            "                           same for every N\n"
             "  -h, --help               this help\n");
 }
 
@@ -184,6 +188,56 @@ static void warn_ttfs_clipping(const snn_net *net, const calib_stats *cs, const 
     }
 }
 
+/* Calibration split over workers (base/parallel.h): each runs the float evaluator on its
+ * own range of samples into statistics of its own, which the caller merges in worker order;
+ * maxima and counts merge exactly, so the .snn bytes are the same for every thread count. */
+typedef struct {
+    const snn_graph *g;
+    const snn_dataset *ds;
+    const snn_preprocess *pp;
+    int64_t n;
+    int workers;
+    calib_stats stats[256]; /* per worker */
+    float lo[256], hi[256]; /* per worker: the preprocessed input's range */
+    snn_status st[256];
+    snn_diag diag[256];
+    _Atomic int64_t done;
+    bool tty;
+    double t0;
+} calib_run;
+
+static void calib_worker(void *arg, int w)
+{
+    calib_run *r = arg;
+    int64_t begin, end;
+    snn_parallel_range(r->n, r->workers, w, &begin, &end);
+    r->lo[w] = INFINITY, r->hi[w] = -INFINITY;
+    snn_eval ev;
+    memset(&ev, 0, sizeof ev);
+    float *x = malloc((size_t)r->ds->sample_size * sizeof *x);
+    r->st[w] = !x ? snn_diag_set(&r->diag[w], SNN_ERR_NOMEM, "out of memory") : SNN_OK;
+    if (r->st[w] == SNN_OK)
+        r->st[w] = calib_init(&r->stats[w], r->g, &r->diag[w]);
+    if (r->st[w] == SNN_OK)
+        r->st[w] = snn_eval_init(&ev, r->g, &r->diag[w]);
+    for (int64_t i = begin; i < end && r->st[w] == SNN_OK; i++) {
+        snn_preprocess_sample(r->ds, i, r->pp, x);
+        for (int64_t k = 0; k < r->ds->sample_size; k++) {
+            r->lo[w] = fminf(r->lo[w], x[k]);
+            r->hi[w] = fmaxf(r->hi[w], x[k]);
+        }
+        const float *feed[1] = {x};
+        if ((r->st[w] = snn_eval_run(&ev, feed, &r->diag[w])) != SNN_OK)
+            break;
+        calib_add(&r->stats[w], &ev);
+        int64_t d = ++r->done;
+        if (w == 0 && r->tty && d % 50 == 0 && d < r->n)
+            cli_progress("calibration", d, r->n, r->t0);
+    }
+    free(x);
+    snn_eval_free(&ev);
+}
+
 int cmd_convert(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -195,11 +249,11 @@ int cmd_convert(int argc, char **argv)
         {"coding", required_argument, NULL, 'C'}, {"steps", required_argument, NULL, 'T'},
         {"resolution", required_argument, NULL, 'T'}, {"headroom", required_argument, NULL, 'H'},
         {"report", required_argument, NULL, 'j'}, {"spikes", required_argument, NULL, 'P'},
-        {"help", no_argument, NULL, 'h'},
+        {"threads", required_argument, NULL, 'W'}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *out_path = NULL, *calib_path = NULL, *report = NULL;
-    long long calib_count = 1000, steps = -1;
+    long long calib_count = 1000, steps = -1, threads = snn_cpu_count();
     int norm_set = 0, spikes_set = 0;
     cli_prep_opts prep;
     cli_prep_opts_init(&prep);
@@ -210,6 +264,7 @@ int cmd_convert(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'o': out_path = optarg; break;
+        case 'W': if (!cli_parse_long("--threads", optarg, 1, 256, &threads)) return EXIT_BAD_INPUT; break;
         case 'c': calib_path = optarg; break;
         case 'n': if (!cli_parse_long("--calib-count", optarg, 1, 1LL << 30, &calib_count)) return EXIT_BAD_INPUT; break;
         case 's': case 'm': case 'S': if (!cli_prep_opt(&prep, c, optarg)) return EXIT_BAD_INPUT; break;
@@ -293,14 +348,11 @@ int cmd_convert(int argc, char **argv)
     snn_diag_clear(&diag);
     snn_graph g;
     snn_dataset ds;
-    snn_eval ev;
     calib_stats cs;
     snn_net net;
     memset(&ds, 0, sizeof ds);
-    memset(&ev, 0, sizeof ev);
     memset(&cs, 0, sizeof cs);
     memset(&net, 0, sizeof net);
-    float *x = NULL;
     snn_status st = snn_onnx_load_file(model, NULL, &g, &diag);
     if (st != SNN_OK) {
         rc = cli_report(model, st, &diag);
@@ -335,29 +387,30 @@ int cmd_convert(int argc, char **argv)
         }
         if (!cli_pick_preprocess(&prep, &g, ds.from_uint8, &pp))
             goto done;
-        if ((st = snn_eval_init(&ev, &g, &diag)) != SNN_OK || (st = calib_init(&cs, &g, &diag)) != SNN_OK) {
+        if ((st = calib_init(&cs, &g, &diag)) != SNN_OK) {
             rc = cli_report(model, st, &diag);
             goto done;
         }
-        x = malloc((size_t)ds.sample_size * sizeof *x);
-        if (!x) {
-            rc = EXIT_RUN_FAILED;
-            goto done;
-        }
-        int64_t n = ds.n < calib_count ? ds.n : calib_count;
+        calib_run cr = {.g = &g, .ds = &ds, .pp = &pp, .n = ds.n < calib_count ? ds.n : calib_count,
+                        .workers = (int)threads, .tty = isatty(2), .t0 = cli_now_s()};
+        snn_diag pd;
+        st = snn_parallel_run(cr.workers, calib_worker, &cr, &pd);
+        if (cr.tty && st == SNN_OK)
+            cli_progress("calibration", cr.n, cr.n, cr.t0);
         float in_lo = INFINITY, in_hi = -INFINITY;
-        for (int64_t i = 0; i < n; i++) {
-            snn_preprocess_sample(&ds, i, &pp, x);
-            for (int64_t k = 0; k < ds.sample_size; k++) {
-                in_lo = fminf(in_lo, x[k]);
-                in_hi = fmaxf(in_hi, x[k]);
-            }
-            const float *feed[1] = {x};
-            if ((st = snn_eval_run(&ev, feed, &diag)) != SNN_OK) {
-                rc = cli_report(model, st, &diag);
-                goto done;
-            }
-            calib_add(&cs, &ev);
+        for (int w = 0; w < cr.workers; w++) { /* merged in worker order: the same for every N */
+            if (st == SNN_OK && cr.st[w] != SNN_OK)
+                st = cr.st[w], pd = cr.diag[w];
+            if (st == SNN_OK)
+                calib_merge(&cs, &cr.stats[w]);
+            in_lo = fminf(in_lo, cr.lo[w]);
+            in_hi = fmaxf(in_hi, cr.hi[w]);
+            if (cr.stats[w].t)
+                calib_free(&cr.stats[w]);
+        }
+        if (st != SNN_OK) {
+            rc = cli_report(model, st, &pd);
+            goto done;
         }
         /* TTFS codes the input range in spike times: raw bytes have theirs (0..255, the
          * build's default); float data take the calibration range. */
@@ -406,10 +459,8 @@ int cmd_convert(int argc, char **argv)
     printf("; %.3f s (calibration %.3f s)\n", t_end - t0, t_cal - t0);
     rc = 0;
 done:
-    free(x);
     snn_net_free(&net);
     calib_free(&cs);
-    snn_eval_free(&ev);
     snn_dataset_free(&ds);
     snn_graph_free(&g);
     return rc;

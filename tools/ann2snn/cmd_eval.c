@@ -15,12 +15,14 @@
 #include "base/fileio.h"
 #include "cli_common.h"
 #include "commands.h"
+#include "base/parallel.h"
 #include "data/data.h"
 #include "eval/eval.h"
 #include "onnx/onnx_import.h"
 #include "snn_runtime.h"
 
 #define MAX_POINTS 32
+#define MAX_WORKERS 256
 
 static void usage(FILE *f)
 {
@@ -38,6 +40,8 @@ static void usage(FILE *f)
             "                        curve has every power of two up to R, and exact times\n"
             "      --seed S          Poisson generator seed (default 1)\n"
             "  -n, --limit N         use only the first N samples\n"
+            "      --threads N       worker threads (default: every core); the numbers are the\n"
+            "                        same for every N\n"
             "      --json FILE       write the results as JSON (ann_accuracy, curve, layers)\n"
             "      --plot FILE       write accuracy against time steps as SVG\n"
             "  -h, --help            this help\n");
@@ -51,18 +55,8 @@ typedef struct {
     uint32_t max_spikes;   /* ttfs: most spikes of any one neuron in any inference */
 } point;
 
-static void progress(int64_t i, int64_t n, double t0)
-{
-    int width = 40, done = (int)(width * (i + 1) / n);
-    double el = cli_now_s() - t0;
-    fprintf(stderr, "\r[%.*s%*s] %lld/%lld %.0f/s", done, "########################################",
-            width - done, "", (long long)(i + 1), (long long)n, el > 0 ? (double)(i + 1) / el : 0.0);
-    if (i + 1 == n)
-        fputc('\n', stderr);
-}
-
 /* The ANN's prediction for each of the n samples, into pred (n). */
-static int ann_predict(const char *onnx, const snn_dataset *ds, int64_t n, const snn_preprocess *pp,
+static int ann_predict(const char *onnx, const snn_dataset *ds, int64_t n, const snn_preprocess *pp, int threads,
                        int32_t *pred)
 {
     snn_graph g;
@@ -70,7 +64,7 @@ static int ann_predict(const char *onnx, const snn_dataset *ds, int64_t n, const
     snn_status st = snn_onnx_load_file(onnx, NULL, &g, &d);
     if (st != SNN_OK)
         return cli_report(onnx, st, &d);
-    int rc = cli_ann_classify(onnx, &g, ds, n, pp, pred);
+    int rc = cli_ann_classify(onnx, &g, ds, n, pp, threads, pred);
     snn_graph_free(&g);
     return rc;
 }
@@ -83,10 +77,10 @@ typedef struct {
     const snn_labels *lb;
     int64_t n;
     const int32_t *ann_pred; /* (n) or NULL */
-    snn_layer_stats *tot;    /* (n_layers) summed over the last run's samples */
+    snn_layer_stats *tot;    /* (n_layers) summed over the samples run */
     float *x;                /* (input_size) */
     uint32_t *seen;          /* (largest buffer) ttfs: spikes per neuron, zero between uses */
-    bool tty;
+    uint32_t last_steps;     /* rate: the last point's steps, where a run ends */
 } eval_ctx;
 
 static void tally(eval_ctx *e, point *pt, int64_t i)
@@ -113,43 +107,88 @@ static void add_layer_totals(eval_ctx *e)
     }
 }
 
-/* Rate coding: one run of T steps per sample, read at every point. */
-static void run_rate(eval_ctx *e, uint32_t coding, uint64_t seed, point *pts, int np)
+/* Rate coding: one run of T steps for sample i, read at every point. */
+static void sample_rate(eval_ctx *e, uint32_t coding, uint64_t seed, point *pts, int64_t i)
 {
-    uint32_t T = pts[np - 1].steps;
-    double t0 = cli_now_s();
-    for (int64_t i = 0; i < e->n; i++) {
-        snn_preprocess_f32(e->m, e->ds->x + i * e->ds->sample_size, e->x);
-        snn_state_begin(e->s, e->x, coding, seed + (uint64_t)i);
-        int k = 0;
-        for (uint32_t t = 1; t <= T; t++) {
-            snn_state_step(e->s);
-            if (t == pts[k].steps)
-                tally(e, &pts[k++], i);
-        }
-        add_layer_totals(e);
-        if (e->tty && (i % 50 == 49 || i + 1 == e->n))
-            progress(i, e->n, t0);
+    snn_preprocess_f32(e->m, e->ds->x + i * e->ds->sample_size, e->x);
+    snn_state_begin(e->s, e->x, coding, seed + (uint64_t)i); /* seeded per sample */
+    int k = 0;
+    for (uint32_t t = 1; t <= e->last_steps; t++) {
+        snn_state_step(e->s);
+        if (t == pts[k].steps)
+            tally(e, &pts[k++], i);
     }
+    add_layer_totals(e);
 }
 
-/* TTFS: every point (resolution) per sample, so each sample is preprocessed once; the layer
- * totals are the last point's (exact spike times). */
-static void run_ttfs(eval_ctx *e, point *pts, int np)
+/* TTFS: every point (resolution) for sample i, so it is preprocessed once; the layer totals
+ * are the last point's (exact spike times). */
+static void sample_ttfs(eval_ctx *e, point *pts, int np, int64_t i)
 {
-    double t0 = cli_now_s();
-    for (int64_t i = 0; i < e->n; i++) {
-        snn_preprocess_f32(e->m, e->ds->x + i * e->ds->sample_size, e->x);
-        for (int k = 0; k < np; k++) {
-            snn_state_run_ttfs(e->s, e->x, pts[k].resolution);
-            tally(e, &pts[k], i);
-            uint32_t most = snn_state_max_spikes_per_neuron(e->s, e->seen);
-            pts[k].max_spikes = most > pts[k].max_spikes ? most : pts[k].max_spikes;
-        }
-        add_layer_totals(e);
-        if (e->tty && (i % 50 == 49 || i + 1 == e->n))
-            progress(i, e->n, t0);
+    snn_preprocess_f32(e->m, e->ds->x + i * e->ds->sample_size, e->x);
+    for (int k = 0; k < np; k++) {
+        snn_state_run_ttfs(e->s, e->x, pts[k].resolution);
+        tally(e, &pts[k], i);
+        uint32_t most = snn_state_max_spikes_per_neuron(e->s, e->seen);
+        pts[k].max_spikes = most > pts[k].max_spikes ? most : pts[k].max_spikes;
     }
+    add_layer_totals(e);
+}
+
+/* The samples split over workers (base/parallel.h), each with a state of its own; their
+ * counts are merged in worker order, so every thread count gives the same numbers (spikes
+ * and synaptic operations are whole numbers, summed exactly in doubles below 2^53). */
+typedef struct {
+    const snn_model *m;
+    const snn_dataset *ds;
+    const snn_labels *lb;
+    int64_t n;
+    const int32_t *ann_pred;
+    bool ttfs;
+    uint32_t coding;
+    uint64_t seed;
+    int np, workers;
+    point pts[MAX_WORKERS][MAX_POINTS];    /* per worker, from the same template */
+    snn_layer_stats *tot[MAX_WORKERS];     /* (n_layers) per worker */
+    uint8_t failed[MAX_WORKERS];
+    _Atomic int64_t done;                  /* samples finished, for the progress line */
+    bool tty;
+    double t0;
+} eval_run;
+
+static void eval_worker(void *arg, int w)
+{
+    eval_run *r = arg;
+    const snn_model *m = r->m;
+    uint32_t largest = 0;
+    for (uint32_t b = 0; b <= m->n_layers; b++)
+        largest = m->buffer_size[b] > largest ? m->buffer_size[b] : largest;
+    size_t mem_size = snn_state_mem_size(m);
+    void *mem = malloc(mem_size);
+    float *x = malloc(m->input_size * sizeof *x);
+    uint32_t *seen = calloc(largest, sizeof *seen);
+    r->tot[w] = calloc(m->n_layers, sizeof *r->tot[w]);
+    snn_state s;
+    int64_t begin, end;
+    snn_parallel_range(r->n, r->workers, w, &begin, &end);
+    if (!mem || !x || !seen || !r->tot[w] || snn_state_init(&s, m, mem, mem_size) != SNN_RT_OK) {
+        r->failed[w] = 1;
+        begin = end;
+    }
+    eval_ctx e = {m, &s, r->ds, r->lb, r->n, r->ann_pred, r->tot[w], x, seen,
+                  r->pts[w][r->np - 1].steps};
+    for (int64_t i = begin; i < end; i++) {
+        if (r->ttfs)
+            sample_ttfs(&e, r->pts[w], r->np, i);
+        else
+            sample_rate(&e, r->coding, r->seed, r->pts[w], i);
+        int64_t d = ++r->done;
+        if (w == 0 && r->tty && d % 50 == 0 && d < r->n)
+            cli_progress("SNN", d, r->n, r->t0);
+    }
+    free(seen);
+    free(x);
+    free(mem);
 }
 
 /* pts: points with steps > 0; exact: the accuracy of TTFS exact spike times, or NaN. */
@@ -268,11 +307,11 @@ int cmd_eval(int argc, char **argv)
         {"coding", required_argument, NULL, 'c'}, {"seed", required_argument, NULL, 'S'},
         {"limit", required_argument, NULL, 'n'}, {"json", required_argument, NULL, 'j'},
         {"plot", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
-        {"resolution", required_argument, NULL, 'r'},
+        {"resolution", required_argument, NULL, 'r'}, {"threads", required_argument, NULL, 'W'},
         {NULL, 0, NULL, 0},
     };
     const char *data_path = NULL, *label_path = NULL, *onnx = NULL, *json = NULL, *plot = NULL;
-    long long steps = 0, limit = -1, seed = 1, resolution = -1;
+    long long steps = 0, limit = -1, seed = 1, resolution = -1, threads = snn_cpu_count();
     uint32_t coding = UINT32_MAX;
     int c;
     optind = 1;
@@ -287,6 +326,7 @@ int cmd_eval(int argc, char **argv)
         case 'n': if (!cli_parse_long("--limit", optarg, 1, 1LL << 40, &limit)) return EXIT_BAD_INPUT; break;
         case 'r': if (!cli_parse_long("--resolution", optarg, 0, SNN_MAX_RESOLUTION, &resolution)) return EXIT_BAD_INPUT; break;
         case 'j': json = optarg; break;
+        case 'W': if (!cli_parse_long("--threads", optarg, 1, MAX_WORKERS, &threads)) return EXIT_BAD_INPUT; break;
         case 'p': plot = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return EXIT_BAD_INPUT;
@@ -303,14 +343,12 @@ int cmd_eval(int argc, char **argv)
     uint8_t *file = NULL;
     size_t len = 0;
     snn_model *m = NULL;
-    void *mem = NULL;
-    float *x = NULL;
     snn_dataset ds;
     snn_labels lb;
     memset(&ds, 0, sizeof ds);
     memset(&lb, 0, sizeof lb);
     snn_layer_stats *tot = NULL;
-    uint32_t *seen = NULL;
+    eval_run *run = NULL;
     int32_t *ann_pred = NULL;
     if ((rc = cli_load_snn(path, &file, &len, &m)) != 0)
         goto done;
@@ -333,22 +371,14 @@ int cmd_eval(int argc, char **argv)
     }
     uint32_t T = steps ? (uint32_t)steps : ttfs ? 64 : m->steps;
     uint32_t R = resolution >= 0 ? (uint32_t)resolution : 64;
-    size_t mem_size = snn_state_mem_size(m);
-    uint32_t largest = 0;
-    for (uint32_t b = 0; b <= m->n_layers; b++)
-        largest = m->buffer_size[b] > largest ? m->buffer_size[b] : largest;
-    mem = malloc(mem_size);
-    x = malloc(m->input_size * sizeof *x);
     tot = calloc(m->n_layers, sizeof *tot);
-    seen = calloc(largest, sizeof *seen);
+    run = calloc(1, sizeof *run);
     ann_pred = onnx ? malloc((size_t)n * sizeof *ann_pred) : NULL;
-    if (!mem || !x || !tot || !seen || (onnx && !ann_pred)) {
+    if (!tot || !run || (onnx && !ann_pred)) {
         fprintf(stderr, "ann2snn: out of memory\n");
         rc = EXIT_RUN_FAILED;
         goto done;
     }
-    snn_state s;
-    snn_state_init(&s, m, mem, mem_size);
     point pts[MAX_POINTS];
     int np = 0;
     if (ttfs) { /* resolutions 1, 2, 4, ... R, then exact spike times */
@@ -370,7 +400,7 @@ int cmd_eval(int argc, char **argv)
     double ann = (double)m->ann_accuracy;
     const char *ann_src = "stored at conversion";
     if (onnx) {
-        if ((rc = ann_predict(onnx, &ds, n, &pp, ann_pred)) != 0)
+        if ((rc = ann_predict(onnx, &ds, n, &pp, (int)threads, ann_pred)) != 0)
             goto done;
         int64_t correct = 0;
         for (int64_t i = 0; i < n; i++)
@@ -378,12 +408,34 @@ int cmd_eval(int argc, char **argv)
         ann = n ? (double)correct / (double)n : 0.0;
         ann_src = onnx;
     }
-    eval_ctx e = {m, &s, &ds, &lb, n, ann_pred, tot, x, seen, isatty(2)};
+    *run = (eval_run){.m = m, .ds = &ds, .lb = &lb, .n = n, .ann_pred = ann_pred, .ttfs = ttfs,
+                      .coding = coding, .seed = (uint64_t)seed, .np = np, .workers = (int)threads,
+                      .tty = isatty(2), .t0 = cli_now_s()};
+    for (int w = 0; w < run->workers; w++)
+        memcpy(run->pts[w], pts, (size_t)np * sizeof *pts);
     double t0 = cli_now_s();
-    if (ttfs)
-        run_ttfs(&e, pts, np);
-    else
-        run_rate(&e, coding, (uint64_t)seed, pts, np);
+    snn_diag pd;
+    bool ran = snn_parallel_run(run->workers, eval_worker, run, &pd) == SNN_OK;
+    if (run->tty && ran)
+        cli_progress("SNN", n, n, run->t0);
+    for (int w = 0; w < run->workers; w++) {
+        ran &= !run->failed[w];
+        for (int k = 0; k < np; k++) {
+            const point *q = &run->pts[w][k];
+            pts[k].correct += q->correct, pts[k].agree += q->agree;
+            pts[k].spikes += q->spikes, pts[k].synops += q->synops;
+            pts[k].max_spikes = q->max_spikes > pts[k].max_spikes ? q->max_spikes : pts[k].max_spikes;
+        }
+        for (uint32_t l = 0; run->tot[w] && l < m->n_layers; l++)
+            tot[l].spikes += run->tot[w][l].spikes, tot[l].synops += run->tot[w][l].synops;
+        free(run->tot[w]);
+        run->tot[w] = NULL;
+    }
+    if (!ran) {
+        fprintf(stderr, "ann2snn: out of memory or threads for %d workers\n", run->workers);
+        rc = EXIT_RUN_FAILED;
+        goto done;
+    }
     double t_snn = cli_now_s() - t0;
     if (ttfs)
         printf("SNN %s on %lld samples, ttfs coding, %u layer windows (%.1f samples/s per run)\n", path,
@@ -438,10 +490,8 @@ int cmd_eval(int argc, char **argv)
     }
 done:
     free(ann_pred);
-    free(seen);
+    free(run);
     free(tot);
-    free(x);
-    free(mem);
     free(m);
     free(file);
     snn_dataset_free(&ds);

@@ -183,7 +183,7 @@ def main():
     tests = os.path.join(FMNIST, "t10k-images-idx3-ubyte.gz")
 
     def c_run(n):
-        out = subprocess.run([tool(args.build, "snn-run"), snn, "--input", tests, "--steps", str(args.steps),
+        out = subprocess.run([tool(args.build, "snn-run"), snn, "--input", tests, "--steps", str(args.steps), "--threads", "1",
                               "--limit", str(n)], check=True, capture_output=True, text=True).stdout
         return [int(v) for v in out.split()]
 

@@ -6,8 +6,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "data/data.h"
 #include "base/fileio.h"
+#include "base/parallel.h"
+#include "data/data.h"
 #include "snn_runtime.h"
 
 #ifndef ANN2SNN_VERSION
@@ -30,6 +31,8 @@ static void usage(FILE *f)
             "                       (default: the file's)\n"
             "  -s, --seed S         Poisson generator seed (default 1)\n"
             "  -n, --limit N        only the first N samples\n"
+            "  -j, --threads N      worker threads (default: every core); the output is the same\n"
+            "                       for every N (Poisson input is seeded per sample)\n"
             "  -q, --quiet          no per-sample lines (with --labels: accuracy only)\n"
             "  -h, --help           this help\n"
             "  -V, --version        print the version\n"
@@ -49,26 +52,71 @@ static int parse_ll(const char *opt, const char *arg, long long min, long long *
     return 1;
 }
 
+/* What the workers share; each runs its own range of samples with its own state. */
+typedef struct {
+    const snn_model *m;
+    const snn_dataset *ds;
+    int64_t n;
+    uint32_t coding, T, R;
+    uint64_t seed;
+    int workers;
+    int32_t *pred;       /* (n) predicted class per sample */
+    uint8_t failed[256]; /* (workers) out of memory */
+} run_ctx;
+
+static void run_worker(void *arg, int w)
+{
+    run_ctx *c = arg;
+    const snn_model *m = c->m;
+    int64_t begin, end;
+    snn_parallel_range(c->n, c->workers, w, &begin, &end);
+    size_t mem_size = snn_state_mem_size(m);
+    void *mem = malloc(mem_size);
+    float *x = malloc(m->input_size * sizeof *x);
+    snn_state s;
+    if (!mem || !x || snn_state_init(&s, m, mem, mem_size) != SNN_RT_OK) {
+        c->failed[w] = 1;
+        begin = end;
+    }
+    for (int64_t i = begin; i < end; i++) {
+        snn_preprocess_f32(m, c->ds->x + i * c->ds->sample_size, x); /* the file's preprocessing */
+        if (c->coding == SNN_CODING_TTFS) {
+            snn_state_run_ttfs(&s, x, c->R);
+        } else {
+            snn_state_begin(&s, x, c->coding, c->seed + (uint64_t)i); /* seeded per sample */
+            for (uint32_t t = 0; t < c->T; t++)
+                snn_state_step(&s);
+        }
+        c->pred[i] = snn_state_predict(&s);
+    }
+    free(x);
+    free(mem);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"input", required_argument, NULL, 'i'}, {"labels", required_argument, NULL, 'l'},
         {"steps", required_argument, NULL, 'T'}, {"coding", required_argument, NULL, 'c'},
         {"seed", required_argument, NULL, 's'},  {"limit", required_argument, NULL, 'n'},
-        {"resolution", required_argument, NULL, 'r'},
+        {"resolution", required_argument, NULL, 'r'}, {"threads", required_argument, NULL, 'j'},
         {"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0},
     };
     const char *input = NULL, *labels = NULL;
-    long long steps = 0, seed = 1, limit = -1, resolution = -1;
+    long long steps = 0, seed = 1, limit = -1, resolution = -1, threads = snn_cpu_count();
     int coding = -1, quiet = 0, c;
-    while ((c = getopt_long(argc, argv, "i:l:T:c:r:s:n:qhV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "i:l:T:c:r:s:n:j:qhV", opts, NULL)) != -1) {
         switch (c) {
         case 'i': input = optarg; break;
         case 'l': labels = optarg; break;
         case 'T': if (!parse_ll("--steps", optarg, 1, &steps)) return 2; break;
         case 's': if (!parse_ll("--seed", optarg, 0, &seed)) return 2; break;
         case 'n': if (!parse_ll("--limit", optarg, 1, &limit)) return 2; break;
+        case 'j':
+            if (!parse_ll("--threads", optarg, 1, &threads)) return 2;
+            if (threads > 256) { fprintf(stderr, "snn-run: --threads: at most 256\n"); return 2; }
+            break;
         case 'q': quiet = 1; break;
         case 'r':
             if (!parse_ll("--resolution", optarg, 0, &resolution)) return 2;
@@ -94,8 +142,7 @@ int main(int argc, char **argv)
     uint8_t *file = NULL;
     size_t len = 0;
     snn_model *m = malloc(sizeof *m);
-    void *mem = NULL;
-    float *x = NULL;
+    int32_t *pred = NULL;
     snn_dataset ds;
     snn_labels lb;
     memset(&ds, 0, sizeof ds);
@@ -139,36 +186,35 @@ int main(int argc, char **argv)
         n = lb.n;
     if (limit > 0 && limit < n)
         n = limit;
-    size_t mem_size = snn_state_mem_size(m);
-    mem = malloc(mem_size);
-    x = malloc(m->input_size * sizeof *x);
-    if (!mem || !x) {
+    uint32_t cod = coding >= 0 ? (uint32_t)coding : m->coding;
+    uint32_t T = steps ? (uint32_t)steps : m->coding == SNN_CODING_TTFS ? 64 : m->steps;
+    uint32_t R = resolution >= 0 ? (uint32_t)resolution : m->coding == SNN_CODING_TTFS ? m->steps : 0;
+    pred = malloc((size_t)(n ? n : 1) * sizeof *pred);
+    if (!pred) {
         fprintf(stderr, "snn-run: out of memory\n");
         rc = 1;
         goto done;
     }
-    snn_state s;
-    snn_state_init(&s, m, mem, mem_size);
-    uint32_t cod = coding >= 0 ? (uint32_t)coding : m->coding;
-    uint32_t T = steps ? (uint32_t)steps : m->coding == SNN_CODING_TTFS ? 64 : m->steps;
-    uint32_t R = resolution >= 0 ? (uint32_t)resolution : m->coding == SNN_CODING_TTFS ? m->steps : 0;
-    int64_t correct = 0;
+    run_ctx rc_ctx = {m, &ds, n, cod, T, R, (uint64_t)seed, (int)threads, pred, {0}};
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (int64_t i = 0; i < n; i++) {
-        snn_preprocess_f32(m, ds.x + i * ds.sample_size, x); /* the file's preprocessing */
-        if (cod == SNN_CODING_TTFS) {
-            snn_state_run_ttfs(&s, x, R);
-        } else {
-            snn_state_begin(&s, x, cod, (uint64_t)seed + (uint64_t)i);
-            for (uint32_t t = 0; t < T; t++)
-                snn_state_step(&s);
+    if (snn_parallel_run((int)threads, run_worker, &rc_ctx, &d) != SNN_OK) {
+        fprintf(stderr, "snn-run: %s\n", d.msg);
+        rc = 1;
+        goto done;
+    }
+    for (int w = 0; w < (int)threads; w++)
+        if (rc_ctx.failed[w]) {
+            fprintf(stderr, "snn-run: out of memory\n");
+            rc = 1;
+            goto done;
         }
-        int p = snn_state_predict(&s);
+    int64_t correct = 0;
+    for (int64_t i = 0; i < n; i++) {
         if (!quiet)
-            printf("%d\n", p);
+            printf("%d\n", pred[i]);
         if (labels)
-            correct += p == lb.y[i];
+            correct += pred[i] == lb.y[i];
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double el = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
@@ -186,8 +232,7 @@ int main(int argc, char **argv)
     }
     rc = 0;
 done:
-    free(x);
-    free(mem);
+    free(pred);
     free(m);
     free(file);
     snn_dataset_free(&ds);
