@@ -30,4 +30,20 @@ for j in 2 3; do
     cmp -s "$work/acc1.idx" "$work/acc$j.idx" || fail "accuracy predictions differ between --threads 1 and $j"
 done
 [ "$(wc -l < "$work/run1.txt")" -eq 157 ] || fail "snn-run printed $(wc -l < "$work/run1.txt") lines"
-echo "--threads 1, 2, 3: identical .snn bytes, eval JSON (direct and Poisson), snn-run and accuracy predictions"
+# The energy estimate: per point, synops x pJ/AC against the ANN's MACs x pJ/MAC; the per-op
+# figures are options.
+"$ann2snn" eval "$work/1.snn" --data "$data" --labels "$labels" --limit 20 --steps 16 --pj-ac 1.8 \
+    --pj-mac 9.2 --json "$work/energy.json" >/dev/null || fail "eval --pj-ac/--pj-mac"
+python3 - "$work/eval1.json" "$work/energy.json" <<'PY' || fail "energy figures"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+assert a["ann_macs"] > 1e5 and a["ann_macs"] == b["ann_macs"], a["ann_macs"]
+assert a["energy"]["pj_per_ac"] == 0.9 and a["energy"]["pj_per_mac"] == 4.6
+for p in a["curve"]:
+    want = p["synops"] * 0.9 / (a["ann_macs"] * 4.6)
+    assert abs(p["energy_vs_ann"] - want) <= 1e-12 * max(1.0, want), (p, want)
+    assert abs(p["energy_uj"] - p["synops"] * 0.9e-6) <= 1e-9 * max(1.0, p["energy_uj"])
+assert abs(b["energy"]["ann_uj"] / a["energy"]["ann_uj"] - 2) < 1e-6  # options parse as float
+PY
+"$ann2snn" eval "$work/1.snn" --data "$data" --labels "$labels" --pj-ac 0 >/dev/null 2>&1 && fail "--pj-ac 0 accepted"
+echo "--threads 1, 2, 3: identical .snn bytes, eval JSON (direct and Poisson), snn-run and accuracy predictions; energy figures consistent"

@@ -40,6 +40,8 @@ static void usage(FILE *f)
             "                        curve has every power of two up to R, and exact times\n"
             "      --seed S          Poisson generator seed (default 1)\n"
             "  -n, --limit N         use only the first N samples\n"
+            "      --pj-ac E         energy of an accumulate, pJ (default 0.9: 45 nm, Horowitz 2014)\n"
+            "      --pj-mac E        energy of a multiply-accumulate, pJ (default 4.6)\n"
             "      --threads N       worker threads (default: every core); the numbers are the\n"
             "                        same for every N\n"
             "      --json FILE       write the results as JSON (ann_accuracy, curve, layers)\n"
@@ -67,6 +69,38 @@ static int ann_predict(const char *onnx, const snn_dataset *ds, int64_t n, const
     int rc = cli_ann_classify(onnx, &g, ds, n, pp, threads, pred);
     snn_graph_free(&g);
     return rc;
+}
+
+/* Energy per operation in picojoules: an accumulate (an SNN synaptic operation) and a
+ * multiply-accumulate (an ANN's), the 45 nm figures of Horowitz 2014, "Computing's energy
+ * problem (and what we can do about it)", ISSCC, that conversion papers quote: a 32-bit float
+ * add 0.9 pJ, a 32-bit float multiply 3.7 pJ. */
+#define PJ_PER_AC 0.9
+#define PJ_PER_MAC 4.6
+
+/* Multiply-accumulates of the converted network run as an ANN, once: every weight
+ * application a dense forward pass makes, counted as the SNN's synaptic operations count
+ * them, so that the two compare like with like (convolutions count every tap, padding
+ * included, as MAC counters do). */
+static double ann_macs(const snn_model *m)
+{
+    double macs = 0;
+    for (uint32_t i = 0; i < m->n_layers; i++) {
+        const snn_layer *L = &m->layers[i];
+        for (uint32_t k = 0; k < L->proj_count && L->kind != SNN_LAYER_MAXPOOL; k++) {
+            const snn_proj *p = &m->proj[L->proj_first + k];
+            double out = (double)L->size, src = (double)m->buffer_size[p->source];
+            switch (p->kind) {
+            case SNN_PROJ_DENSE: macs += (double)p->n_w; break;
+            case SNN_PROJ_CONV: macs += out * (double)(p->src_c / p->group) * p->kh * p->kw; break;
+            case SNN_PROJ_AVGPOOL: macs += out * p->kh * p->kw; break;
+            case SNN_PROJ_GLOBALAVG: macs += src; break;
+            case SNN_PROJ_IDENTITY: macs += out; break;
+            default: break; /* COPY: concatenation moves spikes, no arithmetic */
+            }
+        }
+    }
+    return macs;
 }
 
 /* What the runs share. */
@@ -246,9 +280,14 @@ static int write_svg(const char *path, const point *pts, int np, int64_t n, doub
     return ok;
 }
 
+typedef struct {
+    double ann_macs;       /* per inference */
+    double pj_ac, pj_mac;  /* per operation */
+} energy_model;
+
 static int write_json(const char *path, const char *model, const snn_model *m, const point *pts,
                       int np, int64_t n, double ann, uint64_t neurons, uint32_t coding,
-                      const snn_layer_stats *layer_tot, bool with_agreement)
+                      const snn_layer_stats *layer_tot, bool with_agreement, const energy_model *en)
 {
     static const char *const codings[] = {"direct", "poisson", "ttfs"};
     cJSON *root = cJSON_CreateObject();
@@ -262,6 +301,11 @@ static int write_json(const char *path, const char *model, const snn_model *m, c
     cJSON_AddNumberToObject(root, "neurons", (double)neurons);
     if (coding == SNN_CODING_TTFS)
         cJSON_AddNumberToObject(root, "latency_windows", m->latency_windows);
+    cJSON_AddNumberToObject(root, "ann_macs", en->ann_macs);
+    cJSON *energy = cJSON_AddObjectToObject(root, "energy");
+    cJSON_AddNumberToObject(energy, "pj_per_ac", en->pj_ac);
+    cJSON_AddNumberToObject(energy, "pj_per_mac", en->pj_mac);
+    cJSON_AddNumberToObject(energy, "ann_uj", en->ann_macs * en->pj_mac * 1e-6);
     cJSON *curve = cJSON_AddArrayToObject(root, "curve");
     for (int i = 0; i < np; i++) {
         cJSON *o = cJSON_CreateObject();
@@ -280,6 +324,9 @@ static int write_json(const char *path, const char *model, const snn_model *m, c
         if (coding == SNN_CODING_TTFS)
             cJSON_AddNumberToObject(o, "max_spikes_per_neuron", pts[i].max_spikes);
         cJSON_AddNumberToObject(o, "synops", pts[i].synops / (double)n);
+        double uj = pts[i].synops / (double)n * en->pj_ac * 1e-6;
+        cJSON_AddNumberToObject(o, "energy_uj", uj);
+        cJSON_AddNumberToObject(o, "energy_vs_ann", uj / (en->ann_macs * en->pj_mac * 1e-6));
         cJSON_AddItemToArray(curve, o);
     }
     cJSON *layers = cJSON_AddArrayToObject(root, "layers");
@@ -308,10 +355,12 @@ int cmd_eval(int argc, char **argv)
         {"limit", required_argument, NULL, 'n'}, {"json", required_argument, NULL, 'j'},
         {"plot", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
         {"resolution", required_argument, NULL, 'r'}, {"threads", required_argument, NULL, 'W'},
+        {"pj-ac", required_argument, NULL, 'A'}, {"pj-mac", required_argument, NULL, 'M'},
         {NULL, 0, NULL, 0},
     };
     const char *data_path = NULL, *label_path = NULL, *onnx = NULL, *json = NULL, *plot = NULL;
     long long steps = 0, limit = -1, seed = 1, resolution = -1, threads = snn_cpu_count();
+    double pj_ac = PJ_PER_AC, pj_mac = PJ_PER_MAC;
     uint32_t coding = UINT32_MAX;
     int c;
     optind = 1;
@@ -327,6 +376,18 @@ int cmd_eval(int argc, char **argv)
         case 'r': if (!cli_parse_long("--resolution", optarg, 0, SNN_MAX_RESOLUTION, &resolution)) return EXIT_BAD_INPUT; break;
         case 'j': json = optarg; break;
         case 'W': if (!cli_parse_long("--threads", optarg, 1, MAX_WORKERS, &threads)) return EXIT_BAD_INPUT; break;
+        case 'A':
+        case 'M': {
+            float e;
+            if (!cli_parse_float(c == 'A' ? "--pj-ac" : "--pj-mac", optarg, &e))
+                return EXIT_BAD_INPUT;
+            if (!(e > 0) || !isfinite(e)) {
+                fprintf(stderr, "ann2snn: %s must be a positive number of picojoules\n", c == 'A' ? "--pj-ac" : "--pj-mac");
+                return EXIT_BAD_INPUT;
+            }
+            *(c == 'A' ? &pj_ac : &pj_mac) = (double)e;
+            break;
+        }
         case 'p': plot = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return EXIT_BAD_INPUT;
@@ -447,13 +508,16 @@ int cmd_eval(int argc, char **argv)
         printf("ANN accuracy: unknown (give --onnx MODEL.onnx)\n");
     else
         printf("ANN accuracy: %.2f %% (%s)\n", 100 * ann, ann_src);
+    double macs = ann_macs(m);
+    printf("ANN: %.0f multiply-accumulates per inference, %.3f uJ at %g pJ each; SNN energy at %g pJ "
+           "per synaptic operation\n", macs, macs * pj_mac * 1e-6, pj_mac, pj_ac);
     printf("\n");
     if (ttfs)
         printf("%10s ", "resolution");
     printf("%8s %10s %9s", "steps", "accuracy", "vs ANN");
     if (ann_pred)
         printf(" %9s", "same as ANN");
-    printf(" %14s %14s", "spikes/neuron", "synops");
+    printf(" %14s %14s %12s", "spikes/neuron", "synops", "energy/ANN");
     if (ttfs)
         printf(" %10s", "max/neuron");
     printf("\n");
@@ -472,14 +536,15 @@ int cmd_eval(int argc, char **argv)
             printf("%+7.2fpp", 100 * (acc - ann));
         if (ann_pred)
             printf(" %10.2f%%", 100.0 * (double)pts[i].agree / (double)n);
-        printf(" %14.4f %14.0f", pts[i].spikes / (double)n / (double)(neurons ? neurons : 1),
-               pts[i].synops / (double)n);
+        printf(" %14.4f %14.0f %11.3fx", pts[i].spikes / (double)n / (double)(neurons ? neurons : 1),
+               pts[i].synops / (double)n, pts[i].synops / (double)n * pj_ac / (macs * pj_mac));
         if (ttfs)
             printf(" %10u", pts[i].max_spikes);
         printf("\n");
     }
     rc = 0;
-    if (json && !write_json(json, path, m, pts, np, n, ann, neurons, coding, tot, ann_pred != NULL)) {
+    energy_model en = {macs, pj_ac, pj_mac};
+    if (json && !write_json(json, path, m, pts, np, n, ann, neurons, coding, tot, ann_pred != NULL, &en)) {
         fprintf(stderr, "ann2snn: %s: cannot write\n", json);
         rc = EXIT_RUN_FAILED;
     }
