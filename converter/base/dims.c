@@ -35,3 +35,19 @@ const char *snn_dims_str(const int64_t *dims, int rank, char *buf, size_t cap)
         snprintf(buf, cap, "[]");
     return buf;
 }
+
+snn_status snn_dims_check(const int64_t *dims, int rank, const char *what, const char *where,
+                          int64_t *numel, snn_diag *diag)
+{
+    if (!snn_dims_bounded(dims, rank)) {
+        char s[160];
+        return snn_diag_at(diag, SNN_ERR_LIMIT, where ? where : "",
+                           "%s has shape %s: its dimensions multiply past %lld elements (zeros "
+                           "counted as 1)", what, snn_dims_str(dims, rank, s, sizeof s),
+                           (long long)SNN_MAX_NUMEL);
+    }
+    *numel = 1;
+    for (int d = 0; d < rank; d++)
+        *numel *= dims[d];
+    return SNN_OK;
+}

@@ -49,14 +49,9 @@ snn_status snn_idx_parse(const uint8_t *buf, size_t len, snn_dataset *ds, snn_di
     int64_t numel = 1, dims[SNN_MAX_RANK + 1];
     for (int d = 0; d < nd; d++)
         dims[d] = be32(buf + 4 + 4 * d);
-    if (!snn_dims_bounded(dims, nd)) {
-        char s[160];
-        return snn_diag_set(diag, SNN_ERR_LIMIT, "IDX shape %s multiplies past %lld elements "
-                            "(zeros counted as 1)", snn_dims_str(dims, nd, s, sizeof s),
-                            (long long)SNN_MAX_NUMEL);
-    }
-    for (int d = 0; d < nd; d++)
-        numel *= dims[d]; /* bounded above */
+    snn_status st = snn_dims_check(dims, nd, "the IDX data", NULL, &numel, diag);
+    if (st != SNN_OK)
+        return st;
     if ((len - hdr) / es != (size_t)numel || (len - hdr) % es) {
         if (diag)
             diag->offset = (int64_t)len;

@@ -108,14 +108,9 @@ snn_status snn_npy_parse(const uint8_t *buf, size_t len, snn_dataset *ds, snn_di
     }
     if (nd == 0)
         return snn_diag_set(diag, SNN_ERR_UNSUPPORTED, ".npy holds a scalar; need at least 1-D");
-    if (!snn_dims_bounded(dims, nd)) {
-        char s[160];
-        return snn_diag_set(diag, SNN_ERR_LIMIT, ".npy shape %s multiplies past %lld elements "
-                            "(zeros counted as 1)", snn_dims_str(dims, nd, s, sizeof s),
-                            (long long)SNN_MAX_NUMEL);
-    }
-    for (int d = 0; d < nd; d++)
-        numel *= dims[d]; /* bounded above */
+    snn_status st = snn_dims_check(dims, nd, "the .npy array", NULL, &numel, diag);
+    if (st != SNN_OK)
+        return st;
     size_t data_len = len - start - hl;
     if (data_len % es || data_len / es != (size_t)numel) {
         if (diag)

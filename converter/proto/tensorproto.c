@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,15 +66,11 @@ snn_status snn_tensorproto_convert(const Onnx__TensorProto *tp, const char *wher
                                where, (long long)tp->dims[i]);
         dims[i] = tp->dims[i];
     }
-    if (!snn_dims_bounded(dims, (int)tp->n_dims)) {
-        char shape[160];
-        return snn_diag_at(diag, SNN_ERR_LIMIT, where,
-                           "tensor '%s' has shape %s: its dimensions multiply past %lld elements "
-                           "(zeros counted as 1)", where, snn_dims_str(dims, (int)tp->n_dims, shape, sizeof shape),
-                           (long long)SNN_MAX_NUMEL);
-    }
-    for (size_t i = 0; i < tp->n_dims; i++)
-        numel *= dims[i]; /* bounded above */
+    char what[200];
+    snprintf(what, sizeof what, "tensor '%.150s'", where);
+    snn_status st = snn_dims_check(dims, (int)tp->n_dims, what, where, &numel, diag);
+    if (st != SNN_OK)
+        return st;
     *rank = (int)tp->n_dims;
     int32_t type = tp->has_data_type ? tp->data_type : 0;
     size_t esz;
