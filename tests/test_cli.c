@@ -40,6 +40,9 @@ static void test_help_and_version(void **state)
     assert_non_null(strstr(out, "Usage: ann2snn"));
     assert_int_equal(run("--version", out, sizeof out), 0);
     assert_non_null(strstr(out, "ann2snn "));
+    assert_int_equal(run("info --ops", out, sizeof out), 0);
+    assert_non_null(strstr(out, "GlobalMaxPool        1-18   runs   maxpool"));
+    assert_non_null(strstr(out, "Shape                7-18   folds  none"));
     static const char *const cmds[] = {"info", "infer", "accuracy"};
     for (size_t i = 0; i < 3; i++) {
         char args[64];

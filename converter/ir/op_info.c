@@ -5,7 +5,7 @@
 
 static const snn_op_info op_table[] = {
 #define SNN_OP(ENUM, NAME, SINCE, TYPES, ROLE, READS, SHAPE, KERNEL, SPIKING)                    \
-    {NAME, SINCE, SNN_OP_TYPES_##TYPES, SNN_OP_ROLE_##ROLE, SNN_OP_READS_##READS},
+    {NAME, SINCE, SNN_OP_TYPES_##TYPES, SNN_OP_ROLE_##ROLE, SNN_OP_READS_##READS, #SPIKING},
 #include "ops.def"
 #undef SNN_OP
 };

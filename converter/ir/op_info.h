@@ -30,6 +30,7 @@ typedef struct {
     snn_op_types types;
     snn_op_role role;
     snn_op_reads reads;
+    const char *spiking; /* the SPIKING column's name: "none" when the op has no spiking form */
 } snn_op_info;
 
 /* The row of op; op must be below SNN_OP_COUNT. */

@@ -9,6 +9,7 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "ir/op_info.h"
 #include "onnx/onnx_import.h"
 #include "snn_format.h"
 #include "snn_runtime.h"
@@ -16,12 +17,14 @@
 static void info_usage(FILE *f)
 {
     fprintf(f, "Usage: ann2snn info MODEL.onnx [--no-optimize]\n"
+               "       ann2snn info --ops\n"
                "       ann2snn info MODEL.snn [--json]\n"
                "An ONNX model: the imported graph, inputs, one line per node with its output shape,\n"
                "outputs. A .snn file: header, provenance, preprocessing, coding, one line per layer\n"
                "and the sections.\n"
                "      --no-optimize  ONNX: the graph before the optimising passes\n"
                "      --json         .snn: the same as JSON on stdout\n"
+            "      --ops          every op the converter reads, and whether it converts\n"
                "  -h, --help         this help\n");
 }
 
@@ -268,6 +271,26 @@ static int snn_info(const char *path, bool json)
     return rc;
 }
 
+/* ---------------------------------------------------------------- the op table */
+
+/* Every op the converter imports, from the op table (ir/ops.def), so that a user can check a
+ * model's ops before converting it. */
+static int print_ops(void)
+{
+    static const char *const roles[] = {"runs", "folds"};
+    printf("%-20s %-6s %-6s %s\n", "op", "opset", "role", "spiking form");
+    for (int i = 0; i < SNN_OP_COUNT; i++) {
+        const snn_op_info *o = snn_op_info_of((snn_op)i);
+        printf("%-20s %-6s %-6s %s\n", o->name, o->since > 1 ? "7-18" : "1-18", roles[o->role],
+               o->spiking);
+    }
+    printf("\nConstant nodes fold into constants. 'folds': shape arithmetic, accepted only where it\n"
+           "folds into a constant. Spiking form 'none': conversion refuses the op unless a graph\n"
+           "pass removes it first (a zero Pad merges into the Conv or pool after it; folded shape\n"
+           "arithmetic leaves no node). Opsets 1-6 only for files whose every op reads '1-18'.\n");
+    return 0;
+}
+
 /* ---------------------------------------------------------------- both */
 
 int cmd_info(int argc, char **argv)
@@ -275,6 +298,7 @@ int cmd_info(int argc, char **argv)
     static const struct option opts[] = {
         {"no-optimize", no_argument, NULL, 'n'},
         {"json", no_argument, NULL, 'j'},
+        {"ops", no_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -285,6 +309,7 @@ int cmd_info(int argc, char **argv)
         switch (c) {
         case 'n': optimize = false; break;
         case 'j': json = true; break;
+        case 'o': return print_ops();
         case 'h': info_usage(stdout); return 0;
         default: info_usage(stderr); return EXIT_BAD_INPUT;
         }
