@@ -153,7 +153,7 @@ snn_rt_status snn_state_init(snn_state *s, const snn_model *m, void *mem, size_t
 
 /* Map a raw sample (input_size values, (C, H, W)) to network input with the file's
  * preprocessing: x = (raw * scale - mean) / std, mean and std per channel when the file has
- * them. */
+ * them. x may be raw itself (snn_preprocess_f32 in place). */
 void snn_preprocess_u8(const snn_model *m, const uint8_t *raw, float *x);
 void snn_preprocess_f32(const snn_model *m, const float *raw, float *x);
 

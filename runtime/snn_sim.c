@@ -221,13 +221,9 @@ static void prep_of(const snn_model *m, uint32_t c, float *mean, float *inv)
 
 void snn_preprocess_u8(const snn_model *m, const uint8_t *raw, float *x)
 {
-    uint32_t plane = m->input_h * m->input_w;
-    for (uint32_t c = 0; c < m->input_c; c++) {
-        float mean, inv;
-        prep_of(m, c, &mean, &inv);
-        for (uint32_t i = c * plane; i < (c + 1) * plane; i++)
-            x[i] = ((float)raw[i] * m->pre_scale - mean) * inv;
-    }
+    for (uint32_t i = 0; i < m->input_size; i++)
+        x[i] = (float)raw[i];
+    snn_preprocess_f32(m, x, x); /* element by element, so in place is fine */
 }
 
 void snn_preprocess_f32(const snn_model *m, const float *raw, float *x)
