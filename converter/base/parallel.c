@@ -6,7 +6,7 @@
 int snn_cpu_count(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > 256 ? 256 : (int)n;
+    return n < 1 ? 1 : n > SNN_MAX_THREADS ? SNN_MAX_THREADS : (int)n;
 }
 
 void snn_parallel_range(int64_t n, int workers, int worker, int64_t *begin, int64_t *end)
@@ -31,10 +31,9 @@ static void *trampoline(void *arg)
 snn_status snn_parallel_run(int workers, void (*fn)(void *ctx, int worker), void *ctx,
                             snn_diag *diag)
 {
-    enum { MAX_WORKERS = 256 };
-    workers = workers < 1 ? 1 : workers > MAX_WORKERS ? MAX_WORKERS : workers;
-    pthread_t tid[MAX_WORKERS];
-    job jobs[MAX_WORKERS];
+    workers = workers < 1 ? 1 : workers > SNN_MAX_THREADS ? SNN_MAX_THREADS : workers;
+    pthread_t tid[SNN_MAX_THREADS];
+    job jobs[SNN_MAX_THREADS];
     int started = 1;
     snn_status st = SNN_OK;
     for (int k = 1; k < workers; k++, started++) {

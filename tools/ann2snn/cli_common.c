@@ -175,8 +175,8 @@ typedef struct {
     int64_t n;
     int workers;
     int32_t *pred;
-    snn_status st[256]; /* per worker */
-    snn_diag diag[256];
+    snn_status st[SNN_MAX_THREADS]; /* per worker */
+    snn_diag diag[SNN_MAX_THREADS];
     _Atomic int64_t done;
     bool tty;
     double t0;
@@ -234,7 +234,7 @@ int cli_ann_classify(const char *model, const snn_graph *g, const snn_dataset *d
         return EXIT_RUN_FAILED;
     }
     *r = (classify_run){.g = g, .ds = ds, .pp = pp, .n = n, .pred = pred,
-                        .workers = threads < 1 ? 1 : threads > 256 ? 256 : threads,
+                        .workers = threads < 1 ? 1 : threads > SNN_MAX_THREADS ? SNN_MAX_THREADS : threads,
                         .tty = isatty(2), .t0 = cli_now_s()};
     snn_diag d;
     int rc = 0;

@@ -67,7 +67,7 @@ int cmd_accuracy(int argc, char **argv)
         case 's': case 'm': case 'S': if (!cli_prep_opt(&prep, c, optarg)) return EXIT_BAD_INPUT; break;
         case 'n': if (!cli_parse_long("--limit", optarg, 1, 1LL << 40, &limit)) return EXIT_BAD_INPUT; break;
         case 'r': ref_path = optarg; break;
-        case 'W': if (!cli_parse_long("--threads", optarg, 1, 256, &threads)) return EXIT_BAD_INPUT; break;
+        case 'W': if (!cli_parse_long("--threads", optarg, 1, SNN_MAX_THREADS, &threads)) return EXIT_BAD_INPUT; break;
         case 'p': save_path = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return EXIT_BAD_INPUT;

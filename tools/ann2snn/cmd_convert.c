@@ -197,10 +197,10 @@ typedef struct {
     const snn_preprocess *pp;
     int64_t n;
     int workers;
-    calib_stats stats[256]; /* per worker */
-    float lo[256], hi[256]; /* per worker: the preprocessed input's range */
-    snn_status st[256];
-    snn_diag diag[256];
+    calib_stats stats[SNN_MAX_THREADS]; /* per worker */
+    float lo[SNN_MAX_THREADS], hi[SNN_MAX_THREADS]; /* per worker: the preprocessed input's range */
+    snn_status st[SNN_MAX_THREADS];
+    snn_diag diag[SNN_MAX_THREADS];
     _Atomic int64_t done;
     bool tty;
     double t0;
@@ -264,7 +264,7 @@ int cmd_convert(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'o': out_path = optarg; break;
-        case 'W': if (!cli_parse_long("--threads", optarg, 1, 256, &threads)) return EXIT_BAD_INPUT; break;
+        case 'W': if (!cli_parse_long("--threads", optarg, 1, SNN_MAX_THREADS, &threads)) return EXIT_BAD_INPUT; break;
         case 'c': calib_path = optarg; break;
         case 'n': if (!cli_parse_long("--calib-count", optarg, 1, 1LL << 30, &calib_count)) return EXIT_BAD_INPUT; break;
         case 's': case 'm': case 'S': if (!cli_prep_opt(&prep, c, optarg)) return EXIT_BAD_INPUT; break;

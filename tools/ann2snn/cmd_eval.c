@@ -22,7 +22,6 @@
 #include "snn_runtime.h"
 
 #define MAX_POINTS 32
-#define MAX_WORKERS 256
 
 static void usage(FILE *f)
 {
@@ -182,9 +181,9 @@ typedef struct {
     uint32_t coding;
     uint64_t seed;
     int np, workers;
-    point pts[MAX_WORKERS][MAX_POINTS];    /* per worker, from the same template */
-    snn_layer_stats *tot[MAX_WORKERS];     /* (n_layers) per worker */
-    uint8_t failed[MAX_WORKERS];
+    point pts[SNN_MAX_THREADS][MAX_POINTS];    /* per worker, from the same template */
+    snn_layer_stats *tot[SNN_MAX_THREADS];     /* (n_layers) per worker */
+    uint8_t failed[SNN_MAX_THREADS];
     _Atomic int64_t done;                  /* samples finished, for the progress line */
     bool tty;
     double t0;
@@ -375,7 +374,7 @@ int cmd_eval(int argc, char **argv)
         case 'n': if (!cli_parse_long("--limit", optarg, 1, 1LL << 40, &limit)) return EXIT_BAD_INPUT; break;
         case 'r': if (!cli_parse_long("--resolution", optarg, 0, SNN_MAX_RESOLUTION, &resolution)) return EXIT_BAD_INPUT; break;
         case 'j': json = optarg; break;
-        case 'W': if (!cli_parse_long("--threads", optarg, 1, MAX_WORKERS, &threads)) return EXIT_BAD_INPUT; break;
+        case 'W': if (!cli_parse_long("--threads", optarg, 1, SNN_MAX_THREADS, &threads)) return EXIT_BAD_INPUT; break;
         case 'A':
         case 'M': {
             float e;

@@ -61,7 +61,7 @@ typedef struct {
     uint64_t seed;
     int workers;
     int32_t *pred;       /* (n) predicted class per sample */
-    uint8_t failed[256]; /* (workers) out of memory */
+    uint8_t failed[SNN_MAX_THREADS]; /* (workers) out of memory */
 } run_ctx;
 
 static void run_worker(void *arg, int w)
@@ -115,7 +115,7 @@ int main(int argc, char **argv)
         case 'n': if (!parse_ll("--limit", optarg, 1, &limit)) return 2; break;
         case 'j':
             if (!parse_ll("--threads", optarg, 1, &threads)) return 2;
-            if (threads > 256) { fprintf(stderr, "snn-run: --threads: at most 256\n"); return 2; }
+            if (threads > SNN_MAX_THREADS) { fprintf(stderr, "snn-run: --threads: at most %d\n", SNN_MAX_THREADS); return 2; }
             break;
         case 'q': quiet = 1; break;
         case 'r':
