@@ -75,9 +75,13 @@ void snn_net_free(snn_net *net)
         free(net->layers[i].bias);
         free(net->layers[i].threshold);
         free(net->layers[i].lambda);
+        free(net->layers[i].qparam);
+        free(net->layers[i].unit);
     }
-    for (uint32_t i = 0; i < net->n_proj; i++)
+    for (uint32_t i = 0; i < net->n_proj; i++) {
         free(net->proj[i].w);
+        free(net->proj[i].wq);
+    }
     free(net->layers);
     free(net->proj);
     memset(net, 0, sizeof *net);

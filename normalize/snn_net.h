@@ -17,6 +17,7 @@ typedef struct {
     uint32_t n_w;
     uint16_t kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, group;
     uint32_t src_c, src_h, src_w;
+    int16_t *wq;     /* (n_w) integer files: the weights in the target layer's units */
 } net_proj;
 
 typedef struct {
@@ -30,6 +31,8 @@ typedef struct {
     uint16_t kh, kw, sh, sw, pt, pl, pb, pr;
     char name[SNN_NAME_SIZE];
     int tensor;       /* IR tensor whose (rectified) activation the layer's rates carry */
+    int32_t *qparam;  /* (3 c) integer files, NEURON: biases, thresholds, initial membranes */
+    float *unit;      /* (c) integer files, NEURON: the float value of channel c's integer 1 */
 } net_layer;
 
 typedef struct {
@@ -46,6 +49,8 @@ typedef struct {
     float v_init, ann_accuracy, percentile;
     float ttfs_in_lo, ttfs_in_hi; /* TTFS: input values spiking at the window's end and start */
     uint8_t sha256[32];
+    uint32_t weight_dtype; /* SNN_DTYPE_*; I16 / I8 after snn_net_quantize() */
+    uint32_t input_frac;   /* integer files: fractional bits of the direct input */
 } snn_net;
 
 typedef struct {
@@ -73,6 +78,12 @@ void snn_build_opts_init(snn_build_opts *o);
 snn_status snn_build(const snn_graph *g, const calib_stats *cs, const snn_build_opts *o, snn_net *net,
                      snn_diag *diag);
 void snn_net_free(snn_net *net);
+
+/* Quantise a built float network to an integer file (docs/snn-format.md, "Integer files"):
+ * dtype SNN_DTYPE_I16 or SNN_DTYPE_I8; input_absmax, the largest |input value| after
+ * preprocessing that the file should represent, sets the input's fractional bits. Rate coding
+ * only. */
+snn_status snn_net_quantize(snn_net *net, uint32_t dtype, float input_absmax, snn_diag *diag);
 
 /* Serialise to the .snn format (docs/snn-format.md) and write atomically. */
 snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn_diag *diag);

@@ -58,11 +58,76 @@ static int64_t pack(wpack *w, const float *src, uint32_t n)
     return off;
 }
 
+/* A growing byte array whose records start on 64 bytes: QWGT's weights, QPAR's int32s. */
+typedef struct {
+    uint8_t *data;
+    size_t n, cap;
+} bpack;
+
+/* Append n elements of size es; returns the offset in elements, or -1. */
+static int64_t bpack_add(bpack *b, const void *src, size_t n, size_t es)
+{
+    size_t off = (b->n + SNN_ALIGN - 1) / SNN_ALIGN * SNN_ALIGN, end = off + n * es;
+    if (end / es > UINT32_MAX / 2)
+        return -1;
+    if (end > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < end)
+            cap *= 2;
+        uint8_t *d = realloc(b->data, cap);
+        if (!d)
+            return -1;
+        b->data = d, b->cap = cap;
+    }
+    memset(b->data + b->n, 0, off - b->n);
+    if (n)
+        memcpy(b->data + off, src, n * es);
+    b->n = end;
+    return (int64_t)(off / es);
+}
+
+/* Projection p's weights in the file's integer type, appended to QWGT. */
+static int64_t pack_qweights(bpack *q, const net_proj *p, uint32_t dtype)
+{
+    if (dtype == SNN_DTYPE_I16) {
+        uint8_t *le = malloc((p->n_w ? p->n_w : 1) * 2u);
+        if (!le)
+            return -1;
+        for (uint32_t i = 0; i < p->n_w; i++)
+            wr16(le + 2 * i, (uint16_t)p->wq[i]);
+        int64_t off = bpack_add(q, le, p->n_w, 2);
+        free(le);
+        return off;
+    }
+    int8_t *b = malloc(p->n_w ? p->n_w : 1);
+    if (!b)
+        return -1;
+    for (uint32_t i = 0; i < p->n_w; i++)
+        b[i] = (int8_t)p->wq[i];
+    int64_t off = bpack_add(q, b, p->n_w, 1);
+    free(b);
+    return off;
+}
+
+static int64_t pack_qparams(bpack *q, const net_layer *L)
+{
+    uint8_t *le = malloc(12u * L->c);
+    if (!le)
+        return -1;
+    for (uint32_t i = 0; i < 3 * L->c; i++)
+        wr32(le + 4 * i, (uint32_t)L->qparam[i]);
+    int64_t off = bpack_add(q, le, 3u * L->c, 4);
+    free(le);
+    return off;
+}
+
 snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn_diag *diag)
 {
     *out = NULL;
     *len = 0;
     wpack wp = {NULL, 0, 0};
+    bpack qw = {NULL, 0, 0}, qp = {NULL, 0, 0};
+    bool integer = net->weight_dtype != SNN_DTYPE_F32;
     uint32_t nl = net->n_layers, np = net->n_proj;
     uint8_t *layr = calloc(nl ? nl : 1, SNN_LAYER_SIZE), *proj = calloc(np ? np : 1, SNN_PROJ_SIZE);
     uint8_t *names = calloc(nl ? nl : 1, SNN_NAME_SIZE), meta[SNN_META_SIZE] = {0};
@@ -73,7 +138,7 @@ snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn
     for (uint32_t i = 0; i < np; i++) {
         const net_proj *p = &net->proj[i];
         uint8_t *r = proj + (size_t)i * SNN_PROJ_SIZE;
-        int64_t off = pack(&wp, p->w, p->n_w);
+        int64_t off = integer ? pack_qweights(&qw, p, net->weight_dtype) : pack(&wp, p->w, p->n_w);
         if (off < 0)
             goto nomem;
         wr32(r + SNN_PROJ_KIND, p->kind);
@@ -103,6 +168,13 @@ snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn
                 goto nomem;
             wr32(r + SNN_LAYER_BIAS, (uint32_t)bo);
             wr32(r + SNN_LAYER_THRESH, (uint32_t)to);
+            if (integer) {
+                int64_t uo = pack(&wp, L->unit, L->c), qo = pack_qparams(&qp, L);
+                if (uo < 0 || qo < 0)
+                    goto nomem;
+                wr32(r + SNN_LAYER_UNIT, (uint32_t)uo);
+                wr32(r + SNN_LAYER_QPARAM, (uint32_t)qo);
+            }
         }
         wr32(r + SNN_LAYER_SOURCE, L->source);
         const uint16_t f[] = {L->kh, L->kw, L->sh, L->sw, L->pt, L->pl, L->pb, L->pr};
@@ -127,7 +199,8 @@ snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn
     bool channel_prep = net->pre_channels > 1;
     wr32(meta + SNN_META_FEATURES, (net->coding == SNN_CODING_TTFS ? SNN_FEATURE_TTFS : 0) |
                                        (net->signed_spikes ? SNN_FEATURE_SIGNED : 0) |
-                                       (channel_prep ? SNN_FEATURE_CHANNEL_PREP : 0));
+                                       (channel_prep ? SNN_FEATURE_CHANNEL_PREP : 0) |
+                                       (integer ? SNN_FEATURE_INT : 0));
     /* PREP: C means, then C stds. */
     float prep[2 * SNN_MAX_PREP_CHANNELS];
     uint32_t pc = channel_prep ? net->pre_channels : 0;
@@ -138,7 +211,8 @@ snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn
     wrf32(meta + SNN_META_PERCENTILE, net->percentile);
     wr32(meta + SNN_META_CALIB_COUNT, net->calib_count);
     memcpy(meta + SNN_META_SHA256, net->sha256, 32);
-    wr32(meta + SNN_META_WEIGHT_DTYPE, SNN_DTYPE_F32);
+    wr32(meta + SNN_META_WEIGHT_DTYPE, net->weight_dtype);
+    wr32(meta + SNN_META_INPUT_FRAC, integer ? net->input_frac : 0);
     wrf32(meta + SNN_META_TTFS_IN_LO, net->ttfs_in_lo);
     wrf32(meta + SNN_META_TTFS_IN_HI, net->ttfs_in_hi);
 
@@ -146,18 +220,25 @@ snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn
         uint32_t tag, count;
         const uint8_t *data;
         size_t size;
-    } sec[6] = {
-        {SNN_TAG_META, 1, meta, SNN_META_SIZE},
-        {SNN_TAG_LAYR, nl, layr, (size_t)nl * SNN_LAYER_SIZE},
-        {SNN_TAG_PROJ, np, proj, (size_t)np * SNN_PROJ_SIZE},
-        {SNN_TAG_NAME, nl, names, (size_t)nl * SNN_NAME_SIZE},
-        {SNN_TAG_PREP, pc, (const uint8_t *)prep, (size_t)pc * 2 * sizeof(float)},
-        {SNN_TAG_WGHT, wp.n, (const uint8_t *)wp.data, (size_t)wp.n * sizeof(float)},
-    };
-    if (!channel_prep) /* the section exists only with the feature: older files stay as they were */
-        sec[4] = sec[5];
-    const int n_sec = channel_prep ? 6 : 5;
-    size_t offs[6], pos = align64(SNN_HDR_SIZE + n_sec * SNN_SEC_ENTRY_SIZE);
+    } sec[8];
+    int n_sec = 0;
+#define SECTION(TAG, COUNT, DATA, SIZE) \
+    sec[n_sec].tag = TAG, sec[n_sec].count = COUNT, sec[n_sec].data = DATA, sec[n_sec].size = SIZE, n_sec++
+    SECTION(SNN_TAG_META, 1, meta, SNN_META_SIZE);
+    SECTION(SNN_TAG_LAYR, nl, layr, (size_t)nl * SNN_LAYER_SIZE);
+    SECTION(SNN_TAG_PROJ, np, proj, (size_t)np * SNN_PROJ_SIZE);
+    SECTION(SNN_TAG_NAME, nl, names, (size_t)nl * SNN_NAME_SIZE);
+    /* Sections that exist only with their feature: older files stay as they were. */
+    if (channel_prep)
+        SECTION(SNN_TAG_PREP, pc, (const uint8_t *)prep, (size_t)pc * 2 * sizeof(float));
+    SECTION(SNN_TAG_WGHT, wp.n, (const uint8_t *)wp.data, (size_t)wp.n * sizeof(float));
+    if (integer) {
+        size_t es = net->weight_dtype == SNN_DTYPE_I8 ? 1 : 2;
+        SECTION(SNN_TAG_QWGT, (uint32_t)(qw.n / es), qw.data, qw.n);
+        SECTION(SNN_TAG_QPAR, (uint32_t)(qp.n / 4), qp.data, qp.n);
+    }
+#undef SECTION
+    size_t offs[8], pos = align64(SNN_HDR_SIZE + (size_t)n_sec * SNN_SEC_ENTRY_SIZE);
     for (int i = 0; i < n_sec; i++) {
         offs[i] = pos;
         pos = align64(pos + sec[i].size);
@@ -168,7 +249,7 @@ snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn
         goto nomem;
     memcpy(buf + SNN_HDR_MAGIC, SNN_MAGIC, SNN_MAGIC_LEN);
     wr16(buf + SNN_HDR_MAJOR, SNN_VERSION_MAJOR);
-    wr16(buf + SNN_HDR_MINOR, channel_prep ? 3 : 2); /* the oldest minor that describes the file */
+    wr16(buf + SNN_HDR_MINOR, integer ? 4 : channel_prep ? 3 : 2); /* the oldest minor that describes the file */
     wr32(buf + SNN_HDR_HEADER_SIZE, SNN_HDR_SIZE);
     wr32(buf + SNN_HDR_N_SECTIONS, (uint32_t)n_sec);
     wr32(buf + SNN_HDR_TABLE_OFFSET, SNN_HDR_SIZE);
@@ -199,6 +280,8 @@ done:
     free(proj);
     free(names);
     free(wp.data);
+    free(qw.data);
+    free(qp.data);
     return st;
 }
 

@@ -11,8 +11,9 @@
 #define SNN_MAGIC "A2SNN\r\n\x1a" /* 8 bytes: catches text-mode and truncated transfers */
 #define SNN_MAGIC_LEN 8
 #define SNN_VERSION_MAJOR 1
-#define SNN_VERSION_MINOR 3 /* 1.1: TTFS coding (SNN_FEATURE_TTFS); 1.2: signed spikes;
-                              * 1.3: per-channel preprocessing (PREP, SNN_FEATURE_CHANNEL_PREP) */
+#define SNN_VERSION_MINOR 4 /* 1.1: TTFS coding (SNN_FEATURE_TTFS); 1.2: signed spikes;
+                              * 1.3: per-channel preprocessing (PREP, SNN_FEATURE_CHANNEL_PREP);
+                              * 1.4: integer weights and membranes (SNN_FEATURE_INT) */
 #define SNN_ALIGN 64 /* every section starts on a multiple of this */
 
 /* Header: 64 bytes at offset 0. */
@@ -42,6 +43,8 @@ enum {
     SNN_TAG_WGHT = 0x54484757, /* "WGHT" */
     SNN_TAG_NAME = 0x454d414e, /* "NAME" */
     SNN_TAG_PREP = 0x50455250, /* "PREP", 1.3: per-channel mean and std of the input */
+    SNN_TAG_QWGT = 0x54475751, /* "QWGT", 1.4: int8 or int16 weights (META weight type) */
+    SNN_TAG_QPAR = 0x52415051, /* "QPAR", 1.4: int32 bias, threshold, initial membrane */
 };
 
 /* META: one 256-byte record. */
@@ -66,9 +69,11 @@ enum {
 #define SNN_META_PERCENTILE 68  /* f32 */
 #define SNN_META_CALIB_COUNT 72 /* u32 */
 #define SNN_META_SHA256 76      /* u8[32]: SHA-256 of the source ONNX file */
-#define SNN_META_WEIGHT_DTYPE 108 /* u32: SNN_DTYPE_F32 (room for f16/int8) */
+#define SNN_META_WEIGHT_DTYPE 108 /* u32: SNN_DTYPE_F32; I16 or I8 with SNN_FEATURE_INT */
 #define SNN_META_TTFS_IN_LO 112 /* f32, 1.1, TTFS: input value that spikes at its window's end */
 #define SNN_META_TTFS_IN_HI 116 /* f32, 1.1, TTFS: input value that spikes at its window's start */
+#define SNN_META_INPUT_FRAC 120 /* u32, 1.4, integer files: fractional bits of the direct input,
+                                 * x_q = round(x * 2^frac) (at most SNN_MAX_INPUT_FRAC) */
 
 /* LAYR: n_layers records of 64 bytes. Layer i writes buffer i + 1; buffer 0 is the input. */
 #define SNN_LAYER_SIZE 64
@@ -90,6 +95,10 @@ enum {
 #define SNN_LAYER_PL 50
 #define SNN_LAYER_PB 52
 #define SNN_LAYER_PR 54
+#define SNN_LAYER_QPARAM 56     /* u32, 1.4, NEURON of an integer file: offset (int32s) in QPAR of
+                                 * C biases, C thresholds, C initial membranes, in the layer's units */
+#define SNN_LAYER_UNIT 60       /* u32, 1.4, NEURON of an integer file: offset (floats) in WGHT of
+                                 * the C membrane units: channel c's integer 1 is unit[c] in float */
 
 enum { SNN_LAYER_NEURON = 1, SNN_LAYER_MAXPOOL = 2, SNN_LAYER_CONCAT = 3 };
 enum { SNN_LAYER_F_OUTPUT = 1u << 0 }; /* integrates without spiking; its membrane is the readout */
@@ -131,11 +140,13 @@ enum {
     SNN_FEATURE_SIGNED = 1u << 1, /* 1.2: hidden neurons also emit -1 spikes (rate coding) */
 };
 #define SNN_FEATURE_CHANNEL_PREP (1u << 2) /* 1.3: a PREP section replaces META's mean and std */
-#define SNN_FEATURES_KNOWN (SNN_FEATURE_TTFS | SNN_FEATURE_SIGNED | SNN_FEATURE_CHANNEL_PREP)
+#define SNN_FEATURE_INT (1u << 3) /* 1.4: int8/int16 weights in QWGT, int32 membranes; rate coding */
+#define SNN_FEATURES_KNOWN \
+    (SNN_FEATURE_TTFS | SNN_FEATURE_SIGNED | SNN_FEATURE_CHANNEL_PREP | SNN_FEATURE_INT)
 enum { SNN_RESET_SUBTRACT = 0, SNN_RESET_ZERO = 1 };
 enum { SNN_READOUT_MEMBRANE = 0, SNN_READOUT_SPIKES = 1 };
 enum { SNN_NORM_MODEL = 0, SNN_NORM_MAX = 1, SNN_NORM_PERCENTILE = 2, SNN_NORM_CHANNEL = 3 };
-enum { SNN_DTYPE_F32 = 0 };
+enum { SNN_DTYPE_F32 = 0, SNN_DTYPE_I16 = 1, SNN_DTYPE_I8 = 2 };
 
 /* PREP (1.3, with SNN_FEATURE_CHANNEL_PREP): count = input_c; input_c float32 means, then
  * input_c float32 stds: x = (raw * scale - mean[c]) / std[c] for the values of channel c. */
@@ -148,5 +159,9 @@ enum { SNN_DTYPE_F32 = 0 };
 #define SNN_MAX_PROJ 256
 #define SNN_MAX_NEURONS (1u << 26) /* per buffer */
 #define SNN_MAX_RESOLUTION (1u << 20) /* TTFS steps per layer window */
+/* Integer files (1.4): bounds that keep every sum inside int32 and int64 (docs/snn-format.md). */
+#define SNN_MAX_INPUT_FRAC 16          /* fractional bits of the direct input */
+#define SNN_MAX_INPUT_Q (1 << 20)      /* |x_q| is clamped to this */
+#define SNN_MAX_QPARAM (1 << 24)       /* |bias|, threshold and |initial membrane| */
 
 #endif

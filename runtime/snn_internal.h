@@ -8,6 +8,22 @@
 
 #include "snn_runtime.h"
 
+/* The two simulations behind the state API (snn_state.c): float files (snn_sim.c) and
+ * integer files (snn_qsim.c). */
+size_t snn_fsim_mem_size(const snn_model *m);
+snn_rt_status snn_fsim_init(snn_state *s, const snn_model *m, void *mem, size_t mem_size);
+void snn_fsim_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed);
+void snn_fsim_step(snn_state *s);
+const float *snn_fsim_output(const snn_state *s);
+int snn_fsim_predict(const snn_state *s);
+size_t snn_qsim_mem_size(const snn_model *m);
+snn_rt_status snn_qsim_init(snn_state *s, const snn_model *m, void *mem, size_t mem_size);
+void snn_qsim_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed);
+void snn_qsim_step(snn_state *s);
+const float *snn_qsim_output(const snn_state *s);
+const int32_t *snn_qsim_output_q(const snn_state *s);
+int snn_qsim_predict(const snn_state *s);
+
 /* The scatter is inlined at every call so that value, 1 or -1 for a spike, folds into an
  * add or a subtract; partial inlining would leave a multiply per weight. */
 #if defined(__GNUC__)
@@ -28,6 +44,18 @@ static inline uint32_t snn_ctz(uint32_t x)
         n++;
     }
     return n;
+#endif
+}
+
+/* Number of set bits of x. */
+static inline uint32_t snn_popcount(uint32_t x)
+{
+#if defined(__GNUC__)
+    return (uint32_t)__builtin_popcount(x);
+#else
+    x = x - ((x >> 1) & 0x55555555u);
+    x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+    return (((x + (x >> 4)) & 0x0f0f0f0fu) * 0x01010101u) >> 24;
 #endif
 }
 

@@ -93,9 +93,12 @@ static uint32_t window_out(uint32_t in, uint32_t k, uint32_t s, uint32_t d, uint
     return (uint32_t)((span - ext) / s + 1);
 }
 
-static snn_rt_status read_sections(const uint8_t *b, size_t len, section *meta, section *layr,
-                                   section *proj, section *wght, section *name, section *prep,
-                                   snn_rt_diag *d)
+/* The sections a reader knows; others are skipped. */
+typedef struct {
+    section meta, layr, proj, wght, name, prep, qwgt, qpar;
+} sections;
+
+static snn_rt_status read_sections(const uint8_t *b, size_t len, sections *x, snn_rt_diag *d)
 {
     uint32_t n_sec = rd32(b + SNN_HDR_N_SECTIONS);
     if (rd32(b + SNN_HDR_HEADER_SIZE) != SNN_HDR_SIZE || rd32(b + SNN_HDR_TABLE_OFFSET) != SNN_HDR_SIZE)
@@ -132,21 +135,23 @@ static snn_rt_status read_sections(const uint8_t *b, size_t len, section *meta, 
         if (snn_crc32(0, s.p, (size_t)s.size) != rd32(e + SNN_SEC_CRC)) /* size <= len, checked */
             return FAIL(d, SNN_RT_ERR_CRC, (int64_t)s.offset, "section %" PRIu32 " checksum mismatch (file corrupt)", i);
         all[i] = s;
-        section *dst = tag == SNN_TAG_META ? meta : tag == SNN_TAG_LAYR ? layr : tag == SNN_TAG_PROJ ? proj
-                     : tag == SNN_TAG_WGHT ? wght : tag == SNN_TAG_NAME ? name
-                     : tag == SNN_TAG_PREP ? prep : NULL;
+        section *dst = tag == SNN_TAG_META ? &x->meta : tag == SNN_TAG_LAYR ? &x->layr
+                     : tag == SNN_TAG_PROJ ? &x->proj : tag == SNN_TAG_WGHT ? &x->wght
+                     : tag == SNN_TAG_NAME ? &x->name : tag == SNN_TAG_PREP ? &x->prep
+                     : tag == SNN_TAG_QWGT ? &x->qwgt : tag == SNN_TAG_QPAR ? &x->qpar : NULL;
         if (!dst)
             continue; /* unknown section: skipped, as the spec allows */
         if (dst->present)
             return FAIL(d, SNN_RT_ERR_FORMAT, eoff, "section tag 0x%08" PRIx32 " appears twice", tag);
         *dst = s;
     }
-    if (!meta->present || !layr->present || !proj->present || !wght->present)
+    if (!x->meta.present || !x->layr.present || !x->proj.present || !x->wght.present)
         return FAIL(d, SNN_RT_ERR_FORMAT, SNN_HDR_SIZE, "a required section (META, LAYR, PROJ, WGHT) is missing");
-    if (meta->size < SNN_META_SIZE || layr->size != (uint64_t)layr->count * SNN_LAYER_SIZE ||
-        proj->size != (uint64_t)proj->count * SNN_PROJ_SIZE || wght->size != (uint64_t)wght->count * 4 ||
-        (name->present && name->size != (uint64_t)name->count * SNN_NAME_SIZE) ||
-        (prep->present && prep->size != (uint64_t)prep->count * 8))
+    if (x->meta.size < SNN_META_SIZE || x->layr.size != (uint64_t)x->layr.count * SNN_LAYER_SIZE ||
+        x->proj.size != (uint64_t)x->proj.count * SNN_PROJ_SIZE || x->wght.size != (uint64_t)x->wght.count * 4 ||
+        (x->name.present && x->name.size != (uint64_t)x->name.count * SNN_NAME_SIZE) ||
+        (x->prep.present && x->prep.size != (uint64_t)x->prep.count * 8) ||
+        (x->qpar.present && x->qpar.size != (uint64_t)x->qpar.count * 4))
         return FAIL(d, SNN_RT_ERR_FORMAT, SNN_HDR_SIZE, "a section's size does not match its record count");
     return SNN_RT_OK;
 }
@@ -243,15 +248,46 @@ static snn_rt_status read_meta(snn_model *m, const section *s, const section *la
                     "signed spikes need rate coding with reset by subtraction");
     if (ttfs && m->readout != SNN_READOUT_MEMBRANE)
         return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_META_READOUT, "a TTFS file reads out the membrane");
-    if (rd32(p + SNN_META_WEIGHT_DTYPE) != SNN_DTYPE_F32)
-        return FAIL(d, SNN_RT_ERR_VERSION, o + SNN_META_WEIGHT_DTYPE, "weight type %" PRIu32 " is not float32",
-                    rd32(p + SNN_META_WEIGHT_DTYPE));
+    m->weight_dtype = rd32(p + SNN_META_WEIGHT_DTYPE);
+    bool integer = m->features & SNN_FEATURE_INT;
+    if (m->weight_dtype > SNN_DTYPE_I8)
+        return FAIL(d, SNN_RT_ERR_VERSION, o + SNN_META_WEIGHT_DTYPE, "weight type %" PRIu32 " is unknown",
+                    m->weight_dtype);
+    if (integer != (m->weight_dtype != SNN_DTYPE_F32) || (integer && ttfs))
+        return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_META_WEIGHT_DTYPE,
+                    "weight type %" PRIu32 " does not match the integer feature bit (integer files are "
+                    "rate-coded)", m->weight_dtype);
+#ifdef SNN_NO_FLOAT
+    if (!integer)
+        return FAIL(d, SNN_RT_ERR_VERSION, o + SNN_META_WEIGHT_DTYPE,
+                    "the file has float32 weights and this runtime was built for integer files only "
+                    "(SNN_NO_FLOAT)");
+#endif
+    m->input_frac = integer ? rd32(p + SNN_META_INPUT_FRAC) : 0;
+    if (m->input_frac > SNN_MAX_INPUT_FRAC)
+        return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_META_INPUT_FRAC, "input fraction bits %" PRIu32 " (at most %d)",
+                    m->input_frac, SNN_MAX_INPUT_FRAC);
     /* TTFS: steps is the resolution per layer window, 0 for exact spike times. */
     bool steps_ok = ttfs ? m->steps <= SNN_MAX_RESOLUTION : m->steps != 0;
     if (m->coding > SNN_CODING_TTFS || m->reset > SNN_RESET_ZERO || m->readout > SNN_READOUT_SPIKES ||
         !steps_ok || !(m->v_init >= 0.0f && m->v_init <= 1.0f))
         return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_META_CODING,
                     "coding, reset, readout, steps or v_init out of range");
+    return SNN_RT_OK;
+}
+
+/* QWGT and QPAR (1.4): present exactly in integer files; QWGT's size is its count of weights
+ * of the file's type. */
+static snn_rt_status read_qsections(const snn_model *m, const section *qw, const section *qp, snn_rt_diag *d)
+{
+    bool want = m->features & SNN_FEATURE_INT;
+    if (want != qw->present || want != qp->present)
+        return FAIL(d, SNN_RT_ERR_FORMAT, SNN_HDR_SIZE,
+                    want ? "an integer file without its QWGT or QPAR section"
+                         : "a QWGT or QPAR section without the integer feature bit");
+    if (want && qw->size != (uint64_t)qw->count * (m->weight_dtype == SNN_DTYPE_I8 ? 1 : 2))
+        return FAIL(d, SNN_RT_ERR_FORMAT, (int64_t)qw->offset,
+                    "QWGT's size does not match its count of weights");
     return SNN_RT_OK;
 }
 
@@ -274,7 +310,7 @@ static bool weights_ok(const float *w, uint32_t n)
 }
 
 static snn_rt_status read_proj(snn_model *m, uint32_t i, const section *s, const section *wg,
-                               snn_rt_diag *d)
+                               const section *qw, snn_rt_diag *d)
 {
     const uint8_t *p = s->p + (size_t)i * SNN_PROJ_SIZE;
     int64_t o = (int64_t)s->offset + (int64_t)i * SNN_PROJ_SIZE;
@@ -293,6 +329,22 @@ static snn_rt_status read_proj(snn_model *m, uint32_t i, const section *s, const
     pj->src_w = rd32(p + SNN_PROJ_SRC_W);
     if (pj->kind < SNN_PROJ_DENSE || pj->kind > SNN_PROJ_COPY)
         return FAIL(d, SNN_RT_ERR_FORMAT, o, "projection %" PRIu32 " has unknown kind %" PRIu32 "", i, pj->kind);
+    pj->w = NULL, pj->w8 = NULL, pj->w16 = NULL;
+    if (m->features & SNN_FEATURE_INT) { /* QWGT holds them, in elements of the weight type */
+        if (woff > qw->count || pj->n_w > qw->count - woff)
+            return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_PROJ_WEIGHTS,
+                        "projection %" PRIu32 ": weights [%" PRIu32 ", +%" PRIu32 ") outside the %" PRIu32 " in QWGT",
+                        i, woff, pj->n_w, qw->count);
+        if (m->weight_dtype == SNN_DTYPE_I8)
+            pj->w8 = (const int8_t *)(const void *)qw->p + woff;
+        else
+            pj->w16 = (const int16_t *)(const void *)qw->p + woff;
+        return SNN_RT_OK;
+    }
+#ifdef SNN_NO_FLOAT
+    (void)wg;
+    return SNN_RT_OK;
+#else
     if (woff > wg->count || pj->n_w > wg->count - woff)
         return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_PROJ_WEIGHTS,
                     "projection %" PRIu32 ": weights [%" PRIu32 ", +%" PRIu32 ") outside the %" PRIu32 " weights", i, woff, pj->n_w, wg->count);
@@ -301,6 +353,7 @@ static snn_rt_status read_proj(snn_model *m, uint32_t i, const section *s, const
         return FAIL(d, SNN_RT_ERR_FORMAT, (int64_t)wg->offset + (int64_t)woff * 4,
                     "projection %" PRIu32 " has a NaN or infinite weight", i);
     return SNN_RT_OK;
+#endif
 }
 
 /* Checks that need the owning layer: source order and shapes, weight counts. */
@@ -360,8 +413,35 @@ static snn_rt_status check_proj(const snn_model *m, uint32_t li, uint32_t i, snn
     return SNN_RT_OK;
 }
 
+/* Integer files: a neuron layer's int32 bias, threshold and initial membrane (QPAR) and its
+ * float units (WGHT), each C values, within the bounds that keep sums in range. */
+static snn_rt_status read_qparams(snn_layer *L, uint32_t i, const uint8_t *p, int64_t o, const section *wg,
+                                  const section *qp, snn_rt_diag *d)
+{
+    uint32_t qoff = rd32(p + SNN_LAYER_QPARAM), uoff = rd32(p + SNN_LAYER_UNIT);
+    if (qoff > qp->count || L->c > (qp->count - qoff) / 3 || uoff > wg->count || L->c > wg->count - uoff)
+        return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_LAYER_QPARAM, "layer %" PRIu32 ": integer parameters or units outside "
+                    "QPAR and WGHT", i);
+    L->qbias = (const int32_t *)(const void *)qp->p + qoff;
+    L->qtheta = L->qbias + L->c;
+    L->qv0 = L->qtheta + L->c;
+    L->unit = (const float *)(const void *)wg->p + uoff;
+    for (uint32_t c = 0; c < L->c; c++) {
+        int32_t b = L->qbias[c], t = L->qtheta[c], v = L->qv0[c];
+        if (t < 1 || t > SNN_MAX_QPARAM || b < -SNN_MAX_QPARAM || b > SNN_MAX_QPARAM || v < -SNN_MAX_QPARAM ||
+            v > SNN_MAX_QPARAM)
+            return FAIL(d, SNN_RT_ERR_FORMAT, (int64_t)qp->offset + 4 * (int64_t)(qoff + c),
+                        "layer %" PRIu32 ", channel %" PRIu32 ": integer threshold not in [1, 2^24] or bias or "
+                        "initial membrane beyond +-2^24", i, c);
+        if (!(L->unit[c] > 0.0f) || !isfinite(L->unit[c]))
+            return FAIL(d, SNN_RT_ERR_FORMAT, (int64_t)wg->offset + 4 * (int64_t)(uoff + c),
+                        "layer %" PRIu32 ": unit %" PRIu32 " is not a positive finite number", i, c);
+    }
+    return SNN_RT_OK;
+}
+
 static snn_rt_status read_layer(snn_model *m, uint32_t i, const section *s, const section *wg,
-                                const section *nm, snn_rt_diag *d)
+                                const section *nm, const section *qp, snn_rt_diag *d)
 {
     const uint8_t *p = s->p + (size_t)i * SNN_LAYER_SIZE;
     int64_t o = (int64_t)s->offset + (int64_t)i * SNN_LAYER_SIZE;
@@ -399,6 +479,11 @@ static snn_rt_status read_layer(snn_model *m, uint32_t i, const section *s, cons
             if (!(L->threshold[c] > 0.0f) || !isfinite(L->threshold[c]))
                 return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_LAYER_THRESH,
                             "layer %" PRIu32 ": threshold %" PRIu32 " is not a positive finite number", i, c);
+        if (m->features & SNN_FEATURE_INT) {
+            snn_rt_status st = read_qparams(L, i, p, o, wg, qp, d);
+            if (st != SNN_RT_OK)
+                return st;
+        }
         break;
     }
     case SNN_LAYER_CONCAT:
@@ -472,17 +557,21 @@ snn_rt_status snn_model_load(snn_model *m, const void *buf, size_t len, snn_rt_d
     if (rd64(b + SNN_HDR_FILE_SIZE) != len)
         return FAIL(d, SNN_RT_ERR_FORMAT, SNN_HDR_FILE_SIZE, "file is %zu bytes, its header says %llu (truncated?)",
                     len, (unsigned long long)rd64(b + SNN_HDR_FILE_SIZE));
-    section meta = {0}, layr = {0}, proj = {0}, wght = {0}, name = {0}, prep = {0};
-    snn_rt_status st = read_sections(b, len, &meta, &layr, &proj, &wght, &name, &prep, d);
+    sections x;
+    memset(&x, 0, sizeof x);
+    snn_rt_status st = read_sections(b, len, &x, d);
+    const section meta = x.meta, layr = x.layr, proj = x.proj, wght = x.wght, name = x.name;
     if (st == SNN_RT_OK)
         st = read_meta(m, &meta, &layr, &proj, d);
     if (st == SNN_RT_OK)
-        st = read_prep(m, &prep, d);
+        st = read_prep(m, &x.prep, d);
+    if (st == SNN_RT_OK)
+        st = read_qsections(m, &x.qwgt, &x.qpar, d);
     m->buffer_size[0] = m->input_size;
     for (uint32_t i = 0; st == SNN_RT_OK && i < m->n_proj; i++)
-        st = read_proj(m, i, &proj, &wght, d);
+        st = read_proj(m, i, &proj, &wght, &x.qwgt, d);
     for (uint32_t i = 0; st == SNN_RT_OK && i < m->n_layers; i++)
-        st = read_layer(m, i, &layr, &wght, &name, d);
+        st = read_layer(m, i, &layr, &wght, &name, &x.qpar, d);
     if (st != SNN_RT_OK)
         return st;
     /* Each projection belongs to exactly one layer, in order. */
@@ -511,6 +600,11 @@ snn_rt_status snn_model_load(snn_model *m, const void *buf, size_t len, snn_rt_d
     if (out->kind != SNN_LAYER_NEURON || out->size != m->n_classes || m->n_classes == 0)
         return FAIL(d, SNN_RT_ERR_FORMAT, (int64_t)meta.offset + SNN_META_N_CLASSES,
                     "the output layer must be a neuron layer of n_classes (%" PRIu32 ") neurons", m->n_classes);
+    if (m->features & SNN_FEATURE_INT)
+        for (uint32_t k = 1; k < out->c; k++)
+            if (out->unit[k] != out->unit[0])
+                return FAIL(d, SNN_RT_ERR_FORMAT, (int64_t)layr.offset + (int64_t)m->output_layer * SNN_LAYER_SIZE,
+                            "the output layer's units differ between classes; its argmax compares integers");
     set_windows(m);
     return SNN_RT_OK;
 }

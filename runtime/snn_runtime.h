@@ -54,7 +54,9 @@ typedef struct {
 typedef struct {
     uint32_t kind;        /* SNN_PROJ_* */
     uint32_t source;      /* buffer index */
-    const float *w;       /* (n_w) layout per kind, see snn_format.h */
+    const float *w;       /* (n_w) layout per kind, see snn_format.h; NULL in integer files */
+    const int8_t *w8;     /* (n_w) integer files with SNN_DTYPE_I8, else NULL */
+    const int16_t *w16;   /* (n_w) integer files with SNN_DTYPE_I16, else NULL */
     uint32_t n_w;
     uint16_t kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, group;
     uint32_t src_c, src_h, src_w;
@@ -67,6 +69,10 @@ typedef struct {
     uint32_t proj_first, proj_count;
     const float *bias;      /* (c) NEURON */
     const float *threshold; /* (c) NEURON */
+    /* Integer files (SNN_FEATURE_INT), NEURON: the membrane of channel c counts in units of
+     * unit[c]; bias, threshold and initial membrane in those units. */
+    const int32_t *qbias, *qtheta, *qv0; /* (c) each */
+    const float *unit;                   /* (c) */
     uint32_t source;        /* MAXPOOL source buffer */
     uint16_t kh, kw, sh, sw, pt, pl, pb, pr;
     char name[SNN_NAME_SIZE];
@@ -81,6 +87,8 @@ typedef struct {
     uint32_t coding, steps, reset, readout, norm, calib_count, features;
     float v_init, ann_accuracy, percentile;
     float ttfs_in_lo, ttfs_in_hi; /* TTFS: input values spiking at the window's end and start */
+    uint32_t weight_dtype;        /* SNN_DTYPE_*: F32, or I16 / I8 with SNN_FEATURE_INT */
+    uint32_t input_frac;          /* integer files: direct input x_q = round(x * 2^input_frac) */
     uint8_t source_sha256[32];
     uint32_t n_layers, n_proj, output_layer;
     snn_layer layers[SNN_RT_MAX_LAYERS]; /* (n_layers) */
@@ -146,7 +154,23 @@ typedef struct {
     uint32_t t; /* steps done */
     snn_layer_stats *stats; /* (n_layers) */
     uint64_t input_spikes;  /* Poisson coding: input spikes so far */
+    /* Integer files (SNN_FEATURE_INT; runtime/snn_qsim.c). A step's spikes are bit sets, not
+     * index lists, and nothing per neuron is stored that a channel's table gives, so that the
+     * state takes about 4 to 8 bytes per neuron (docs/snn-format.md, "Memory"). */
+    int32_t *qv[SNN_RT_MAX_LAYERS];     /* per NEURON layer: membrane (size), layer's units */
+    int32_t *qk[SNN_RT_MAX_LAYERS];     /* per NEURON layer reading the input: bias + the
+                                         * direct-coded input's current (size), else NULL */
+    int16_t *qcount[SNN_RT_MAX_LAYERS + 1]; /* spike counts, where the float path keeps them */
+    uint32_t *bits[SNN_RT_MAX_LAYERS + 1];  /* per buffer: spiked this step, (size + 31) / 32 words */
+    uint32_t *neg_bits[SNN_RT_MAX_LAYERS + 1]; /* signed files: which spikes are -1 */
+    int32_t *x_q;                       /* (input_size) input, channel-last, x * 2^input_frac */
+    uint32_t div_c[SNN_RT_MAX_LAYERS + 1], div_w[SNN_RT_MAX_LAYERS + 1]; /* j / C and pos / W
+                                         * by multiplication (snn_qsim.c) */
+    float *out_f;                       /* (n_classes) the readout as floats */
 } snn_state;
+
+/* Integer files count spikes in 16 bits: a run stops advancing after this many steps. */
+#define SNN_MAX_INT_STEPS 32767
 
 size_t snn_state_mem_size(const snn_model *m);
 snn_rt_status snn_state_init(snn_state *s, const snn_model *m, void *mem, size_t mem_size);
@@ -173,8 +197,12 @@ snn_rt_status snn_state_run_ttfs(snn_state *s, const float *x, uint32_t resoluti
  * uint32_t as the largest buffer, all 0; they are 0 again on return. */
 uint32_t snn_state_max_spikes_per_neuron(const snn_state *s, uint32_t *scratch);
 
-/* Readout: the output layer's membrane (n_classes floats). */
+/* Readout: the output layer's membrane (n_classes floats; for an integer file the integer
+ * membrane times its unit). */
 const float *snn_state_output(const snn_state *s);
+/* Integer files: the output layer's integer membrane (n_classes), bit-identical on every
+ * target; NULL for a float file. */
+const int32_t *snn_state_output_q(const snn_state *s);
 /* argmax of the readout; ties go to the lower class. */
 int snn_state_predict(const snn_state *s);
 

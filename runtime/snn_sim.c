@@ -10,6 +10,7 @@
  * efficient event-driven networks for image classification", Front. Neurosci. 11:682).
  * Max-pooling gates spikes: an output passes the spike of the input in its window with the
  * most spikes so far (Rueckauer et al. 2017, sec. 2.2.2). */
+#ifndef SNN_NO_FLOAT /* a device build for integer files leaves the float simulation out */
 #include <math.h>
 #include <stdbool.h>
 #include <string.h>
@@ -158,16 +159,15 @@ static size_t layout(snn_state *s, const snn_model *m, uint8_t *mem)
     return off;
 }
 
-size_t snn_state_mem_size(const snn_model *m)
+size_t snn_fsim_mem_size(const snn_model *m)
 {
     snn_state tmp;
     return layout(&tmp, m, NULL) + MEM_ALIGN;
 }
 
-snn_rt_status snn_state_init(snn_state *s, const snn_model *m, void *mem, size_t mem_size)
+snn_rt_status snn_fsim_init(snn_state *s, const snn_model *m, void *mem, size_t mem_size)
 {
-    memset(s, 0, sizeof *s);
-    if (!mem || mem_size < snn_state_mem_size(m))
+    if (!mem || mem_size < snn_fsim_mem_size(m))
         return SNN_RT_ERR_ARG;
     uint8_t *base = mem;
     base += (MEM_ALIGN - (uintptr_t)base % MEM_ALIGN) % MEM_ALIGN;
@@ -210,31 +210,6 @@ snn_rt_status snn_state_init(snn_state *s, const snn_model *m, void *mem, size_t
     for (uint32_t b = 0; b <= m->n_layers; b++)
         s->pool_reads[b] = (uint8_t)maxpool_reads(m, b);
     return SNN_RT_OK;
-}
-
-/* The mean and 1/std of channel c; the same for every channel without PREP. */
-static void prep_of(const snn_model *m, uint32_t c, float *mean, float *inv)
-{
-    *mean = m->pre_mean_c ? m->pre_mean_c[c] : m->pre_mean;
-    *inv = 1.0f / (m->pre_std_c ? m->pre_std_c[c] : m->pre_std);
-}
-
-void snn_preprocess_u8(const snn_model *m, const uint8_t *raw, float *x)
-{
-    for (uint32_t i = 0; i < m->input_size; i++)
-        x[i] = (float)raw[i];
-    snn_preprocess_f32(m, x, x); /* element by element, so in place is fine */
-}
-
-void snn_preprocess_f32(const snn_model *m, const float *raw, float *x)
-{
-    uint32_t plane = m->input_h * m->input_w;
-    for (uint32_t c = 0; c < m->input_c; c++) {
-        float mean, inv;
-        prep_of(m, c, &mean, &inv);
-        for (uint32_t i = c * plane; i < (c + 1) * plane; i++)
-            x[i] = (raw[i] * m->pre_scale - mean) * inv;
-    }
 }
 
 /* xorshift64* (Vigna 2016): a small, seedable generator with no global state. */
@@ -281,7 +256,7 @@ static void wheel_insert(snn_state *s, uint32_t i, uint32_t j, uint32_t t)
     s->wheel[i][slot] = j;
 }
 
-void snn_state_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed)
+void snn_fsim_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed)
 {
     const snn_model *m = s->m;
     snn_input_to_hwc(s, x);
@@ -604,7 +579,7 @@ static void maxpool(snn_state *s, uint32_t i)
     s->n_spikes[i + 1] = n;
 }
 
-void snn_state_step(snn_state *s)
+void snn_fsim_step(snn_state *s)
 {
     const snn_model *m = s->m;
     if (s->coding == SNN_CODING_POISSON) {
@@ -673,15 +648,15 @@ void snn_state_step(snn_state *s)
     s->t++;
 }
 
-const float *snn_state_output(const snn_state *s)
+const float *snn_fsim_output(const snn_state *s)
 {
     return s->v[s->m->output_layer];
 }
 
-int snn_state_predict(const snn_state *s)
+int snn_fsim_predict(const snn_state *s)
 {
     const snn_model *m = s->m;
-    const float *v = snn_state_output(s);
+    const float *v = snn_fsim_output(s);
     const float *cnt = s->count[m->n_layers];
     bool by_count = m->readout == SNN_READOUT_SPIKES;
     int best = 0;
@@ -693,3 +668,5 @@ int snn_state_predict(const snn_state *s)
     }
     return best;
 }
+
+#endif /* SNN_NO_FLOAT */

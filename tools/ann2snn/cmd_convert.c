@@ -54,9 +54,24 @@ static void usage(FILE *f)
             "      --headroom F         multiply every hidden layer's scale by F >= 1, leaving room\n"
             "                           for values above the calibration set's (default 1)\n"
             "      --report FILE        write per-layer scales, thresholds and statistics as JSON\n"
+            "      --precision P        float32 (default) | int16 | int8: integer files hold int16\n"
+            "                           or int8 weights (per output channel) and int32 membranes,\n"
+            "                           and run integer-only (rate coding; docs/snn-format.md)\n"
             "      --threads N          calibration workers (default: every core); the file is the\n"
             "                           same for every N\n"
             "  -h, --help               this help\n");
+}
+
+/* The largest |(b * scale - mean) / std| over raw bytes b in 0..255 and every channel. */
+static float raw_byte_absmax(const snn_preprocess *pp)
+{
+    int nc = pp->channels > 1 ? pp->channels : 1;
+    float m = 0.0f;
+    for (int k = 0; k < nc; k++) {
+        float mean = pp->channels > 1 ? pp->mean_c[k] : pp->mean, std = pp->channels > 1 ? pp->std_c[k] : pp->std;
+        m = fmaxf(m, fmaxf(fabsf((255.0f * pp->scale - mean) / std), fabsf(mean / std)));
+    }
+    return m;
 }
 
 static int parse_norm(const char *s, snn_build_opts *o)
@@ -250,11 +265,13 @@ int cmd_convert(int argc, char **argv)
         {"resolution", required_argument, NULL, 'T'}, {"headroom", required_argument, NULL, 'H'},
         {"report", required_argument, NULL, 'j'}, {"spikes", required_argument, NULL, 'P'},
         {"threads", required_argument, NULL, 'W'}, {"help", no_argument, NULL, 'h'},
+        {"precision", required_argument, NULL, 'Q'},
         {NULL, 0, NULL, 0},
     };
     const char *out_path = NULL, *calib_path = NULL, *report = NULL;
     long long calib_count = 1000, steps = -1, threads = snn_cpu_count();
     int norm_set = 0, spikes_set = 0;
+    uint32_t precision = SNN_DTYPE_F32;
     cli_prep_opts prep;
     cli_prep_opts_init(&prep);
     snn_build_opts bo;
@@ -304,6 +321,12 @@ int cmd_convert(int argc, char **argv)
             if (!cli_parse_float("--headroom", optarg, &bo.headroom)) return EXIT_BAD_INPUT;
             if (!(bo.headroom >= 1.0f && bo.headroom <= 1000.0f)) { fprintf(stderr, "ann2snn: --headroom must be in [1, 1000]\n"); return EXIT_BAD_INPUT; }
             break;
+        case 'Q':
+            if (strcmp(optarg, "float32") == 0) precision = SNN_DTYPE_F32;
+            else if (strcmp(optarg, "int16") == 0) precision = SNN_DTYPE_I16;
+            else if (strcmp(optarg, "int8") == 0) precision = SNN_DTYPE_I8;
+            else { fprintf(stderr, "ann2snn: --precision: '%s' is not float32, int16 or int8\n", optarg); return EXIT_BAD_INPUT; }
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return EXIT_BAD_INPUT;
         }
@@ -318,6 +341,10 @@ int cmd_convert(int argc, char **argv)
             return EXIT_BAD_INPUT;
         }
         bo.signed_spikes = 0;
+    }
+    if (bo.coding == SNN_CODING_TTFS && precision != SNN_DTYPE_F32) {
+        fprintf(stderr, "ann2snn: --precision int16/int8 files are rate-coded; TTFS runs in float32\n");
+        return EXIT_BAD_INPUT;
     }
     if (bo.coding == SNN_CODING_TTFS) {
         if (!norm_set) { /* no clipping where calibration reaches: exact on those values */
@@ -343,6 +370,7 @@ int cmd_convert(int argc, char **argv)
         out_path = default_out;
     }
     double t0 = cli_now_s();
+    float input_absmax = 0.0f; /* the largest |preprocessed input| an integer file represents */
     int rc = EXIT_BAD_INPUT;
     snn_diag diag;
     snn_diag_clear(&diag);
@@ -416,7 +444,11 @@ int cmd_convert(int argc, char **argv)
          * build's default); float data take the calibration range. */
         if (!ds.from_uint8 && in_lo < in_hi)
             bo.input_lo = in_lo, bo.input_hi = in_hi;
+        if (in_lo <= in_hi)
+            input_absmax = fmaxf(fabsf(in_lo), fabsf(in_hi));
     }
+    if (!calib_path || ds.from_uint8) /* raw bytes: their whole range, not only the samples' */
+        input_absmax = fmaxf(input_absmax, raw_byte_absmax(&pp));
     g.pre_scale = pp.scale, g.pre_mean = pp.mean, g.pre_std = pp.std;
     g.pre_channels = pp.channels;
     for (int k = 0; k < pp.channels; k++)
@@ -424,6 +456,10 @@ int cmd_convert(int argc, char **argv)
     double t_cal = cli_now_s();
     st = snn_build(&g, calib_path ? &cs : NULL, &bo, &net, &diag);
     if (st != SNN_OK) {
+        rc = cli_report(model, st, &diag);
+        goto done;
+    }
+    if (precision != SNN_DTYPE_F32 && (st = snn_net_quantize(&net, precision, input_absmax, &diag)) != SNN_OK) {
         rc = cli_report(model, st, &diag);
         goto done;
     }
@@ -456,6 +492,8 @@ int cmd_convert(int argc, char **argv)
         printf("=%g", (double)net.percentile);
     printf(" on %u samples", net.calib_count);
     printf(net.coding == SNN_CODING_TTFS ? "; coding ttfs" : net.signed_spikes ? "; signed spikes" : "; positive spikes");
+    if (precision != SNN_DTYPE_F32)
+        printf("; %s", precision == SNN_DTYPE_I8 ? "int8" : "int16");
     printf("; %.3f s (calibration %.3f s)\n", t_end - t0, t_cal - t0);
     rc = 0;
 done:

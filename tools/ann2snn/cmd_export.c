@@ -154,17 +154,17 @@ static int write_project(const char *model_path, const char *dir, const snn_mode
         put(&c, "%s%u,%s", i % 20 ? "" : "    ", file[i], i % 20 == 19 || i + 1 == len ? "\n" : "");
     put(&c, "};\n");
 
-    /* The structures sized for this model's layers and projections, and TTFS left out of a
-     * rate-coded model. */
-    char defines[160];
-    snprintf(defines, sizeof defines, "-DSNN_RT_MAX_LAYERS=%u -DSNN_RT_MAX_PROJ=%u%s", m->n_layers,
-             m->n_proj ? m->n_proj : 1u, ttfs ? "" : " -DSNN_NO_TTFS");
+    /* The structures sized for this model's layers and projections; TTFS left out of a
+     * rate-coded model, the float simulation out of an integer one. */
+    bool integer = m->features & SNN_FEATURE_INT;
+    char defines[160], sources[256];
+    snprintf(defines, sizeof defines, "-DSNN_RT_MAX_LAYERS=%u -DSNN_RT_MAX_PROJ=%u%s%s", m->n_layers,
+             m->n_proj ? m->n_proj : 1u, ttfs ? "" : " -DSNN_NO_TTFS", integer ? " -DSNN_NO_FLOAT" : "");
+    snprintf(sources, sizeof sources, "runtime/snn_model.c runtime/snn_state.c %s runtime/snn_crc32.c%s",
+             integer ? "runtime/snn_qsim.c" : "runtime/snn_sim.c runtime/snn_qsim.c",
+             ttfs ? " runtime/snn_ttfs.c" : "");
     const char *keys[] = {"@RUNTIME_SOURCES@", "@DEFINES@"};
-    const char *values[] = {
-        ttfs ? "runtime/snn_model.c runtime/snn_sim.c runtime/snn_crc32.c runtime/snn_ttfs.c"
-             : "runtime/snn_model.c runtime/snn_sim.c runtime/snn_crc32.c",
-        defines,
-    };
+    const char *values[] = {sources, defines};
     text mk = {0}, mainc = {0};
     put_template(&mk, embedded("Makefile.in"), keys, values, 2);
     put_template(&mainc, embedded("main.c.in"), keys, values, 0);

@@ -1,0 +1,667 @@
+/* The rate-coded simulation of integer files (SNN_FEATURE_INT): int8 or int16 weights, int32
+ * membranes, spikes as bit sets. The step loop only adds, compares and subtracts integers, so
+ * it gives the same membranes, bit for bit, on every compiler and target.
+ *
+ * Units. The membrane of channel c of a layer counts in units of unit[c] (float): the
+ * converter chose unit[c] so that the largest weight into the channel is the weight type's
+ * largest integer (per output channel, symmetric), and wrote the bias, the threshold and the
+ * initial membrane in the same unit (docs/snn-format.md). A spike carries the value 1, so its
+ * effect is its integer weight, whatever the source's unit. Several projections into one layer
+ * (a residual Add) share the layer's units. The output layer has one unit for all classes, so
+ * its argmax compares integers.
+ *
+ * The direct-coded input is the only analog value: it is quantised once per inference to
+ * x_q = round(x * 2^input_frac), clamped to +-SNN_MAX_INPUT_Q, and each neuron that reads it
+ * gets the constant current bias + round(sum(w * x_q) / 2^input_frac), summed in 64 bits
+ * neuron by neuron (a gather, so no 64-bit array is needed).
+ *
+ * The neuron model, max-pool and concat are those of snn_sim.c. Membrane arithmetic wraps
+ * modulo 2^32 (done in unsigned, so it is defined): a converted file stays far from it. */
+#include <math.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "snn_runtime.h"
+#include "snn_internal.h"
+
+#define MEM_ALIGN 16
+
+static size_t align_up(size_t n)
+{
+    return (n + MEM_ALIGN - 1) / MEM_ALIGN * MEM_ALIGN;
+}
+
+static inline int32_t wrap_add(int32_t a, int32_t b)
+{
+    return (int32_t)((uint32_t)a + (uint32_t)b);
+}
+
+/* Division of n < 2^26 by a divisor d < 2^26 as a multiply and a shift: with l = ceil(log2 d)
+ * and m = ceil(2^(26 + l) / d), n / d = (n * m) >> (26 + l) (Granlund and Montgomery 1994,
+ * "Division by invariant integers using multiplication", PLDI, theorem 4.2). m < 2^27, so
+ * n * m < 2^53, and the pair packs into one word as m << 5 | l. */
+static uint32_t div_pack(uint32_t d)
+{
+    uint32_t l = 0;
+    while ((1u << l) < d)
+        l++;
+    uint64_t m = (((uint64_t)1 << (26 + l)) + d - 1) / d;
+    return (uint32_t)m << 5 | l;
+}
+
+static inline uint32_t qdiv(uint32_t packed, uint32_t n)
+{
+    return (uint32_t)(((uint64_t)n * (packed >> 5)) >> (26 + (packed & 31)));
+}
+
+static int maxpool_reads(const snn_model *m, uint32_t b)
+{
+    for (uint32_t i = 0; i < m->n_layers; i++)
+        if (m->layers[i].kind == SNN_LAYER_MAXPOOL && m->layers[i].source == b)
+            return 1;
+    return 0;
+}
+
+static int reads_input(const snn_model *m, uint32_t i)
+{
+    const snn_layer *L = &m->layers[i];
+    if (L->kind != SNN_LAYER_NEURON)
+        return 0;
+    for (uint32_t k = L->proj_first; k < L->proj_first + L->proj_count; k++)
+        if (m->proj[k].source == 0)
+            return 1;
+    return 0;
+}
+
+static int input_only(const snn_model *m, uint32_t i)
+{
+    const snn_layer *L = &m->layers[i];
+    if (L->kind != SNN_LAYER_NEURON || (L->flags & SNN_LAYER_F_OUTPUT))
+        return 0;
+    for (uint32_t k = L->proj_first; k < L->proj_first + L->proj_count; k++)
+        if (m->proj[k].source != 0)
+            return 0;
+    return 1;
+}
+
+/* Counts as snn_sim.c keeps them: max-pool sources and outputs, signed neuron layers, and the
+ * output (spike-count readout). */
+static int needs_count(const snn_model *m, uint32_t b)
+{
+    if (b == m->n_layers)
+        return 1;
+    if (b > 0 && m->layers[b - 1].kind == SNN_LAYER_MAXPOOL)
+        return 1;
+    if (b > 0 && m->layers[b - 1].kind == SNN_LAYER_NEURON && (m->features & SNN_FEATURE_SIGNED))
+        return 1;
+    return maxpool_reads(m, b);
+}
+
+/* A signed layer fed only by the input needs its counts under Poisson coding, and its
+ * per-neuron current only under direct coding: the two share memory (int16 counts in the
+ * int32 currents' space) unless a max-pool reads the counts. */
+static int count_in_k(const snn_model *m, uint32_t i)
+{
+    return input_only(m, i) && !maxpool_reads(m, i + 1);
+}
+
+static uint32_t words(uint32_t n)
+{
+    return (n + 31) / 32;
+}
+
+static size_t layout(snn_state *s, const snn_model *m, uint8_t *mem)
+{
+    size_t off = 0;
+#define TAKE(ptr, type, n)                                                                  \
+    do {                                                                                   \
+        if (mem)                                                                           \
+            ptr = (type *)(void *)(mem + off);                                             \
+        off += align_up((size_t)(n) * sizeof(type));                                       \
+    } while (0)
+    bool signed_f = m->features & SNN_FEATURE_SIGNED;
+    for (uint32_t b = 0; b <= m->n_layers; b++) {
+        TAKE(s->bits[b], uint32_t, words(m->buffer_size[b]));
+        if (signed_f)
+            TAKE(s->neg_bits[b], uint32_t, words(m->buffer_size[b]));
+    }
+    for (uint32_t i = 0; i < m->n_layers; i++) {
+        const snn_layer *L = &m->layers[i];
+        if (L->kind != SNN_LAYER_NEURON)
+            continue;
+        TAKE(s->qv[i], int32_t, L->size);
+        if (reads_input(m, i))
+            TAKE(s->qk[i], int32_t, L->size);
+    }
+    for (uint32_t b = 1; b <= m->n_layers; b++) {
+        if (!needs_count(m, b))
+            continue;
+        if (b < m->n_layers && count_in_k(m, b - 1)) {
+            if (mem)
+                s->qcount[b] = (int16_t *)(void *)s->qk[b - 1];
+        } else {
+            TAKE(s->qcount[b], int16_t, m->buffer_size[b]);
+        }
+    }
+    if (maxpool_reads(m, 0))
+        TAKE(s->qcount[0], int16_t, m->input_size);
+    TAKE(s->stats, snn_layer_stats, m->n_layers);
+    TAKE(s->x_q, int32_t, m->input_size);
+    TAKE(s->out_f, float, m->n_classes);
+#undef TAKE
+    return off;
+}
+
+size_t snn_qsim_mem_size(const snn_model *m)
+{
+    snn_state tmp;
+    memset(&tmp, 0, sizeof tmp);
+    return layout(&tmp, m, NULL) + MEM_ALIGN;
+}
+
+snn_rt_status snn_qsim_init(snn_state *s, const snn_model *m, void *mem, size_t mem_size)
+{
+    if (!mem || mem_size < snn_qsim_mem_size(m))
+        return SNN_RT_ERR_ARG;
+    uint8_t *base = mem;
+    base += (MEM_ALIGN - (uintptr_t)base % MEM_ALIGN) % MEM_ALIGN;
+    s->m = m;
+    layout(s, m, base);
+    for (uint32_t b = 0; b <= m->n_layers; b++) {
+        uint32_t C = b ? m->layers[b - 1].c : m->input_c, W = b ? m->layers[b - 1].w : m->input_w;
+        s->div_c[b] = div_pack(C);
+        s->div_w[b] = div_pack(W);
+    }
+    return SNN_RT_OK;
+}
+
+/* Neuron j of buffer b: its position's row and column, and its channel. */
+typedef struct {
+    uint32_t y, x, c;
+} qpos;
+
+static inline qpos where(const snn_state *s, uint32_t b, uint32_t C, uint32_t W, uint32_t j)
+{
+    qpos r;
+    uint32_t pos = qdiv(s->div_c[b], j);
+    r.c = j - pos * C;
+    r.y = qdiv(s->div_w[b], pos);
+    r.x = pos - r.y * W;
+    return r;
+}
+
+/* floor((a + 2^(f-1)) / 2^f): a rounded to a whole multiple of 2^f, ties upward; defined for
+ * negative a too (a right shift of a negative value is not, in C). */
+static int64_t round_shift(int64_t a, uint32_t f)
+{
+    if (f == 0)
+        return a;
+    int64_t h = (int64_t)1 << (f - 1), q = a + h;
+    if (q >= 0)
+        return q >> f;
+    return -(int64_t)(((uint64_t)(-q) + ((uint64_t)1 << f) - 1) >> f);
+}
+
+static inline int32_t wq(const snn_proj *p, size_t i)
+{
+    return p->w8 ? (int32_t)p->w8[i] : (int32_t)p->w16[i];
+}
+
+/* sum(w * x_q) into output neuron (oy, ox, mo) of layer L from the input through p; ops gains
+ * the synaptic operations (terms with x_q != 0). */
+static int64_t gather_input(const snn_state *s, const snn_proj *p, const snn_layer *L, uint32_t oy,
+                            uint32_t ox, uint32_t mo, uint64_t *ops)
+{
+    const snn_model *m = s->m;
+    const int32_t *x = s->x_q;
+    uint32_t C = m->input_c, H = m->input_h, W = m->input_w;
+    int64_t acc = 0;
+    uint64_t n = 0;
+    switch (p->kind) {
+    case SNN_PROJ_DENSE: {
+        uint32_t o = (oy * L->w + ox) * L->c + mo;
+        for (uint32_t j = 0; j < m->input_size; j++)
+            if (x[j]) {
+                acc += (int64_t)wq(p, (size_t)j * L->size + o) * x[j];
+                n++;
+            }
+        break;
+    }
+    case SNN_PROJ_CONV: {
+        uint32_t mg = L->c / p->group, g = mo / mg, cg = C / p->group;
+        for (uint32_t kh = 0; kh < p->kh; kh++) {
+            int32_t iy = (int32_t)(oy * p->sh + kh * p->dh) - p->pt;
+            if (iy < 0 || iy >= (int32_t)H)
+                continue;
+            for (uint32_t kw = 0; kw < p->kw; kw++) {
+                int32_t ix = (int32_t)(ox * p->sw + kw * p->dw) - p->pl;
+                if (ix < 0 || ix >= (int32_t)W)
+                    continue;
+                const int32_t *xp = x + ((size_t)iy * W + (uint32_t)ix) * C;
+                for (uint32_t c = g * cg; c < (g + 1) * cg; c++)
+                    if (xp[c]) {
+                        acc += (int64_t)wq(p, (((size_t)c * p->kh + kh) * p->kw + kw) * mg + mo - g * mg) * xp[c];
+                        n++;
+                    }
+            }
+        }
+        break;
+    }
+    case SNN_PROJ_AVGPOOL:
+        for (uint32_t kh = 0; kh < p->kh; kh++) {
+            int32_t iy = (int32_t)(oy * p->sh + kh) - p->pt;
+            if (iy < 0 || iy >= (int32_t)H)
+                continue;
+            for (uint32_t kw = 0; kw < p->kw; kw++) {
+                int32_t ix = (int32_t)(ox * p->sw + kw) - p->pl;
+                if (ix < 0 || ix >= (int32_t)W)
+                    continue;
+                int32_t xv = x[((size_t)iy * W + (uint32_t)ix) * C + mo];
+                acc += (int64_t)wq(p, mo) * xv;
+                n += xv != 0;
+            }
+        }
+        break;
+    case SNN_PROJ_GLOBALAVG:
+        for (uint32_t q = 0; q < H * W; q++) {
+            int32_t xv = x[(size_t)q * C + mo];
+            acc += (int64_t)wq(p, mo) * xv;
+            n += xv != 0;
+        }
+        break;
+    default: { /* IDENTITY */
+        int32_t xv = x[(oy * W + ox) * C + mo];
+        acc = (int64_t)wq(p, mo) * xv;
+        n = xv != 0;
+    }
+    }
+    *ops += n;
+    return acc;
+}
+
+void snn_qsim_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed)
+{
+    const snn_model *m = s->m;
+    s->coding = coding;
+    s->rng = seed * 0x9E3779B97F4A7C15ULL + 0x2545F4914F6CDD1DULL;
+    if (!s->rng)
+        s->rng = 1;
+    s->t = 0;
+    s->input_spikes = 0;
+    memset(s->stats, 0, m->n_layers * sizeof *s->stats);
+    /* Quantise the input, channel-last. Scaling by 2^frac is exact and lrintf rounds to
+     * nearest even on every IEEE target, so x_q is the same everywhere. Poisson coding keeps
+     * x itself as a probability; x_q then holds x * 2^24 for the comparison. */
+    uint32_t hw = m->input_h * m->input_w;
+    float scale = coding == SNN_CODING_POISSON ? 16777216.0f : ldexpf(1.0f, (int)m->input_frac);
+    for (uint32_t c = 0; c < m->input_c; c++)
+        for (uint32_t q = 0; q < hw; q++) {
+            float y = x[c * hw + q] * scale;
+            int32_t v;
+            if (coding == SNN_CODING_POISSON)
+                v = y >= 16777216.0f ? (1 << 24) : y > 0.0f ? (int32_t)ceilf(y) : 0; /* u < x*2^24 */
+            else
+                v = y >= (float)SNN_MAX_INPUT_Q ? SNN_MAX_INPUT_Q
+                  : y <= -(float)SNN_MAX_INPUT_Q ? -SNN_MAX_INPUT_Q
+                  : y == y ? (int32_t)lrintf(y) : 0; /* NaN reads as 0 */
+            s->x_q[q * m->input_c + c] = v;
+        }
+    for (uint32_t b = 0; b <= m->n_layers; b++) {
+        s->n_spikes[b] = 0;
+        memset(s->bits[b], 0, words(m->buffer_size[b]) * sizeof(uint32_t));
+        if (s->neg_bits[b])
+            memset(s->neg_bits[b], 0, words(m->buffer_size[b]) * sizeof(uint32_t));
+    }
+    for (uint32_t i = 0; i < m->n_layers; i++) {
+        const snn_layer *L = &m->layers[i];
+        if (L->kind != SNN_LAYER_NEURON)
+            continue;
+        bool is_out = L->flags & SNN_LAYER_F_OUTPUT;
+        int32_t *v = s->qv[i];
+        for (uint32_t j = 0, c = 0; j < L->size; j++) {
+            v[j] = is_out ? 0 : L->qv0[c];
+            if (++c == L->c)
+                c = 0;
+        }
+        s->steady[i] = (uint8_t)(coding == SNN_CODING_DIRECT && input_only(m, i));
+        if (!s->qk[i] || coding != SNN_CODING_DIRECT)
+            continue;
+        for (uint32_t oy = 0, j = 0; oy < L->h; oy++)
+            for (uint32_t ox = 0; ox < L->w; ox++)
+                for (uint32_t c = 0; c < L->c; c++, j++) {
+                    int64_t acc = 0;
+                    for (uint32_t k = L->proj_first; k < L->proj_first + L->proj_count; k++)
+                        if (m->proj[k].source == 0)
+                            acc += gather_input(s, &m->proj[k], L, oy, ox, c, &s->stats[i].synops);
+                    int64_t kk = L->qbias[c] + round_shift(acc, m->input_frac);
+                    s->qk[i][j] = kk > (1 << 30) ? (1 << 30) : kk < -(1 << 30) ? -(1 << 30) : (int32_t)kk;
+                }
+    }
+    /* Counts last: an input-only layer's counts share its currents' memory (count_in_k()),
+     * which Poisson coding does not use. */
+    for (uint32_t b = 0; b <= m->n_layers; b++)
+        if (s->qcount[b] && !(b > 0 && b < m->n_layers && count_in_k(m, b - 1) && coding == SNN_CODING_DIRECT))
+            memset(s->qcount[b], 0, m->buffer_size[b] * sizeof(int16_t));
+}
+
+/* xorshift64* as in snn_sim.c: the 24 high bits of the output. */
+static uint32_t next_u24(uint64_t *st)
+{
+    uint64_t x = *st;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *st = x;
+    return (uint32_t)((x * 0x2545F4914F6CDD1DULL) >> 40);
+}
+
+/* Add the weights of source neuron j (at pos) into the layer's membranes, +w for a spike and
+ * -w for a -1 spike (sign +1 or -1). Returns the synaptic operations. */
+#define SCATTER_FN(NAME, WT, FIELD)                                                             \
+    static uint32_t NAME(const snn_proj *p, const snn_layer *L, qpos at, uint32_t j, int32_t sign, \
+                         int32_t *restrict I)                                                   \
+    {                                                                                          \
+        const WT *restrict w = p->FIELD;                                                        \
+        switch (p->kind) {                                                                     \
+        case SNN_PROJ_DENSE: {                                                                 \
+            const WT *restrict row = w + (size_t)j * L->size;                                  \
+            if (sign > 0)                                                                      \
+                for (uint32_t o = 0; o < L->size; o++)                                         \
+                    I[o] = wrap_add(I[o], row[o]);                                              \
+            else                                                                               \
+                for (uint32_t o = 0; o < L->size; o++)                                         \
+                    I[o] = wrap_add(I[o], -(int32_t)row[o]);                                    \
+            return L->size;                                                                    \
+        }                                                                                      \
+        case SNN_PROJ_CONV: {                                                                  \
+            uint32_t mg = L->c / p->group, g = at.c / (p->src_c / p->group), ops = 0;          \
+            const WT *wc = w + (size_t)at.c * p->kh * p->kw * mg;                               \
+            for (uint32_t kh = 0; kh < p->kh; kh++) {                                          \
+                int32_t ny = (int32_t)(at.y + p->pt) - (int32_t)(kh * p->dh);                   \
+                if (ny < 0 || ny % p->sh)                                                      \
+                    continue;                                                                  \
+                uint32_t oy = (uint32_t)ny / p->sh;                                            \
+                if (oy >= L->h)                                                                \
+                    continue;                                                                  \
+                for (uint32_t kw = 0; kw < p->kw; kw++) {                                      \
+                    int32_t nx = (int32_t)(at.x + p->pl) - (int32_t)(kw * p->dw);               \
+                    if (nx < 0 || nx % p->sw)                                                  \
+                        continue;                                                              \
+                    uint32_t ox = (uint32_t)nx / p->sw;                                        \
+                    if (ox >= L->w)                                                            \
+                        continue;                                                              \
+                    int32_t *restrict o = I + (size_t)(oy * L->w + ox) * L->c + g * mg;          \
+                    const WT *restrict wk = wc + (kh * p->kw + kw) * mg;                        \
+                    if (sign > 0)                                                              \
+                        for (uint32_t q = 0; q < mg; q++)                                      \
+                            o[q] = wrap_add(o[q], wk[q]);                                       \
+                    else                                                                       \
+                        for (uint32_t q = 0; q < mg; q++)                                      \
+                            o[q] = wrap_add(o[q], -(int32_t)wk[q]);                             \
+                    ops += mg;                                                                 \
+                }                                                                              \
+            }                                                                                  \
+            return ops;                                                                        \
+        }                                                                                      \
+        case SNN_PROJ_AVGPOOL: {                                                               \
+            int32_t wv = sign * (int32_t)w[at.c];                                              \
+            int32_t y0 = (int32_t)at.y + p->pt - p->kh + 1, x0 = (int32_t)at.x + p->pl - p->kw + 1; \
+            uint32_t oy0 = y0 <= 0 ? 0 : ((uint32_t)y0 + p->sh - 1) / p->sh;                   \
+            uint32_t ox0 = x0 <= 0 ? 0 : ((uint32_t)x0 + p->sw - 1) / p->sw;                   \
+            uint32_t oy1 = (at.y + p->pt) / p->sh, ox1 = (at.x + p->pl) / p->sw, ops = 0;       \
+            for (uint32_t oy = oy0; oy <= oy1 && oy < L->h; oy++)                              \
+                for (uint32_t ox = ox0; ox <= ox1 && ox < L->w; ox++) {                        \
+                    size_t o = (size_t)(oy * L->w + ox) * L->c + at.c;                          \
+                    I[o] = wrap_add(I[o], wv);                                                  \
+                    ops++;                                                                     \
+                }                                                                              \
+            return ops;                                                                        \
+        }                                                                                      \
+        case SNN_PROJ_GLOBALAVG:                                                               \
+            I[at.c] = wrap_add(I[at.c], sign * (int32_t)w[at.c]);                              \
+            return 1;                                                                          \
+        default: /* IDENTITY */                                                                \
+            I[j] = wrap_add(I[j], sign * (int32_t)w[at.c]);                                    \
+            return 1;                                                                          \
+        }                                                                                      \
+    }
+SCATTER_FN(scatter_i8, int8_t, w8)
+SCATTER_FN(scatter_i16, int16_t, w16)
+#undef SCATTER_FN
+
+/* The spikes of buffer src (bits, neg_bits) through projection p into layer L. */
+static uint64_t project(snn_state *s, const snn_proj *p, const snn_layer *L, int32_t *restrict I)
+{
+    uint32_t src = p->source, size = s->m->buffer_size[src];
+    const uint32_t *bits = s->bits[src], *neg = s->neg_bits[src];
+    uint64_t ops = 0;
+    for (uint32_t wi = 0; wi < words(size); wi++) {
+        uint32_t b = bits[wi];
+        while (b) {
+            uint32_t j = wi * 32 + snn_ctz(b);
+            int32_t sign = neg && (neg[wi] >> (j & 31) & 1u) ? -1 : 1;
+            b &= b - 1;
+            qpos at = where(s, src, p->src_c, p->src_w, j);
+            ops += p->w8 ? scatter_i8(p, L, at, j, sign, I) : scatter_i16(p, L, at, j, sign, I);
+        }
+    }
+    return ops;
+}
+
+/* Integrate and fire layer i (its spike input already in qv); spikes go to buffer i + 1. The
+ * same neuron as snn_sim.c's fire(), in integers. */
+static void fire(snn_state *s, uint32_t i)
+{
+    const snn_model *m = s->m;
+    const snn_layer *L = &m->layers[i];
+    int32_t *restrict v = s->qv[i];
+    const int32_t *k = s->coding == SNN_CODING_DIRECT ? s->qk[i] : NULL; /* else the bias */
+    uint32_t size = L->size, C = L->c, n = 0;
+    if ((L->flags & SNN_LAYER_F_OUTPUT) && m->readout == SNN_READOUT_MEMBRANE) {
+        for (uint32_t j = 0, c = 0; j < size; j++) {
+            v[j] = wrap_add(v[j], k ? k[j] : L->qbias[c]);
+            if (++c == C)
+                c = 0;
+        }
+        s->n_spikes[i + 1] = 0;
+        return;
+    }
+    bool signed_fire = (m->features & SNN_FEATURE_SIGNED) && !s->steady[i];
+    int16_t *cnt = s->qcount[i + 1];
+    if (s->steady[i] && !maxpool_reads(m, i + 1))
+        cnt = NULL; /* steady: no -1 spikes; the counts' memory holds k (count_in_k()) */
+    uint32_t *bits = s->bits[i + 1], *neg = s->neg_bits[i + 1];
+    bool subtract = m->reset == SNN_RESET_SUBTRACT;
+    for (uint32_t w0 = 0, c = 0; w0 < size; w0 += 32) {
+        uint32_t end = size - w0 < 32 ? size - w0 : 32, pos_bits = 0, neg_word = 0;
+        for (uint32_t q = 0; q < end; q++) {
+            uint32_t j = w0 + q;
+            int32_t th = L->qtheta[c];
+            int32_t vj = wrap_add(v[j], k ? k[j] : L->qbias[c]);
+            if (++c == C)
+                c = 0;
+            if (vj >= th) {
+                v[j] = subtract ? vj - th : 0;
+                pos_bits |= 1u << q;
+                if (cnt)
+                    cnt[j]++;
+            } else if (signed_fire && vj < 0 && cnt[j] > 0) {
+                v[j] = vj + th;
+                neg_word |= 1u << q;
+                cnt[j]--;
+            } else {
+                v[j] = vj;
+            }
+        }
+        bits[w0 / 32] = pos_bits | neg_word;
+        if (neg)
+            neg[w0 / 32] = neg_word;
+        n += snn_popcount(pos_bits | neg_word);
+    }
+    s->n_spikes[i + 1] = n;
+}
+
+/* The largest count among the inputs in output (oy, ox, c)'s window. */
+static int32_t window_max(const snn_layer *L, const snn_layer *S, const int16_t *cnt, uint32_t oy,
+                          uint32_t ox, uint32_t c)
+{
+    int32_t y0 = (int32_t)(oy * L->sh) - L->pt, x0 = (int32_t)(ox * L->sw) - L->pl, best = 0;
+    for (int32_t y = y0 < 0 ? 0 : y0; y < y0 + L->kh && y < (int32_t)S->h; y++)
+        for (int32_t x = x0 < 0 ? 0 : x0; x < x0 + L->kw && x < (int32_t)S->w; x++) {
+            int32_t v = cnt[((uint32_t)y * S->w + (uint32_t)x) * S->c + c];
+            best = v > best ? v : best;
+        }
+    return best;
+}
+
+static inline void set_bit(uint32_t *bits, uint32_t j)
+{
+    bits[j / 32] |= 1u << (j & 31);
+}
+
+/* Spiking max-pool as in snn_sim.c: an output's count follows the largest count in its
+ * window. */
+static void maxpool(snn_state *s, uint32_t i)
+{
+    const snn_model *m = s->m;
+    const snn_layer *L = &m->layers[i];
+    uint32_t src = L->source, n = 0;
+    const snn_layer *S = &m->layers[src - 1];
+    const int16_t *cnt = s->qcount[src];
+    int16_t *own = s->qcount[i + 1];
+    uint32_t *bits = s->bits[i + 1], *neg = s->neg_bits[i + 1];
+    const uint32_t *sb = s->bits[src], *sn = s->neg_bits[src];
+    memset(bits, 0, words(L->size) * sizeof *bits);
+    if (neg)
+        memset(neg, 0, words(L->size) * sizeof *neg);
+    for (uint32_t wi = 0; wi < words(m->buffer_size[src]); wi++) {
+        uint32_t b = sb[wi];
+        while (b) {
+            uint32_t j = wi * 32 + snn_ctz(b);
+            bool is_neg = sn && (sn[wi] >> (j & 31) & 1u);
+            b &= b - 1;
+            qpos at = where(s, src, S->c, S->w, j);
+            snn_window_range r = snn_pool_windows(L, at.y, at.x);
+            for (uint32_t oy = r.oy0; oy <= r.oy1 && oy < L->h; oy++)
+                for (uint32_t ox = r.ox0; ox <= r.ox1 && ox < L->w; ox++) {
+                    uint32_t o = (oy * L->w + ox) * S->c + at.c;
+                    if (!snn_pool_window_holds(L, oy, ox, at.y, at.x))
+                        continue;
+                    if (is_neg) {
+                        if (own[o] > window_max(L, S, cnt, oy, ox, at.c)) {
+                            own[o]--;
+                            set_bit(bits, o);
+                            set_bit(neg, o);
+                            n++;
+                        }
+                    } else if (cnt[j] > own[o]) {
+                        own[o]++;
+                        set_bit(bits, o);
+                        n++;
+                    }
+                }
+        }
+    }
+    s->n_spikes[i + 1] = n;
+}
+
+/* Concat: each source's channels at its offset within every position. */
+static void concat(snn_state *s, uint32_t i)
+{
+    const snn_model *m = s->m;
+    const snn_layer *L = &m->layers[i];
+    uint32_t *bits = s->bits[i + 1], *neg = s->neg_bits[i + 1], offset = 0, n = 0;
+    int16_t *cnt = s->qcount[i + 1];
+    memset(bits, 0, words(L->size) * sizeof *bits);
+    if (neg)
+        memset(neg, 0, words(L->size) * sizeof *neg);
+    for (uint32_t k = L->proj_first; k < L->proj_first + L->proj_count; k++) {
+        const snn_proj *p = &m->proj[k];
+        const uint32_t *sb = s->bits[p->source], *sn = s->neg_bits[p->source];
+        for (uint32_t wi = 0; wi < words(m->buffer_size[p->source]); wi++) {
+            uint32_t b = sb[wi];
+            while (b) {
+                uint32_t j = wi * 32 + snn_ctz(b);
+                bool is_neg = sn && (sn[wi] >> (j & 31) & 1u);
+                b &= b - 1;
+                uint32_t pos = qdiv(s->div_c[p->source], j), o = pos * L->c + offset + (j - pos * p->src_c);
+                set_bit(bits, o);
+                if (is_neg)
+                    set_bit(neg, o);
+                if (cnt)
+                    cnt[o] = (int16_t)(cnt[o] + (is_neg ? -1 : 1));
+                n++;
+            }
+        }
+        offset += p->src_c;
+    }
+    s->n_spikes[i + 1] = n;
+}
+
+void snn_qsim_step(snn_state *s)
+{
+    const snn_model *m = s->m;
+    if (s->t >= SNN_MAX_INT_STEPS)
+        return; /* counts are 16-bit */
+    if (s->coding == SNN_CODING_POISSON) {
+        uint32_t n = 0;
+        memset(s->bits[0], 0, words(m->input_size) * sizeof(uint32_t));
+        for (uint32_t j = 0; j < m->input_size; j++)
+            if ((int32_t)next_u24(&s->rng) < s->x_q[j]) {
+                set_bit(s->bits[0], j);
+                n++;
+            }
+        s->n_spikes[0] = n;
+        s->input_spikes += n;
+    }
+    for (uint32_t i = 0; i < m->n_layers; i++) {
+        const snn_layer *L = &m->layers[i];
+        snn_layer_stats *st = &s->stats[i];
+        if (L->kind == SNN_LAYER_NEURON) {
+            for (uint32_t k = L->proj_first; k < L->proj_first + L->proj_count; k++) {
+                const snn_proj *p = &m->proj[k];
+                if (p->source == 0 && s->coding == SNN_CODING_DIRECT)
+                    continue; /* in the constant current */
+                if (s->n_spikes[p->source])
+                    st->synops += project(s, p, L, s->qv[i]);
+            }
+            fire(s, i);
+        } else if (L->kind == SNN_LAYER_MAXPOOL) {
+            maxpool(s, i);
+        } else {
+            concat(s, i);
+        }
+        st->spikes += s->n_spikes[i + 1];
+    }
+    s->t++;
+}
+
+const int32_t *snn_qsim_output_q(const snn_state *s)
+{
+    return s->qv[s->m->output_layer];
+}
+
+const float *snn_qsim_output(const snn_state *s)
+{
+    const snn_model *m = s->m;
+    const snn_layer *L = &m->layers[m->output_layer];
+    for (uint32_t k = 0; k < m->n_classes; k++)
+        s->out_f[k] = (float)s->qv[m->output_layer][k] * L->unit[k];
+    return s->out_f;
+}
+
+/* The loader makes the output layer's units equal, so the argmax compares integers. */
+int snn_qsim_predict(const snn_state *s)
+{
+    const snn_model *m = s->m;
+    const int32_t *v = s->qv[m->output_layer];
+    const int16_t *cnt = s->qcount[m->n_layers];
+    bool by_count = m->readout == SNN_READOUT_SPIKES;
+    int best = 0;
+    for (uint32_t k = 1; k < m->n_classes; k++) {
+        bool better = by_count ? cnt[k] > cnt[best] || (cnt[k] == cnt[best] && v[k] > v[best]) : v[k] > v[best];
+        if (better)
+            best = (int)k;
+    }
+    return best;
+}

@@ -1,0 +1,87 @@
+/* The state API: preprocessing, and each call passed to the simulation of the file's kind,
+ * float (snn_sim.c) or integer (snn_qsim.c). A device build for integer files defines
+ * SNN_NO_FLOAT and links no float simulation; its loader then refuses float files. */
+#include <string.h>
+
+#include "snn_runtime.h"
+#include "snn_internal.h"
+
+static int is_int(const snn_model *m)
+{
+    return (m->features & SNN_FEATURE_INT) != 0;
+}
+
+#ifdef SNN_NO_FLOAT
+/* Never reached: the loader refuses float files in this build. */
+#define FLOAT_CALL(call, fallback) fallback
+#else
+#define FLOAT_CALL(call, fallback) call
+#endif
+
+size_t snn_state_mem_size(const snn_model *m)
+{
+    return is_int(m) ? snn_qsim_mem_size(m) : FLOAT_CALL(snn_fsim_mem_size(m), 0);
+}
+
+snn_rt_status snn_state_init(snn_state *s, const snn_model *m, void *mem, size_t mem_size)
+{
+    memset(s, 0, sizeof *s);
+    return is_int(m) ? snn_qsim_init(s, m, mem, mem_size) : FLOAT_CALL(snn_fsim_init(s, m, mem, mem_size), SNN_RT_ERR_ARG);
+}
+
+void snn_state_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed)
+{
+    if (is_int(s->m))
+        snn_qsim_begin(s, x, coding, seed);
+    else
+        FLOAT_CALL(snn_fsim_begin(s, x, coding, seed), (void)0);
+}
+
+void snn_state_step(snn_state *s)
+{
+    if (is_int(s->m))
+        snn_qsim_step(s);
+    else
+        FLOAT_CALL(snn_fsim_step(s), (void)0);
+}
+
+const float *snn_state_output(const snn_state *s)
+{
+    return is_int(s->m) ? snn_qsim_output(s) : FLOAT_CALL(snn_fsim_output(s), NULL);
+}
+
+const int32_t *snn_state_output_q(const snn_state *s)
+{
+    return is_int(s->m) ? snn_qsim_output_q(s) : NULL;
+}
+
+int snn_state_predict(const snn_state *s)
+{
+    return is_int(s->m) ? snn_qsim_predict(s) : FLOAT_CALL(snn_fsim_predict(s), 0);
+}
+
+/* The mean and 1/std of channel c; the same for every channel without PREP. */
+static void prep_of(const snn_model *m, uint32_t c, float *mean, float *inv)
+{
+    *mean = m->pre_mean_c ? m->pre_mean_c[c] : m->pre_mean;
+    *inv = 1.0f / (m->pre_std_c ? m->pre_std_c[c] : m->pre_std);
+}
+
+void snn_preprocess_u8(const snn_model *m, const uint8_t *raw, float *x)
+{
+    for (uint32_t i = 0; i < m->input_size; i++)
+        x[i] = (float)raw[i];
+    snn_preprocess_f32(m, x, x); /* element by element, so in place is fine */
+}
+
+void snn_preprocess_f32(const snn_model *m, const float *raw, float *x)
+{
+    uint32_t plane = m->input_h * m->input_w;
+    for (uint32_t c = 0; c < m->input_c; c++) {
+        float mean, inv;
+        prep_of(m, c, &mean, &inv);
+        for (uint32_t i = c * plane; i < (c + 1) * plane; i++)
+            x[i] = (raw[i] * m->pre_scale - mean) * inv;
+    }
+}
+
