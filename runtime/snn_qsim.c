@@ -24,6 +24,10 @@
 #include "snn_runtime.h"
 #include "snn_internal.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #define MEM_ALIGN 16
 
 static size_t align_up(size_t n)
@@ -207,28 +211,43 @@ static inline int32_t wq(const snn_proj *p, size_t i)
     return p->w8 ? (int32_t)p->w8[i] : (int32_t)p->w16[i];
 }
 
-/* sum(w * x_q) into output neuron (oy, ox, mo) of layer L from the input through p; ops gains
- * the synaptic operations (terms with x_q != 0). */
-static int64_t gather_input(const snn_state *s, const snn_proj *p, const snn_layer *L, uint32_t oy,
-                            uint32_t ox, uint32_t mo, uint64_t *ops)
+#define GATHER_BLOCK 32
+
+/* acc[q] += sum(w * x_q) into output neurons (oy, ox, m0 + q), q < nb, of layer L from the
+ * input through p (nb <= GATHER_BLOCK, within one group). A block of outputs at a time, so
+ * that each term reads nb adjacent weights and the 64-bit sums stay in a small local array.
+ * Returns the synaptic operations (terms with x_q != 0). */
+static uint64_t gather_input(const snn_state *s, const snn_proj *p, const snn_layer *L, uint32_t oy,
+                             uint32_t ox, uint32_t m0, uint32_t nb, int64_t *restrict acc)
 {
     const snn_model *m = s->m;
     const int32_t *x = s->x_q;
+    const int8_t *w8 = p->w8;
+    const int16_t *w16 = p->w16;
     uint32_t C = m->input_c, H = m->input_h, W = m->input_w;
-    int64_t acc = 0;
     uint64_t n = 0;
+#define TERMS(OFF, XV)                                                                          \
+    do {                                                                                       \
+        size_t off_ = (OFF);                                                                   \
+        int64_t xv_ = (XV);                                                                    \
+        if (w8)                                                                                \
+            for (uint32_t q = 0; q < nb; q++)                                                  \
+                acc[q] += (int64_t)w8[off_ + q] * xv_;                                         \
+        else                                                                                   \
+            for (uint32_t q = 0; q < nb; q++)                                                  \
+                acc[q] += (int64_t)w16[off_ + q] * xv_;                                        \
+        n += nb;                                                                               \
+    } while (0)
     switch (p->kind) {
     case SNN_PROJ_DENSE: {
-        uint32_t o = (oy * L->w + ox) * L->c + mo;
+        uint32_t o = (oy * L->w + ox) * L->c + m0;
         for (uint32_t j = 0; j < m->input_size; j++)
-            if (x[j]) {
-                acc += (int64_t)wq(p, (size_t)j * L->size + o) * x[j];
-                n++;
-            }
+            if (x[j])
+                TERMS((size_t)j * L->size + o, x[j]);
         break;
     }
     case SNN_PROJ_CONV: {
-        uint32_t mg = L->c / p->group, g = mo / mg, cg = C / p->group;
+        uint32_t mg = L->c / p->group, g = m0 / mg, cg = C / p->group;
         for (uint32_t kh = 0; kh < p->kh; kh++) {
             int32_t iy = (int32_t)(oy * p->sh + kh * p->dh) - p->pt;
             if (iy < 0 || iy >= (int32_t)H)
@@ -239,44 +258,35 @@ static int64_t gather_input(const snn_state *s, const snn_proj *p, const snn_lay
                     continue;
                 const int32_t *xp = x + ((size_t)iy * W + (uint32_t)ix) * C;
                 for (uint32_t c = g * cg; c < (g + 1) * cg; c++)
-                    if (xp[c]) {
-                        acc += (int64_t)wq(p, (((size_t)c * p->kh + kh) * p->kw + kw) * mg + mo - g * mg) * xp[c];
-                        n++;
-                    }
+                    if (xp[c])
+                        TERMS((((size_t)c * p->kh + kh) * p->kw + kw) * mg + m0 - g * mg, xp[c]);
             }
         }
         break;
     }
-    case SNN_PROJ_AVGPOOL:
-        for (uint32_t kh = 0; kh < p->kh; kh++) {
-            int32_t iy = (int32_t)(oy * p->sh + kh) - p->pt;
-            if (iy < 0 || iy >= (int32_t)H)
-                continue;
-            for (uint32_t kw = 0; kw < p->kw; kw++) {
-                int32_t ix = (int32_t)(ox * p->sw + kw) - p->pl;
-                if (ix < 0 || ix >= (int32_t)W)
-                    continue;
-                int32_t xv = x[((size_t)iy * W + (uint32_t)ix) * C + mo];
-                acc += (int64_t)wq(p, mo) * xv;
-                n += xv != 0;
+#undef TERMS
+    default: { /* AVGPOOL, GLOBALAVG, IDENTITY: channel m0 + q reads channel m0 + q */
+        int32_t y0 = 0, y1 = (int32_t)H, x0 = 0, x1 = (int32_t)W; /* GLOBALAVG: everything */
+        if (p->kind == SNN_PROJ_IDENTITY) {
+            y0 = (int32_t)oy, y1 = y0 + 1, x0 = (int32_t)ox, x1 = x0 + 1;
+        } else if (p->kind == SNN_PROJ_AVGPOOL) { /* the window, clipped to the input */
+            y0 = (int32_t)(oy * p->sh) - p->pt, x0 = (int32_t)(ox * p->sw) - p->pl;
+            y1 = y0 + p->kh, x1 = x0 + p->kw;
+            y0 = y0 < 0 ? 0 : y0, x0 = x0 < 0 ? 0 : x0;
+            y1 = y1 > (int32_t)H ? (int32_t)H : y1, x1 = x1 > (int32_t)W ? (int32_t)W : x1;
+        }
+        for (int32_t y = y0; y < y1; y++)
+            for (int32_t xx = x0; xx < x1; xx++) {
+                const int32_t *xp = x + ((size_t)y * W + (uint32_t)xx) * C + m0;
+                for (uint32_t q = 0; q < nb; q++) {
+                    int32_t wv = w8 ? (int32_t)w8[m0 + q] : (int32_t)w16[m0 + q];
+                    acc[q] += (int64_t)wv * xp[q];
+                    n += xp[q] != 0;
+                }
             }
-        }
-        break;
-    case SNN_PROJ_GLOBALAVG:
-        for (uint32_t q = 0; q < H * W; q++) {
-            int32_t xv = x[(size_t)q * C + mo];
-            acc += (int64_t)wq(p, mo) * xv;
-            n += xv != 0;
-        }
-        break;
-    default: { /* IDENTITY */
-        int32_t xv = x[(oy * W + ox) * C + mo];
-        acc = (int64_t)wq(p, mo) * xv;
-        n = xv != 0;
     }
     }
-    *ops += n;
-    return acc;
+    return n;
 }
 
 void snn_qsim_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed)
@@ -326,16 +336,26 @@ void snn_qsim_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed
         s->steady[i] = (uint8_t)(coding == SNN_CODING_DIRECT && input_only(m, i));
         if (!s->qk[i] || coding != SNN_CODING_DIRECT)
             continue;
-        for (uint32_t oy = 0, j = 0; oy < L->h; oy++)
+        /* Blocks of outputs that stay within one group of every grouped convolution. */
+        uint32_t blk = L->c;
+        for (uint32_t k = L->proj_first; k < L->proj_first + L->proj_count; k++)
+            if (m->proj[k].kind == SNN_PROJ_CONV && L->c / m->proj[k].group < blk)
+                blk = L->c / m->proj[k].group;
+        for (uint32_t oy = 0; oy < L->h; oy++)
             for (uint32_t ox = 0; ox < L->w; ox++)
-                for (uint32_t c = 0; c < L->c; c++, j++) {
-                    int64_t acc = 0;
-                    for (uint32_t k = L->proj_first; k < L->proj_first + L->proj_count; k++)
-                        if (m->proj[k].source == 0)
-                            acc += gather_input(s, &m->proj[k], L, oy, ox, c, &s->stats[i].synops);
-                    int64_t kk = L->qbias[c] + round_shift(acc, m->input_frac);
-                    s->qk[i][j] = kk > (1 << 30) ? (1 << 30) : kk < -(1 << 30) ? -(1 << 30) : (int32_t)kk;
-                }
+                for (uint32_t g0 = 0; g0 < L->c; g0 += blk)
+                    for (uint32_t m0 = g0; m0 < g0 + blk; m0 += GATHER_BLOCK) {
+                        uint32_t nb = g0 + blk - m0 < GATHER_BLOCK ? g0 + blk - m0 : GATHER_BLOCK;
+                        int64_t acc[GATHER_BLOCK] = {0};
+                        for (uint32_t k = L->proj_first; k < L->proj_first + L->proj_count; k++)
+                            if (m->proj[k].source == 0)
+                                s->stats[i].synops += gather_input(s, &m->proj[k], L, oy, ox, m0, nb, acc);
+                        int32_t *kq = s->qk[i] + (size_t)(oy * L->w + ox) * L->c + m0;
+                        for (uint32_t q = 0; q < nb; q++) {
+                            int64_t kk = L->qbias[m0 + q] + round_shift(acc[q], m->input_frac);
+                            kq[q] = kk > (1 << 30) ? (1 << 30) : kk < -(1 << 30) ? -(1 << 30) : (int32_t)kk;
+                        }
+                    }
     }
     /* Counts last: an input-only layer's counts share its currents' memory (count_in_k()),
      * which Poisson coding does not use. */
@@ -355,9 +375,28 @@ static uint32_t next_u24(uint64_t *st)
     return (uint32_t)((x * 0x2545F4914F6CDD1DULL) >> 40);
 }
 
+/* o[0..n) += w or -= w (OP + or -), with the common channel counts as fixed-length loops that
+ * the compiler turns into straight vector code. */
+#define ROW_FN(NAME, WT, OP)                                                                   \
+    static inline void NAME(int32_t *restrict o, const WT *restrict w, uint32_t n)             \
+    {                                                                                          \
+        switch (n) {                                                                           \
+        case 8: for (uint32_t q = 0; q < 8; q++) o[q] = wrap_add(o[q], OP(int32_t)w[q]); return; \
+        case 16: for (uint32_t q = 0; q < 16; q++) o[q] = wrap_add(o[q], OP(int32_t)w[q]); return; \
+        case 32: for (uint32_t q = 0; q < 32; q++) o[q] = wrap_add(o[q], OP(int32_t)w[q]); return; \
+        case 64: for (uint32_t q = 0; q < 64; q++) o[q] = wrap_add(o[q], OP(int32_t)w[q]); return; \
+        default: for (uint32_t q = 0; q < n; q++) o[q] = wrap_add(o[q], OP(int32_t)w[q]);       \
+        }                                                                                      \
+    }
+ROW_FN(row_add_i8, int8_t, +)
+ROW_FN(row_sub_i8, int8_t, -)
+ROW_FN(row_add_i16, int16_t, +)
+ROW_FN(row_sub_i16, int16_t, -)
+#undef ROW_FN
+
 /* Add the weights of source neuron j (at pos) into the layer's membranes, +w for a spike and
  * -w for a -1 spike (sign +1 or -1). Returns the synaptic operations. */
-#define SCATTER_FN(NAME, WT, FIELD)                                                             \
+#define SCATTER_FN(NAME, WT, FIELD, ADD, SUB)                                                             \
     static uint32_t NAME(const snn_proj *p, const snn_layer *L, qpos at, uint32_t j, int32_t sign, \
                          int32_t *restrict I)                                                   \
     {                                                                                          \
@@ -366,16 +405,29 @@ static uint32_t next_u24(uint64_t *st)
         case SNN_PROJ_DENSE: {                                                                 \
             const WT *restrict row = w + (size_t)j * L->size;                                  \
             if (sign > 0)                                                                      \
-                for (uint32_t o = 0; o < L->size; o++)                                         \
-                    I[o] = wrap_add(I[o], row[o]);                                              \
+                ADD(I, row, L->size);                                                          \
             else                                                                               \
-                for (uint32_t o = 0; o < L->size; o++)                                         \
-                    I[o] = wrap_add(I[o], -(int32_t)row[o]);                                    \
+                SUB(I, row, L->size);                                                          \
             return L->size;                                                                    \
         }                                                                                      \
         case SNN_PROJ_CONV: {                                                                  \
             uint32_t mg = L->c / p->group, g = at.c / (p->src_c / p->group), ops = 0;          \
             const WT *wc = w + (size_t)at.c * p->kh * p->kw * mg;                               \
+            if (p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1) {                        \
+                /* Stride 1, no dilation: output (y0 - kh, x0 - kw), no divisions. */          \
+                uint32_t y0 = at.y + p->pt, x0 = at.x + p->pl;                                 \
+                uint32_t kh0 = y0 >= L->h ? y0 - L->h + 1 : 0, kw0 = x0 >= L->w ? x0 - L->w + 1 : 0; \
+                uint32_t kh1 = y0 + 1 < p->kh ? y0 + 1 : p->kh, kw1 = x0 + 1 < p->kw ? x0 + 1 : p->kw; \
+                for (uint32_t kh = kh0; kh < kh1; kh++)                                        \
+                    for (uint32_t kw = kw0; kw < kw1; kw++) {                                  \
+                        int32_t *o = I + (size_t)((y0 - kh) * L->w + x0 - kw) * L->c + g * mg;  \
+                        if (sign > 0)                                                          \
+                            ADD(o, wc + (kh * p->kw + kw) * mg, mg);                           \
+                        else                                                                   \
+                            SUB(o, wc + (kh * p->kw + kw) * mg, mg);                           \
+                    }                                                                          \
+                return (kh1 > kh0 ? kh1 - kh0 : 0) * (kw1 > kw0 ? kw1 - kw0 : 0) * mg;         \
+            }                                                                                  \
             for (uint32_t kh = 0; kh < p->kh; kh++) {                                          \
                 int32_t ny = (int32_t)(at.y + p->pt) - (int32_t)(kh * p->dh);                   \
                 if (ny < 0 || ny % p->sh)                                                      \
@@ -390,14 +442,11 @@ static uint32_t next_u24(uint64_t *st)
                     uint32_t ox = (uint32_t)nx / p->sw;                                        \
                     if (ox >= L->w)                                                            \
                         continue;                                                              \
-                    int32_t *restrict o = I + (size_t)(oy * L->w + ox) * L->c + g * mg;          \
-                    const WT *restrict wk = wc + (kh * p->kw + kw) * mg;                        \
+                    int32_t *o = I + (size_t)(oy * L->w + ox) * L->c + g * mg;                  \
                     if (sign > 0)                                                              \
-                        for (uint32_t q = 0; q < mg; q++)                                      \
-                            o[q] = wrap_add(o[q], wk[q]);                                       \
+                        ADD(o, wc + (kh * p->kw + kw) * mg, mg);                               \
                     else                                                                       \
-                        for (uint32_t q = 0; q < mg; q++)                                      \
-                            o[q] = wrap_add(o[q], -(int32_t)wk[q]);                             \
+                        SUB(o, wc + (kh * p->kw + kw) * mg, mg);                               \
                     ops += mg;                                                                 \
                 }                                                                              \
             }                                                                                  \
@@ -405,6 +454,14 @@ static uint32_t next_u24(uint64_t *st)
         }                                                                                      \
         case SNN_PROJ_AVGPOOL: {                                                               \
             int32_t wv = sign * (int32_t)w[at.c];                                              \
+            if (p->kh <= p->sh && p->kw <= p->sw) { /* windows apart: one output at most */    \
+                uint32_t y = at.y + p->pt, x = at.x + p->pl, oy = y / p->sh, ox = x / p->sw;    \
+                if (y - oy * p->sh >= p->kh || x - ox * p->sw >= p->kw || oy >= L->h || ox >= L->w) \
+                    return 0;                                                                  \
+                size_t o = (size_t)(oy * L->w + ox) * L->c + at.c;                              \
+                I[o] = wrap_add(I[o], wv);                                                      \
+                return 1;                                                                      \
+            }                                                                                  \
             int32_t y0 = (int32_t)at.y + p->pt - p->kh + 1, x0 = (int32_t)at.x + p->pl - p->kw + 1; \
             uint32_t oy0 = y0 <= 0 ? 0 : ((uint32_t)y0 + p->sh - 1) / p->sh;                   \
             uint32_t ox0 = x0 <= 0 ? 0 : ((uint32_t)x0 + p->sw - 1) / p->sw;                   \
@@ -425,8 +482,8 @@ static uint32_t next_u24(uint64_t *st)
             return 1;                                                                          \
         }                                                                                      \
     }
-SCATTER_FN(scatter_i8, int8_t, w8)
-SCATTER_FN(scatter_i16, int16_t, w16)
+SCATTER_FN(scatter_i8, int8_t, w8, row_add_i8, row_sub_i8)
+SCATTER_FN(scatter_i16, int16_t, w16, row_add_i16, row_sub_i16)
 #undef SCATTER_FN
 
 /* The spikes of buffer src (bits, neg_bits) through projection p into layer L. */
@@ -448,8 +505,27 @@ static uint64_t project(snn_state *s, const snn_proj *p, const snn_layer *L, int
     return ops;
 }
 
+/* Bit q of the result: f[q] != 0, for q < 32. */
+static inline uint32_t mask32(const uint8_t *f)
+{
+#if defined(__SSE2__)
+    __m128i z = _mm_setzero_si128();
+    __m128i a = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)f), z);
+    __m128i b = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(f + 16)), z);
+    return ~((uint32_t)_mm_movemask_epi8(a) | (uint32_t)_mm_movemask_epi8(b) << 16);
+#else
+    uint32_t m = 0;
+    for (uint32_t q = 0; q < 32; q++)
+        m |= (uint32_t)(f[q] != 0) << q;
+    return m;
+#endif
+}
+
 /* Integrate and fire layer i (its spike input already in qv); spikes go to buffer i + 1. The
- * same neuron as snn_sim.c's fire(), in integers. */
+ * same neuron as snn_sim.c's fire(), in integers. Neurons go 32 at a time, one word of the bit
+ * sets: a loop without branches over the block (it vectorises), then the flags to bits. The
+ * block's per-channel thresholds and biases come straight from the tables when C is a
+ * multiple of 32, from one pattern when C divides 32, else gathered per block. */
 static void fire(snn_state *s, uint32_t i)
 {
     const snn_model *m = s->m;
@@ -467,36 +543,76 @@ static void fire(snn_state *s, uint32_t i)
         return;
     }
     bool signed_fire = (m->features & SNN_FEATURE_SIGNED) && !s->steady[i];
-    int16_t *cnt = s->qcount[i + 1];
+    int16_t *restrict cnt = s->qcount[i + 1];
     if (s->steady[i] && !maxpool_reads(m, i + 1))
         cnt = NULL; /* steady: no -1 spikes; the counts' memory holds k (count_in_k()) */
     uint32_t *bits = s->bits[i + 1], *neg = s->neg_bits[i + 1];
     bool subtract = m->reset == SNN_RESET_SUBTRACT;
-    for (uint32_t w0 = 0, c = 0; w0 < size; w0 += 32) {
-        uint32_t end = size - w0 < 32 ? size - w0 : 32, pos_bits = 0, neg_word = 0;
-        for (uint32_t q = 0; q < end; q++) {
-            uint32_t j = w0 + q;
-            int32_t th = L->qtheta[c];
-            int32_t vj = wrap_add(v[j], k ? k[j] : L->qbias[c]);
-            if (++c == C)
-                c = 0;
-            if (vj >= th) {
-                v[j] = subtract ? vj - th : 0;
-                pos_bits |= 1u << q;
-                if (cnt)
-                    cnt[j]++;
-            } else if (signed_fire && vj < 0 && cnt[j] > 0) {
-                v[j] = vj + th;
-                neg_word |= 1u << q;
-                cnt[j]--;
-            } else {
-                v[j] = vj;
+    int32_t th_pat[32], b_pat[32], zero_k[32] = {0};
+    int16_t zero_cnt[32] = {0};
+    bool tiled = C % 32 == 0, pattern = 32 % C == 0;
+    if (pattern)
+        for (uint32_t q = 0; q < 32; q++)
+            th_pat[q] = L->qtheta[q % C], b_pat[q] = L->qbias[q % C];
+    for (uint32_t w0 = 0, c0 = 0; w0 < size; w0 += 32) {
+        uint32_t end = size - w0 < 32 ? size - w0 : 32;
+        const int32_t *th = th_pat, *bias = b_pat;
+        if (tiled) {
+            th = L->qtheta + c0, bias = L->qbias + c0;
+        } else if (!pattern) {
+            for (uint32_t q = 0, c = c0; q < 32; q++) {
+                th_pat[q] = L->qtheta[c], b_pat[q] = L->qbias[c];
+                if (++c == C)
+                    c = 0;
             }
         }
-        bits[w0 / 32] = pos_bits | neg_word;
+        c0 = (c0 + 32) % C;
+        if (end < 32) { /* the last, partial word: one neuron at a time */
+            uint32_t pos_bits = 0, neg_word = 0;
+            for (uint32_t q = 0; q < end; q++) {
+                uint32_t j = w0 + q;
+                int32_t vj = wrap_add(v[j], k ? k[j] : bias[q]);
+                bool fp = vj >= th[q], fn = !fp && signed_fire && vj < 0 && cnt[j] > 0;
+                v[j] = fp ? (subtract ? vj - th[q] : 0) : fn ? vj + th[q] : vj;
+                if (cnt)
+                    cnt[j] = (int16_t)(cnt[j] + fp - fn);
+                pos_bits |= (uint32_t)fp << q;
+                neg_word |= (uint32_t)fn << q;
+            }
+            bits[w0 / 32] = pos_bits | neg_word;
+            if (neg)
+                neg[w0 / 32] = neg_word;
+            n += snn_popcount(pos_bits | neg_word);
+            continue;
+        }
+        int32_t *restrict vb = v + w0;
+        const int32_t *restrict kb = k ? k + w0 : zero_k;
+        const int32_t *restrict bb = k ? zero_k : bias;
+        int16_t *restrict cb = cnt ? cnt + w0 : zero_cnt;
+        uint8_t fpos[32], fneg[32];
+        if (signed_fire) {
+            for (uint32_t q = 0; q < 32; q++) {
+                int32_t vj = wrap_add(vb[q], wrap_add(kb[q], bb[q]));
+                int32_t fp = vj >= th[q], fn = (vj < 0) & (cb[q] > 0);
+                vb[q] = vj - (fp - fn) * th[q];
+                cb[q] = (int16_t)(cb[q] + fp - fn);
+                fpos[q] = (uint8_t)fp, fneg[q] = (uint8_t)fn;
+            }
+        } else {
+            for (uint32_t q = 0; q < 32; q++) {
+                int32_t vj = wrap_add(vb[q], wrap_add(kb[q], bb[q]));
+                int32_t fp = vj >= th[q];
+                vb[q] = subtract ? vj - fp * th[q] : vj * (1 - fp);
+                cb[q] = (int16_t)(cb[q] + fp);
+                fpos[q] = (uint8_t)fp;
+            }
+            memset(fneg, 0, sizeof fneg);
+        }
+        uint32_t pw = mask32(fpos), nw = signed_fire ? mask32(fneg) : 0;
+        bits[w0 / 32] = pw | nw;
         if (neg)
-            neg[w0 / 32] = neg_word;
-        n += snn_popcount(pos_bits | neg_word);
+            neg[w0 / 32] = nw;
+        n += snn_popcount(pw | nw);
     }
     s->n_spikes[i + 1] = n;
 }

@@ -34,6 +34,10 @@ static void usage(FILE *f)
             "  -j, --threads N      worker threads (default: every core); the output is the same\n"
             "                       for every N (Poisson input is seeded per sample)\n"
             "  -q, --quiet          no per-sample lines (with --labels: accuracy only)\n"
+            "  -m, --membranes      after each class, the CRC-32 of the output membranes (the\n"
+            "                       int32 values of an integer file, the float bits of a float\n"
+            "                       file, little-endian): an integer file gives the same on\n"
+            "                       every target (ann2snn export-c's app prints it too)\n"
             "  -h, --help           this help\n"
             "  -V, --version        print the version\n"
             "\n"
@@ -52,6 +56,25 @@ static int parse_ll(const char *opt, const char *arg, long long min, long long *
     return 1;
 }
 
+/* CRC-32 of the output membranes as little-endian 32-bit words: the integers of an integer
+ * file, the float bits otherwise. */
+static uint32_t membranes_crc(const snn_state *s)
+{
+    const int32_t *q = snn_state_output_q(s);
+    const float *f = snn_state_output(s);
+    uint32_t crc = 0;
+    for (uint32_t k = 0; k < s->m->n_classes; k++) {
+        uint32_t u;
+        if (q)
+            u = (uint32_t)q[k];
+        else
+            memcpy(&u, &f[k], sizeof u);
+        uint8_t le[4] = {(uint8_t)u, (uint8_t)(u >> 8), (uint8_t)(u >> 16), (uint8_t)(u >> 24)};
+        crc = snn_crc32(crc, le, 4);
+    }
+    return crc;
+}
+
 /* What the workers share; each runs its own range of samples with its own state. */
 typedef struct {
     const snn_model *m;
@@ -61,6 +84,7 @@ typedef struct {
     uint64_t seed;
     int workers;
     int32_t *pred;       /* (n) predicted class per sample */
+    uint32_t *crc;       /* (n) CRC-32 of the output membranes, or NULL */
     uint8_t failed[SNN_MAX_THREADS]; /* (workers) out of memory */
 } run_ctx;
 
@@ -88,6 +112,8 @@ static void run_worker(void *arg, int w)
                 snn_state_step(&s);
         }
         c->pred[i] = snn_state_predict(&s);
+        if (c->crc)
+            c->crc[i] = membranes_crc(&s);
     }
     free(x);
     free(mem);
@@ -101,12 +127,14 @@ int main(int argc, char **argv)
         {"seed", required_argument, NULL, 's'},  {"limit", required_argument, NULL, 'n'},
         {"resolution", required_argument, NULL, 'r'}, {"threads", required_argument, NULL, 'j'},
         {"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, 'h'},
+        {"membranes", no_argument, NULL, 'm'},
         {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0},
     };
     const char *input = NULL, *labels = NULL;
     long long steps = 0, seed = 1, limit = -1, resolution = -1, threads = snn_cpu_count();
-    int coding = -1, quiet = 0, c;
-    while ((c = getopt_long(argc, argv, "i:l:T:c:r:s:n:j:qhV", opts, NULL)) != -1) {
+    int coding = -1, quiet = 0, membranes = 0, c;
+    uint32_t *crc = NULL;
+    while ((c = getopt_long(argc, argv, "i:l:T:c:r:s:n:j:qmhV", opts, NULL)) != -1) {
         switch (c) {
         case 'i': input = optarg; break;
         case 'l': labels = optarg; break;
@@ -118,6 +146,7 @@ int main(int argc, char **argv)
             if (threads > SNN_MAX_THREADS) { fprintf(stderr, "snn-run: --threads: at most %d\n", SNN_MAX_THREADS); return 2; }
             break;
         case 'q': quiet = 1; break;
+        case 'm': membranes = 1; break;
         case 'r':
             if (!parse_ll("--resolution", optarg, 0, &resolution)) return 2;
             if (resolution > SNN_MAX_RESOLUTION) { fprintf(stderr, "snn-run: --resolution: at most %u\n", SNN_MAX_RESOLUTION); return 2; }
@@ -195,7 +224,18 @@ int main(int argc, char **argv)
         rc = 1;
         goto done;
     }
-    run_ctx rc_ctx = {m, &ds, n, cod, T, R, (uint64_t)seed, (int)threads, pred, {0}};
+    if ((m->features & SNN_FEATURE_INT) && T > SNN_MAX_INT_STEPS) {
+        fprintf(stderr, "snn-run: %s: an integer file runs at most %d steps (16-bit spike counts)\n", path,
+                SNN_MAX_INT_STEPS);
+        rc = 2;
+        goto done;
+    }
+    if (membranes && !(crc = malloc((size_t)(n ? n : 1) * sizeof *crc))) {
+        fprintf(stderr, "snn-run: out of memory\n");
+        rc = 1;
+        goto done;
+    }
+    run_ctx rc_ctx = {m, &ds, n, cod, T, R, (uint64_t)seed, (int)threads, pred, crc, {0}};
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (snn_parallel_run((int)threads, run_worker, &rc_ctx, &d) != SNN_OK) {
@@ -211,7 +251,9 @@ int main(int argc, char **argv)
         }
     int64_t correct = 0;
     for (int64_t i = 0; i < n; i++) {
-        if (!quiet)
+        if (!quiet && crc)
+            printf("%d %08x\n", pred[i], crc[i]);
+        else if (!quiet)
             printf("%d\n", pred[i]);
         if (labels)
             correct += pred[i] == lb.y[i];
@@ -232,6 +274,7 @@ int main(int argc, char **argv)
     }
     rc = 0;
 done:
+    free(crc);
     free(pred);
     free(m);
     free(file);
