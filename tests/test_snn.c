@@ -350,6 +350,79 @@ static void test_corrupt_files(void **state)
     free(good);
 }
 
+/* The same for an integer file (1.4): QWGT and QPAR, the weight type, the integer
+ * parameters' bounds and the units. */
+static void test_corrupt_int_files(void **state)
+{
+    (void)state;
+    snn_net net;
+    convert(&net, SNN_NORM_MAX, 0);
+    snn_diag d;
+    assert_int_equal(snn_net_quantize(&net, SNN_DTYPE_I8, 1.0f, &d), SNN_OK);
+    uint8_t *good;
+    size_t len;
+    assert_int_equal(snn_net_serialize(&net, &good, &len, &d), SNN_OK);
+    snn_net_free(&net);
+    uint8_t *b = malloc(len);
+#define FRESH() memcpy(b, good, len)
+    uint32_t n_sec = rd32(good + SNN_HDR_N_SECTIONS);
+    for (uint32_t i = 0; i < n_sec; i++) { /* truncated at every section, the new ones too */
+        size_t off = (size_t)rd64(sec_entry(good, i) + SNN_SEC_OFFSET);
+        FRESH();
+        expect(b, off + 1, SNN_RT_ERR_FORMAT, "truncated");
+    }
+    FRESH(); sec_data(b, len, SNN_TAG_QWGT)[3] ^= 0x40;
+    expect(b, len, SNN_RT_ERR_CRC, "checksum mismatch");
+    uint8_t *meta = NULL;
+#define META() (meta = sec_data(b, len, SNN_TAG_META))
+    FRESH(); META(); wr32(meta + SNN_META_FEATURES, rd32(meta + SNN_META_FEATURES) & ~SNN_FEATURE_INT); reseal(b, len);
+    expect(b, len, SNN_RT_ERR_FORMAT, "does not match the integer feature bit");
+    FRESH(); META(); wr32(meta + SNN_META_WEIGHT_DTYPE, 7); reseal(b, len);
+    expect(b, len, SNN_RT_ERR_VERSION, "weight type 7 is unknown");
+    FRESH(); META(); wr32(meta + SNN_META_WEIGHT_DTYPE, SNN_DTYPE_I16); reseal(b, len);
+    expect(b, len, SNN_RT_ERR_FORMAT, "QWGT's size does not match");
+    FRESH(); META(); wr32(meta + SNN_META_INPUT_FRAC, 40); reseal(b, len);
+    expect(b, len, SNN_RT_ERR_FORMAT, "input fraction bits 40");
+    FRESH();
+    for (uint32_t i = 0; i < n_sec; i++) /* QPAR renamed: an unknown section, skipped */
+        if (rd32(sec_entry(b, i) + SNN_SEC_TAG) == SNN_TAG_QPAR)
+            wr32(sec_entry(b, i) + SNN_SEC_TAG, 0x58585858u);
+    reseal(b, len);
+    expect(b, len, SNN_RT_ERR_FORMAT, "without its QWGT or QPAR");
+    uint8_t *layr = NULL, *qpar = NULL, *wght = NULL;
+#define LAYERS() (layr = sec_data(b, len, SNN_TAG_LAYR), qpar = sec_data(b, len, SNN_TAG_QPAR), \
+                  wght = sec_data(b, len, SNN_TAG_WGHT))
+    FRESH(); LAYERS();
+    wr32(qpar + 4 * (rd32(layr + SNN_LAYER_QPARAM) + rd32(layr + SNN_LAYER_C)), 0); /* threshold 0 */
+    reseal(b, len);
+    expect(b, len, SNN_RT_ERR_FORMAT, "integer threshold not in [1, 2^24]");
+    FRESH(); LAYERS();
+    wr32(qpar + 4 * rd32(layr + SNN_LAYER_QPARAM), (uint32_t)(SNN_MAX_QPARAM + 1)); /* bias */
+    reseal(b, len);
+    expect(b, len, SNN_RT_ERR_FORMAT, "beyond +-2^24");
+    FRESH(); LAYERS(); wr32(layr + SNN_LAYER_QPARAM, 1u << 30); reseal(b, len);
+    expect(b, len, SNN_RT_ERR_FORMAT, "integer parameters or units outside");
+    FRESH(); LAYERS(); wr32(wght + 4 * rd32(layr + SNN_LAYER_UNIT), 0x7fc00000u); reseal(b, len);
+    expect(b, len, SNN_RT_ERR_FORMAT, "unit 0 is not a positive finite number");
+    FRESH(); LAYERS();
+    {
+        uint8_t *out = layr + SNN_LAYER_SIZE; /* dense2: the output is layer 1, two classes */
+        uint8_t *u1 = wght + 4 * (rd32(out + SNN_LAYER_UNIT) + 1);
+        wr32(u1, rd32(u1) + 1);
+        reseal(b, len);
+        expect(b, len, SNN_RT_ERR_FORMAT, "units differ between classes");
+    }
+    FRESH(); wr32(sec_data(b, len, SNN_TAG_PROJ) + SNN_PROJ_WEIGHTS, 1u << 30); reseal(b, len);
+    expect(b, len, SNN_RT_ERR_FORMAT, "outside the");
+    FRESH();
+    expect(b, len, SNN_RT_OK, "");
+#undef LAYERS
+#undef META
+#undef FRESH
+    free(b);
+    free(good);
+}
+
 /* Clip(0, 6), channel Concat, strided conv, max pooling, global average pooling: converted
  * and run with every coding and readout, the SNN follows the ANN. */
 static uint32_t lcg(uint32_t *st)
@@ -359,7 +432,7 @@ static uint32_t lcg(uint32_t *st)
 }
 
 static double run_agreement(const snn_graph *g, const calib_stats *cs, uint32_t readout, uint32_t coding,
-                            uint32_t steps, float in_max)
+                            uint32_t steps, float in_max, uint32_t dtype)
 {
     snn_build_opts o;
     snn_build_opts_init(&o);
@@ -375,6 +448,8 @@ static double run_agreement(const snn_graph *g, const calib_stats *cs, uint32_t 
             capped = net.layers[i].lambda[0] <= 6.0f;
     }
     assert_true(has_concat && has_pool && capped);
+    if (dtype != SNN_DTYPE_F32)
+        assert_int_equal(snn_net_quantize(&net, dtype, in_max, &d), SNN_OK);
     loaded l;
     load_net(&net, &l);
     snn_state s = l.s;
@@ -426,12 +501,18 @@ static void test_concat_clip_maxpool(void **state)
         calib_add(&cs, &ev);
     }
     snn_eval_free(&ev);
-    double direct = run_agreement(&g, &cs, SNN_READOUT_MEMBRANE, SNN_CODING_DIRECT, 512, 4.0f);
-    double spikes = run_agreement(&g, &cs, SNN_READOUT_SPIKES, SNN_CODING_DIRECT, 512, 4.0f);
-    print_message("concat/clip/maxpool net: agreement with the ANN %.0f %% (membrane), %.0f %% (spike count)\n",
-                  100 * direct, 100 * spikes);
-    assert_true(direct >= 0.9);
-    assert_true(spikes >= 0.8);
+    /* float32, then the integer files: Concat, Clip, strided conv, max-pool and global
+     * average pooling in integers. */
+    static const uint32_t dtypes[] = {SNN_DTYPE_F32, SNN_DTYPE_I16, SNN_DTYPE_I8};
+    static const char *const names[] = {"float32", "int16", "int8"};
+    for (int k = 0; k < 3; k++) {
+        double direct = run_agreement(&g, &cs, SNN_READOUT_MEMBRANE, SNN_CODING_DIRECT, 512, 4.0f, dtypes[k]);
+        double spikes = run_agreement(&g, &cs, SNN_READOUT_SPIKES, SNN_CODING_DIRECT, 512, 4.0f, dtypes[k]);
+        print_message("concat/clip/maxpool net, %s: agreement with the ANN %.0f %% (membrane), %.0f %% (spike count)\n",
+                      names[k], 100 * direct, 100 * spikes);
+        assert_true(direct >= 0.9);
+        assert_true(spikes >= 0.8);
+    }
     calib_free(&cs);
     snn_graph_free(&g);
 }
@@ -481,6 +562,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_rates_approach_activations),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_corrupt_files),
+        cmocka_unit_test(test_corrupt_int_files),
         cmocka_unit_test(test_concat_clip_maxpool),
         cmocka_unit_test(test_poisson),
     };
