@@ -176,6 +176,10 @@ snn_rt_status snn_qsim_init(snn_state *s, const snn_model *m, void *mem, size_t 
         s->div_c[b] = div_pack(C);
         s->div_w[b] = div_pack(W);
     }
+    for (uint32_t k = 0; k < m->n_proj; k++) {
+        s->div_sh[k] = div_pack(m->proj[k].sh ? m->proj[k].sh : 1);
+        s->div_sw[k] = div_pack(m->proj[k].sw ? m->proj[k].sw : 1);
+    }
     return SNN_RT_OK;
 }
 
@@ -388,8 +392,34 @@ static uint32_t next_u24(uint64_t *st)
         default: for (uint32_t q = 0; q < n; q++) o[q] = wrap_add(o[q], OP(int32_t)w[q]);       \
         }                                                                                      \
     }
+#if defined(__SSE2__)
 ROW_FN(row_add_i8, int8_t, +)
 ROW_FN(row_sub_i8, int8_t, -)
+#else
+/* Scalar targets: four int8 weights per 32-bit load, each sign-extended from its byte (one SXTB
+ * on a Cortex-M4), and four membranes loaded and stored together: about 3 instructions a
+ * synapse instead of 6. OP is + or -. */
+#define ROW4_FN(NAME, OP)                                                                      \
+    static inline void NAME(int32_t *restrict o, const int8_t *restrict w, uint32_t n)         \
+    {                                                                                          \
+        uint32_t q = 0;                                                                        \
+        for (; q + 4 <= n; q += 4) {                                                           \
+            uint32_t w4;                                                                       \
+            memcpy(&w4, w + q, 4);                                                             \
+            int32_t a = o[q], b = o[q + 1], c = o[q + 2], d = o[q + 3];                        \
+            a = wrap_add(a, OP(int32_t)(int8_t)(uint8_t)w4);                                   \
+            b = wrap_add(b, OP(int32_t)(int8_t)(uint8_t)(w4 >> 8));                            \
+            c = wrap_add(c, OP(int32_t)(int8_t)(uint8_t)(w4 >> 16));                           \
+            d = wrap_add(d, OP(int32_t)(int8_t)(uint8_t)(w4 >> 24));                           \
+            o[q] = a, o[q + 1] = b, o[q + 2] = c, o[q + 3] = d;                                \
+        }                                                                                      \
+        for (; q < n; q++)                                                                     \
+            o[q] = wrap_add(o[q], OP(int32_t)w[q]);                                            \
+    }
+ROW4_FN(row_add_i8, +)
+ROW4_FN(row_sub_i8, -)
+#undef ROW4_FN
+#endif
 ROW_FN(row_add_i16, int16_t, +)
 ROW_FN(row_sub_i16, int16_t, -)
 #undef ROW_FN
@@ -487,43 +517,110 @@ SCATTER_FN(scatter_i16, int16_t, w16, row_add_i16, row_sub_i16)
 #undef SCATTER_FN
 
 /* The spikes of buffer src (bits, neg_bits) through projection p into layer L. */
-static uint64_t project(snn_state *s, const snn_proj *p, const snn_layer *L, int32_t *restrict I)
-{
-    uint32_t src = p->source, size = s->m->buffer_size[src];
-    const uint32_t *bits = s->bits[src], *neg = s->neg_bits[src];
-    uint64_t ops = 0;
-    for (uint32_t wi = 0; wi < words(size); wi++) {
-        uint32_t b = bits[wi];
-        while (b) {
-            uint32_t j = wi * 32 + snn_ctz(b);
-            int32_t sign = neg && (neg[wi] >> (j & 31) & 1u) ? -1 : 1;
-            b &= b - 1;
-            qpos at = where(s, src, p->src_c, p->src_w, j);
-            ops += p->w8 ? scatter_i8(p, L, at, j, sign, I) : scatter_i16(p, L, at, j, sign, I);
-        }
+/* Visit every spike of buffer src: j its index, sign +1 or -1 (a -1 spike of a signed file). */
+#define FOR_EACH_SPIKE(S, SRC, J, SIGN, ...)                                                   \
+    do {                                                                                       \
+        const uint32_t *bits_ = (S)->bits[SRC], *neg_ = (S)->neg_bits[SRC];                    \
+        uint32_t nw_ = words((S)->m->buffer_size[SRC]);                                        \
+        for (uint32_t wi_ = 0; wi_ < nw_; wi_++) {                                             \
+            uint32_t b_ = bits_[wi_], n_ = neg_ ? neg_[wi_] : 0;                               \
+            while (b_) {                                                                       \
+                uint32_t q_ = snn_ctz(b_), J = wi_ * 32 + q_;                                   \
+                int32_t SIGN = (n_ >> q_ & 1u) ? -1 : 1;                                       \
+                b_ &= b_ - 1;                                                                  \
+                __VA_ARGS__                                                                    \
+            }                                                                                  \
+        }                                                                                      \
+    } while (0)
+
+/* A stride-1, undilated, group-1 convolution's spikes with MG output channels: the taps of
+ * each spike are whole rows of MG weights, added or subtracted (ROW_FN). */
+#define CONV_FAST_FN(NAME, WT, FIELD, ADD, SUB)                                                 \
+    static uint64_t NAME(const snn_state *s, const snn_proj *p, const snn_layer *L, uint32_t mg,  \
+                         int32_t *restrict I)                                                   \
+    {                                                                                          \
+        uint32_t src = p->source, kh_n = p->kh, kw_n = p->kw, oh = L->h, ow = L->w;            \
+        const WT *w = p->FIELD;                                                                \
+        uint64_t ops = 0;                                                                      \
+        FOR_EACH_SPIKE(s, src, j, sign, {                                                      \
+            qpos at = where(s, src, p->src_c, p->src_w, j);                                    \
+            const WT *wc = w + (size_t)at.c * kh_n * kw_n * mg;                                 \
+            uint32_t y0 = at.y + p->pt, x0 = at.x + p->pl;                                     \
+            uint32_t kh0 = y0 >= oh ? y0 - oh + 1 : 0, kw0 = x0 >= ow ? x0 - ow + 1 : 0;        \
+            uint32_t kh1 = y0 + 1 < kh_n ? y0 + 1 : kh_n, kw1 = x0 + 1 < kw_n ? x0 + 1 : kw_n; \
+            for (uint32_t kh = kh0; kh < kh1; kh++)                                            \
+                for (uint32_t kw = kw0; kw < kw1; kw++) {                                      \
+                    int32_t *o = I + (size_t)((y0 - kh) * ow + x0 - kw) * mg;                  \
+                    if (sign > 0)                                                              \
+                        ADD(o, wc + (kh * kw_n + kw) * mg, mg);                                \
+                    else                                                                       \
+                        SUB(o, wc + (kh * kw_n + kw) * mg, mg);                                \
+                }                                                                              \
+            ops += (kh1 > kh0 ? kh1 - kh0 : 0) * (kw1 > kw0 ? kw1 - kw0 : 0) * mg;             \
+        });                                                                                    \
+        return ops;                                                                            \
     }
+CONV_FAST_FN(conv_fast_i8, int8_t, w8, row_add_i8, row_sub_i8)
+CONV_FAST_FN(conv_fast_i16, int16_t, w16, row_add_i16, row_sub_i16)
+#undef CONV_FAST_FN
+
+/* The spikes of buffer p->source (bits, neg_bits) through projection p into the membranes I of
+ * layer L. The common kinds loop over spikes with their own code: dense rows, stride-1
+ * convolutions, and average pooling whose windows do not overlap (one output per input, found
+ * with the stride's reciprocal, snn_qsim_init()); the rest go through the general scatter. */
+static uint64_t project(snn_state *s, uint32_t k, const snn_proj *p, const snn_layer *L, int32_t *restrict I)
+{
+    uint32_t src = p->source;
+    uint64_t ops = 0;
+    if (p->kind == SNN_PROJ_DENSE) {
+        uint32_t n = L->size;
+        FOR_EACH_SPIKE(s, src, j, sign, {
+            if (p->w8)
+                (sign > 0 ? row_add_i8 : row_sub_i8)(I, p->w8 + (size_t)j * n, n);
+            else
+                (sign > 0 ? row_add_i16 : row_sub_i16)(I, p->w16 + (size_t)j * n, n);
+            ops += n;
+        });
+        return ops;
+    }
+    if (p->kind == SNN_PROJ_CONV && p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1 && p->group == 1)
+        return p->w8 ? conv_fast_i8(s, p, L, L->c, I) : conv_fast_i16(s, p, L, L->c, I);
+    if (p->kind == SNN_PROJ_AVGPOOL && p->kh <= p->sh && p->kw <= p->sw) {
+        uint32_t C = L->c, sh = p->sh, sw = p->sw, dsh = s->div_sh[k], dsw = s->div_sw[k];
+        FOR_EACH_SPIKE(s, src, j, sign, {
+            qpos at = where(s, src, p->src_c, p->src_w, j);
+            uint32_t y = at.y + p->pt, x = at.x + p->pl, oy = qdiv(dsh, y), ox = qdiv(dsw, x);
+            if (y - oy * sh < p->kh && x - ox * sw < p->kw && oy < L->h && ox < L->w) {
+                size_t o = (size_t)(oy * L->w + ox) * C + at.c;
+                int32_t wv = p->w8 ? (int32_t)p->w8[at.c] : (int32_t)p->w16[at.c];
+                I[o] = wrap_add(I[o], sign * wv);
+                ops++;
+            }
+        });
+        return ops;
+    }
+    FOR_EACH_SPIKE(s, src, j, sign, {
+        qpos at = where(s, src, p->src_c, p->src_w, j);
+        ops += p->w8 ? scatter_i8(p, L, at, j, sign, I) : scatter_i16(p, L, at, j, sign, I);
+    });
     return ops;
 }
 
+#if defined(__SSE2__)
 /* Bit q of the result: f[q] != 0, for q < 32. */
 static inline uint32_t mask32(const uint8_t *f)
 {
-#if defined(__SSE2__)
     __m128i z = _mm_setzero_si128();
     __m128i a = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)f), z);
     __m128i b = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(f + 16)), z);
     return ~((uint32_t)_mm_movemask_epi8(a) | (uint32_t)_mm_movemask_epi8(b) << 16);
-#else
-    uint32_t m = 0;
-    for (uint32_t q = 0; q < 32; q++)
-        m |= (uint32_t)(f[q] != 0) << q;
-    return m;
-#endif
 }
+#endif
 
 /* Integrate and fire layer i (its spike input already in qv); spikes go to buffer i + 1. The
- * same neuron as snn_sim.c's fire(), in integers. Neurons go 32 at a time, one word of the bit
- * sets: a loop without branches over the block (it vectorises), then the flags to bits. The
+ * same neuron as snn_sim.c's fire(), in integers. With SSE2, neurons go 32 at a time, one
+ * word of the bit sets: a loop without branches over the block (it vectorises), then the
+ * flags to bits. The
  * block's per-channel thresholds and biases come straight from the tables when C is a
  * multiple of 32, from one pattern when C divides 32, else gathered per block. */
 static void fire(snn_state *s, uint32_t i)
@@ -548,6 +645,36 @@ static void fire(snn_state *s, uint32_t i)
         cnt = NULL; /* steady: no -1 spikes; the counts' memory holds k (count_in_k()) */
     uint32_t *bits = s->bits[i + 1], *neg = s->neg_bits[i + 1];
     bool subtract = m->reset == SNN_RESET_SUBTRACT;
+#if !defined(__SSE2__)
+    /* Scalar targets (a Cortex-M has no vector unit for this): one neuron at a time, with a
+     * channel counter into the tables; the flags go straight into the word's bits. */
+    for (uint32_t w0 = 0, c = 0; w0 < size; w0 += 32) {
+        uint32_t end = size - w0 < 32 ? size - w0 : 32, pos_bits = 0, neg_word = 0;
+        for (uint32_t q = 0; q < end; q++) {
+            uint32_t j = w0 + q;
+            int32_t th = L->qtheta[c], vj = wrap_add(v[j], k ? k[j] : L->qbias[c]);
+            if (++c == C)
+                c = 0;
+            if (vj >= th) {
+                v[j] = subtract ? vj - th : 0;
+                pos_bits |= 1u << q;
+                if (cnt)
+                    cnt[j]++;
+            } else if (signed_fire && vj < 0 && cnt[j] > 0) {
+                v[j] = vj + th;
+                neg_word |= 1u << q;
+                cnt[j]--;
+            } else {
+                v[j] = vj;
+            }
+        }
+        bits[w0 / 32] = pos_bits | neg_word;
+        if (neg)
+            neg[w0 / 32] = neg_word;
+        n += snn_popcount(pos_bits | neg_word);
+    }
+    s->n_spikes[i + 1] = n;
+#else
     int32_t th_pat[32], b_pat[32], zero_k[32] = {0};
     int16_t zero_cnt[32] = {0};
     bool tiled = C % 32 == 0, pattern = 32 % C == 0;
@@ -615,6 +742,7 @@ static void fire(snn_state *s, uint32_t i)
         n += snn_popcount(pw | nw);
     }
     s->n_spikes[i + 1] = n;
+#endif
 }
 
 /* The largest count among the inputs in output (oy, ox, c)'s window. */
@@ -739,7 +867,7 @@ void snn_qsim_step(snn_state *s)
                 if (p->source == 0 && s->coding == SNN_CODING_DIRECT)
                     continue; /* in the constant current */
                 if (s->n_spikes[p->source])
-                    st->synops += project(s, p, L, s->qv[i]);
+                    st->synops += project(s, k, p, L, s->qv[i]);
             }
             fire(s, i);
         } else if (L->kind == SNN_LAYER_MAXPOOL) {

@@ -166,6 +166,7 @@ typedef struct {
     int32_t *x_q;                       /* (input_size) input, channel-last, x * 2^input_frac */
     uint32_t div_c[SNN_RT_MAX_LAYERS + 1], div_w[SNN_RT_MAX_LAYERS + 1]; /* j / C and pos / W
                                          * by multiplication (snn_qsim.c) */
+    uint32_t div_sh[SNN_RT_MAX_PROJ], div_sw[SNN_RT_MAX_PROJ]; /* and by projection k's strides */
     float *out_f;                       /* (n_classes) the readout as floats */
 } snn_state;
 

@@ -123,6 +123,11 @@ static void sha_hex(const uint8_t sha[32], char out[65])
         snprintf(out + 2 * k, 3, "%02x", sha[k]);
 }
 
+static const char *precision_name(const snn_model *m)
+{
+    return m->weight_dtype == SNN_DTYPE_I8 ? "int8" : m->weight_dtype == SNN_DTYPE_I16 ? "int16" : "float32";
+}
+
 static int print_snn_text(const char *path, const snn_model *m, const uint8_t *file, size_t len)
 {
     char sha[65], tag[5];
@@ -131,6 +136,13 @@ static int print_snn_text(const char *path, const snn_model *m, const uint8_t *f
            (unsigned)(file[SNN_HDR_MAJOR] | file[SNN_HDR_MAJOR + 1] << 8),
            (unsigned)(file[SNN_HDR_MINOR] | file[SNN_HDR_MINOR + 1] << 8), len, m->n_layers, m->n_proj);
     printf("  source      sha256 %s\n", sha);
+    printf("  precision   %s", precision_name(m));
+    if (m->features & SNN_FEATURE_INT)
+        printf(" weights per output channel, int32 membranes, input x * 2^%u; state %zu bytes",
+               m->input_frac, snn_state_mem_size(m));
+    else
+        printf(", state %zu bytes", snn_state_mem_size(m));
+    printf("\n");
     printf("  normalise   %s", PICK(norms, m->norm));
     if (m->norm == SNN_NORM_PERCENTILE || m->norm == SNN_NORM_CHANNEL)
         printf(" (%gth percentile)", (double)m->percentile);
@@ -186,6 +198,8 @@ static int print_snn_json(const char *path, const snn_model *m, const uint8_t *f
     cJSON_AddNumberToObject(hdr, "major", file[SNN_HDR_MAJOR] | file[SNN_HDR_MAJOR + 1] << 8);
     cJSON_AddNumberToObject(hdr, "minor", file[SNN_HDR_MINOR] | file[SNN_HDR_MINOR + 1] << 8);
     cJSON_AddNumberToObject(root, "features", m->features);
+    cJSON_AddStringToObject(root, "precision", precision_name(m));
+    cJSON_AddNumberToObject(root, "state_bytes", (double)snn_state_mem_size(m));
     cJSON *prov = cJSON_AddObjectToObject(root, "provenance");
     cJSON_AddStringToObject(prov, "source_sha256", sha);
     cJSON_AddStringToObject(prov, "norm", PICK(norms, m->norm));

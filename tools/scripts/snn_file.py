@@ -8,7 +8,8 @@ import numpy as np
 
 MAGIC = b"A2SNN\r\n\x1a"
 LAYER_NEURON, LAYER_MAXPOOL, LAYER_CONCAT = 1, 2, 3
-FEATURE_TTFS, FEATURE_SIGNED, FEATURE_CHANNEL_PREP = 1, 2, 4
+FEATURE_TTFS, FEATURE_SIGNED, FEATURE_CHANNEL_PREP, FEATURE_INT = 1, 2, 4, 8
+DTYPE_F32, DTYPE_I16, DTYPE_I8 = 0, 1, 2
 PROJ_DENSE, PROJ_CONV, PROJ_AVGPOOL, PROJ_GLOBALAVG, PROJ_IDENTITY, PROJ_COPY = 1, 2, 3, 4, 5, 6
 
 
@@ -44,13 +45,25 @@ def read(path):
         m.pre_mean_c, m.pre_std_c = list(vals[:pc]), list(vals[pc:])
     woff = sec["WGHT"][0]
     weights = np.frombuffer(data, np.float32, count=sec["WGHT"][2], offset=woff)
+    # 1.4: integer files keep the projections' weights in QWGT (int16 or int8) and each neuron
+    # layer's integer bias, threshold and initial membrane in QPAR, in per-channel units.
+    m.weight_dtype = struct.unpack_from("<I", data, off + 108)[0]
+    m.integer = bool(feat & FEATURE_INT)
+    m.input_frac = struct.unpack_from("<I", data, off + 120)[0] if m.integer else 0
+    if m.integer:
+        qoff, _, qcount = sec["QWGT"]
+        qweights = np.frombuffer(data, np.int8 if m.weight_dtype == DTYPE_I8 else np.dtype("<i2"), count=qcount,
+                                 offset=qoff)
+        poff_q, _, pcount = sec["QPAR"]
+        qpar = np.frombuffer(data, np.dtype("<i4"), count=pcount, offset=poff_q)
     poff = sec["PROJ"][0]
     for i in range(npj):
         r = poff + 64 * i
         kind, src, wo, nw = struct.unpack_from("<IIII", data, r)
         kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, group = struct.unpack_from("<11H", data, r + 16)
         c, h, w = struct.unpack_from("<III", data, r + 40)
-        m.proj.append(SimpleNamespace(kind=kind, source=src, w=weights[wo:wo + nw].copy(), kh=kh, kw=kw,
+        w_arr = qweights[wo:wo + nw].astype(np.int32) if m.integer else weights[wo:wo + nw].copy()
+        m.proj.append(SimpleNamespace(kind=kind, source=src, w=w_arr, kh=kh, kw=kw,
                                       sh=sh, sw=sw, dh=dh, dw=dw, pt=pt, pl=pl, pb=pb, pr=pr, group=group,
                                       src_c=c, src_h=h, src_w=w))
     loff = sec["LAYR"][0]
@@ -63,5 +76,9 @@ def read(path):
         if kind == LAYER_NEURON:
             L.bias = weights[bo:bo + c].copy()
             L.threshold = weights[to:to + c].copy()
+            if m.integer:
+                qo, uo = struct.unpack_from("<II", data, r + 56)
+                L.qbias, L.qtheta, L.qv0 = (qpar[qo + k * c:qo + (k + 1) * c].copy() for k in range(3))
+                L.unit = weights[uo:uo + c].copy()
         m.layers.append(L)
     return m
