@@ -533,21 +533,61 @@ SCATTER_FN(scatter_i16, int16_t, w16, row_add_i16, row_sub_i16)
         }                                                                                      \
     } while (0)
 
+/* Bits [j0, j0 + n) of a bit set, n in 1..32, as the low bits of the result. */
+static inline uint32_t bits_at(const uint32_t *b, uint32_t j0, uint32_t n)
+{
+    uint32_t w = j0 >> 5, sh = j0 & 31;
+    uint64_t x = b[w] >> sh;
+    if (sh + n > 32) /* the field runs into the next word, which the set then has */
+        x |= (uint64_t)b[w + 1] << (32 - sh);
+    return (uint32_t)x & (n == 32 ? ~0u : (1u << n) - 1u);
+}
+
+/* Visit the spikes of buffer SRC (shape C, H, W) position by position: IY, IX, then CH and SIGN
+ * for each spiking channel. A position's row, column and whatever follows from them are
+ * computed once for all its channels (PER_POS), not per spike; positions without spikes cost
+ * a field read. */
+#define FOR_EACH_SPIKE_AT(S, SRC, C, H, W, IY, IX, PER_POS, CH, SIGN, ...)                       \
+    do {                                                                                       \
+        const uint32_t *bits_ = (S)->bits[SRC], *neg_ = (S)->neg_bits[SRC];                    \
+        for (uint32_t IY = 0, j0_ = 0; IY < (H); IY++)                                         \
+            for (uint32_t IX = 0; IX < (W); IX++, j0_ += (C))                                  \
+                for (uint32_t c0_ = 0; c0_ < (C); c0_ += 32) {                                 \
+                    uint32_t n_ = (C) - c0_ < 32 ? (C) - c0_ : 32;                             \
+                    uint32_t f_ = bits_at(bits_, j0_ + c0_, n_);                               \
+                    if (!f_)                                                                   \
+                        continue;                                                              \
+                    uint32_t g_ = neg_ ? bits_at(neg_, j0_ + c0_, n_) : 0;                     \
+                    PER_POS                                                                    \
+                    while (f_) {                                                               \
+                        uint32_t q_ = snn_ctz(f_), CH = c0_ + q_;                              \
+                        int32_t SIGN = (g_ >> q_ & 1u) ? -1 : 1;                               \
+                        f_ &= f_ - 1;                                                          \
+                        __VA_ARGS__                                                            \
+                    }                                                                          \
+                }                                                                              \
+    } while (0)
+
 /* A stride-1, undilated, group-1 convolution's spikes with MG output channels: the taps of
- * each spike are whole rows of MG weights, added or subtracted (ROW_FN). */
+ * each spike are whole rows of MG weights, added or subtracted (ROW_FN); the range of taps
+ * that land inside the output is worked out once per position. */
 #define CONV_FAST_FN(NAME, WT, FIELD, ADD, SUB)                                                 \
     static uint64_t NAME(const snn_state *s, const snn_proj *p, const snn_layer *L, uint32_t mg,  \
                          int32_t *restrict I)                                                   \
     {                                                                                          \
-        uint32_t src = p->source, kh_n = p->kh, kw_n = p->kw, oh = L->h, ow = L->w;            \
+        uint32_t kh_n = p->kh, kw_n = p->kw, oh = L->h, ow = L->w, taps = kh_n * kw_n * mg;    \
         const WT *w = p->FIELD;                                                                \
         uint64_t ops = 0;                                                                      \
-        FOR_EACH_SPIKE(s, src, j, sign, {                                                      \
-            qpos at = where(s, src, p->src_c, p->src_w, j);                                    \
-            const WT *wc = w + (size_t)at.c * kh_n * kw_n * mg;                                 \
-            uint32_t y0 = at.y + p->pt, x0 = at.x + p->pl;                                     \
-            uint32_t kh0 = y0 >= oh ? y0 - oh + 1 : 0, kw0 = x0 >= ow ? x0 - ow + 1 : 0;        \
-            uint32_t kh1 = y0 + 1 < kh_n ? y0 + 1 : kh_n, kw1 = x0 + 1 < kw_n ? x0 + 1 : kw_n; \
+        uint32_t y0, x0, kh0, kw0, kh1, kw1;                                                   \
+        FOR_EACH_SPIKE_AT(s, p->source, p->src_c, p->src_h, p->src_w, iy, ix, {               \
+            y0 = iy + p->pt; /* no commas: this block is one macro argument */                 \
+            x0 = ix + p->pl;                                                                   \
+            kh0 = y0 >= oh ? y0 - oh + 1 : 0;                                                  \
+            kw0 = x0 >= ow ? x0 - ow + 1 : 0;                                                  \
+            kh1 = y0 + 1 < kh_n ? y0 + 1 : kh_n;                                               \
+            kw1 = x0 + 1 < kw_n ? x0 + 1 : kw_n;                                               \
+        }, c, sign, {                                                                          \
+            const WT *wc = w + (size_t)c * taps;                                               \
             for (uint32_t kh = kh0; kh < kh1; kh++)                                            \
                 for (uint32_t kw = kw0; kw < kw1; kw++) {                                      \
                     int32_t *o = I + (size_t)((y0 - kh) * ow + x0 - kw) * mg;                  \
@@ -586,16 +626,22 @@ static uint64_t project(snn_state *s, uint32_t k, const snn_proj *p, const snn_l
     if (p->kind == SNN_PROJ_CONV && p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1 && p->group == 1)
         return p->w8 ? conv_fast_i8(s, p, L, L->c, I) : conv_fast_i16(s, p, L, L->c, I);
     if (p->kind == SNN_PROJ_AVGPOOL && p->kh <= p->sh && p->kw <= p->sw) {
-        uint32_t C = L->c, sh = p->sh, sw = p->sw, dsh = s->div_sh[k], dsw = s->div_sw[k];
-        FOR_EACH_SPIKE(s, src, j, sign, {
-            qpos at = where(s, src, p->src_c, p->src_w, j);
-            uint32_t y = at.y + p->pt, x = at.x + p->pl, oy = qdiv(dsh, y), ox = qdiv(dsw, x);
-            if (y - oy * sh < p->kh && x - ox * sw < p->kw && oy < L->h && ox < L->w) {
-                size_t o = (size_t)(oy * L->w + ox) * C + at.c;
-                int32_t wv = p->w8 ? (int32_t)p->w8[at.c] : (int32_t)p->w16[at.c];
-                I[o] = wrap_add(I[o], sign * wv);
-                ops++;
-            }
+        /* One output per input at most: the position's output, found once per position. */
+        uint32_t C = L->c, dsh = s->div_sh[k], dsw = s->div_sw[k];
+        int32_t *out = NULL;
+        FOR_EACH_SPIKE_AT(s, src, p->src_c, p->src_h, p->src_w, iy, ix, {
+            /* no commas: this block is one macro argument */
+            uint32_t y = iy + p->pt;
+            uint32_t x = ix + p->pl;
+            uint32_t oy = qdiv(dsh, y);
+            uint32_t ox = qdiv(dsw, x);
+            if (y - oy * p->sh >= p->kh || x - ox * p->sw >= p->kw || oy >= L->h || ox >= L->w)
+                continue;
+            out = I + (size_t)(oy * L->w + ox) * C;
+        }, c, sign, {
+            int32_t wv = p->w8 ? (int32_t)p->w8[c] : (int32_t)p->w16[c];
+            out[c] = wrap_add(out[c], sign * wv);
+            ops++;
         });
         return ops;
     }

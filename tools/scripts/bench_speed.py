@@ -3,6 +3,7 @@
 against the ANN forward pass in PyTorch. One process, one core, one image at a time.
 
   /usr/bin/python3 tools/scripts/bench_speed.py [--snn FILE.snn] [--steps 64] [--images N] [--repeats 3]
+                                                [--precisions int16,int8]
 
 The PyTorch SNN is built from the .snn file itself by an independent reader (tools/scripts/snn_file.py),
 so it runs exactly the converted network: every step it recomputes every layer with dense torch
@@ -13,7 +14,11 @@ between snn-run's and PyTorch's SNN predictions.
 One more row bounds what the step loop could reach: build/tools/scatter-floor/scatter-floor records the spikes of a
 run and replays only their accumulation (the additions of weights into currents, with the
 runtime's own code), as if integrate-and-fire, spike lists and pooling cost nothing; and the
-same additions on 16-bit integers, the bound of a fixed-point runtime that does not exist yet.
+same additions on 16-bit integers.
+
+With the default model, the same conversion is also written as int16 and int8 files
+(`--precision`), and snn-run's integer step loop is timed on them in the same run, interleaved
+with the float32 file's repeats, so that the ratios compare like with like.
 """
 import argparse
 import gzip
@@ -166,14 +171,21 @@ def main():
     ap.add_argument("--c-images", type=int, default=2000, help="images for snn-run and the ANN")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--precisions", default="int16,int8",
+                    help="integer files to time beside the float32 one (default model only); '' for none")
     args = ap.parse_args()
     torch.set_num_threads(1)
     snn = args.snn
+    int_files = []
     if not snn:
         snn = "/tmp/ann2snn-bench.snn"
-        subprocess.run([tool(args.build, "ann2snn"), os.path.join(ROOT, "models", "fmnist_cnn_avg.onnx"),
-                        "--calib", os.path.join(FMNIST, "train-images-idx3-ubyte.gz"), "-o", snn],
-                       check=True, stdout=subprocess.DEVNULL)
+        for prec in ["float32"] + [p for p in args.precisions.split(",") if p]:
+            path = snn if prec == "float32" else f"/tmp/ann2snn-bench.{prec}.snn"
+            subprocess.run([tool(args.build, "ann2snn"), os.path.join(ROOT, "models", "fmnist_cnn_avg.onnx"),
+                            "--calib", os.path.join(FMNIST, "train-images-idx3-ubyte.gz"), "--precision", prec,
+                            "-o", path], check=True, stdout=subprocess.DEVNULL)
+            if prec != "float32":
+                int_files.append((prec, path))
     m = snn_file.read(snn)
     sim = TorchSNN(m)
     raw = load_images(max(args.images, args.c_images))
@@ -182,22 +194,27 @@ def main():
     # snn-run: its own process reads the images; time only its loop via --limit runs of two sizes.
     tests = os.path.join(FMNIST, "t10k-images-idx3-ubyte.gz")
 
-    def c_run(n):
-        out = subprocess.run([tool(args.build, "snn-run"), snn, "--input", tests, "--steps", str(args.steps), "--threads", "1",
+    def c_run(n, path=snn):
+        out = subprocess.run([tool(args.build, "snn-run"), path, "--input", tests, "--steps", str(args.steps), "--threads", "1",
                               "--limit", str(n)], check=True, capture_output=True, text=True).stdout
         return [int(v) for v in out.split()]
 
     # Startup (reading 10k images, loading) is measured with 1 image and subtracted.
-    def c_rate():
+    def c_rate(path=snn):
         t0 = time.perf_counter()
-        c_run(1)
+        c_run(1, path)
         t_one = time.perf_counter() - t0
         t0 = time.perf_counter()
-        c_run(args.c_images)
+        c_run(args.c_images, path)
         return (args.c_images - 1) / (time.perf_counter() - t0 - t_one)
 
-    c_rates = sorted(c_rate() for _ in range(args.repeats))
-    c = c_rates[len(c_rates) // 2]
+    # float32 and the integer files take turns, repeat by repeat.
+    runs = {name: [] for name in ["float32"] + [p for p, _ in int_files]}
+    for _ in range(args.repeats):
+        runs["float32"].append(c_rate())
+        for prec, path in int_files:
+            runs[prec].append(c_rate(path))
+    c = statistics.median(runs["float32"])
     c_pred = c_run(args.images)
 
     torch_pred = []
@@ -218,12 +235,19 @@ def main():
             ("accumulation alone (bound)", floor["replay"])]
     if "replay_i16" in floor:  # the same additions on 16-bit weights and currents (timing only)
         rows.append(("  same, 16-bit (bound)", floor["replay_i16"]))
+    for prec, _ in int_files:
+        rows.append((f"snn-run, {prec} file", statistics.median(runs[prec])))
     print(f"{'':28s} {'images/s':>10s} {'x PyTorch SNN':>14s} {'snn-run is':>11s}")
     for name, rate in rows:
         print(f"{name:28s} {rate:10.1f} {rate / t_snn:13.2f}x {c / rate:10.2f}x")
     print(f"accumulation alone: {floor['synops'] / 1e6:.2f} M event synops per image, replayed from a run whose"
           f" full step loop did {floor['full']:.1f} images/s")
     print(f"prediction agreement snn-run vs PyTorch SNN on {len(torch_pred)} images: {100 * agree:.1f} %")
+    for prec, _ in int_files:
+        r = runs[prec]
+        print(f"snn-run {prec} / float32, repeat by repeat: " +
+              ", ".join(f"{a / b:.2f}" for a, b in zip(r, runs["float32"])) +
+              f"; median {statistics.median(r) / c:.2f}x")
 
 
 if __name__ == "__main__":
