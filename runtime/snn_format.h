@@ -163,5 +163,7 @@ enum { SNN_DTYPE_F32 = 0, SNN_DTYPE_I16 = 1, SNN_DTYPE_I8 = 2 };
 #define SNN_MAX_INPUT_FRAC 16          /* fractional bits of the direct input */
 #define SNN_MAX_INPUT_Q (1 << 20)      /* |x_q| is clamped to this */
 #define SNN_MAX_QPARAM (1 << 24)       /* |bias|, threshold and |initial membrane| */
+#define SNN_NARROW_MAX (1 << 12)       /* a hidden layer whose parameters all lie within this
+                                        * keeps 16-bit saturating membranes */
 
 #endif

@@ -27,6 +27,9 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__ARM_FEATURE_SIMD32)
+#include <arm_acle.h>
+#endif
 
 #define MEM_ALIGN 16
 
@@ -38,6 +41,12 @@ static size_t align_up(size_t n)
 static inline int32_t wrap_add(int32_t a, int32_t b)
 {
     return (int32_t)((uint32_t)a + (uint32_t)b);
+}
+
+/* x clamped to the int16 range: a narrow layer's membrane saturates. */
+static inline int32_t sat16(int32_t x)
+{
+    return x > INT16_MAX ? INT16_MAX : x < INT16_MIN ? INT16_MIN : x;
 }
 
 /* Division of n < 2^26 by a divisor d < 2^26 as a multiply and a shift: with l = ceil(log2 d)
@@ -109,6 +118,33 @@ static int count_in_k(const snn_model *m, uint32_t i)
     return input_only(m, i) && !maxpool_reads(m, i + 1);
 }
 
+/* A narrow layer keeps 16-bit membranes that saturate at the int16 range
+ * (docs/snn-format.md, "Integer files"): a hidden neuron layer that does not read the input,
+ * whose projections all have a 16-bit path here (dense, stride-1 group-1 convolution, average
+ * pooling whose windows do not overlap, identity, global average), and whose integer
+ * thresholds, biases and initial membranes lie within +-SNN_NARROW_MAX. An int8 file's hidden
+ * layers are narrow as a rule; an int16 file's thresholds are too large for it. */
+static int narrow_ok(const snn_model *m, uint32_t i)
+{
+    const snn_layer *L = &m->layers[i];
+    if (L->kind != SNN_LAYER_NEURON || (L->flags & SNN_LAYER_F_OUTPUT) || reads_input(m, i))
+        return 0;
+    for (uint32_t k = L->proj_first; k < L->proj_first + L->proj_count; k++) {
+        const snn_proj *p = &m->proj[k];
+        bool fast_conv = p->kind == SNN_PROJ_CONV && p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1 &&
+                         p->group == 1;
+        bool pool_apart = p->kind == SNN_PROJ_AVGPOOL && p->kh <= p->sh && p->kw <= p->sw;
+        if (!(p->kind == SNN_PROJ_DENSE || fast_conv || pool_apart || p->kind == SNN_PROJ_IDENTITY ||
+              p->kind == SNN_PROJ_GLOBALAVG))
+            return 0;
+    }
+    for (uint32_t c = 0; c < L->c; c++)
+        if (L->qtheta[c] > SNN_NARROW_MAX || L->qbias[c] > SNN_NARROW_MAX || L->qbias[c] < -SNN_NARROW_MAX ||
+            L->qv0[c] > SNN_NARROW_MAX || L->qv0[c] < -SNN_NARROW_MAX)
+            return 0;
+    return 1;
+}
+
 static uint32_t words(uint32_t n)
 {
     return (n + 31) / 32;
@@ -133,7 +169,10 @@ static size_t layout(snn_state *s, const snn_model *m, uint8_t *mem)
         const snn_layer *L = &m->layers[i];
         if (L->kind != SNN_LAYER_NEURON)
             continue;
-        TAKE(s->qv[i], int32_t, L->size);
+        if (narrow_ok(m, i))
+            TAKE(s->qv16[i], int16_t, L->size);
+        else
+            TAKE(s->qv[i], int32_t, L->size);
         if (reads_input(m, i))
             TAKE(s->qk[i], int32_t, L->size);
     }
@@ -332,8 +371,12 @@ void snn_qsim_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed
             continue;
         bool is_out = L->flags & SNN_LAYER_F_OUTPUT;
         int32_t *v = s->qv[i];
+        int16_t *v16 = s->qv16[i];
         for (uint32_t j = 0, c = 0; j < L->size; j++) {
-            v[j] = is_out ? 0 : L->qv0[c];
+            if (v16)
+                v16[j] = (int16_t)L->qv0[c];
+            else
+                v[j] = is_out ? 0 : L->qv0[c];
             if (++c == L->c)
                 c = 0;
         }
@@ -652,6 +695,228 @@ static uint64_t project(snn_state *s, uint32_t k, const snn_proj *p, const snn_l
     return ops;
 }
 
+/* o[0..n) += w or -= w (sub), saturating each 16-bit membrane: a narrow layer's rows. SSE2
+ * adds eight with one saturating instruction, a Cortex-M4 (SIMD32) two (QADD16 / QSUB16), other
+ * cores one at a time; every path saturates each element after each add, so all agree. */
+SNN_HOT_INLINE void row16(int16_t *restrict o, const int8_t *restrict w8, const int16_t *restrict w16, uint32_t n,
+                          bool sub)
+{
+    uint32_t q = 0;
+#if defined(__SSE2__)
+    if (w8) {
+        for (; q + 16 <= n; q += 16) {
+            __m128i wv = _mm_loadu_si128((const __m128i *)(const void *)(w8 + q));
+            __m128i lo = _mm_srai_epi16(_mm_unpacklo_epi8(wv, wv), 8), hi = _mm_srai_epi16(_mm_unpackhi_epi8(wv, wv), 8);
+            __m128i o0 = _mm_loadu_si128((const __m128i *)(void *)(o + q));
+            __m128i o1 = _mm_loadu_si128((const __m128i *)(void *)(o + q + 8));
+            o0 = sub ? _mm_subs_epi16(o0, lo) : _mm_adds_epi16(o0, lo);
+            o1 = sub ? _mm_subs_epi16(o1, hi) : _mm_adds_epi16(o1, hi);
+            _mm_storeu_si128((__m128i *)(void *)(o + q), o0);
+            _mm_storeu_si128((__m128i *)(void *)(o + q + 8), o1);
+        }
+    } else {
+        for (; q + 8 <= n; q += 8) {
+            __m128i wv = _mm_loadu_si128((const __m128i *)(const void *)(w16 + q));
+            __m128i o0 = _mm_loadu_si128((const __m128i *)(void *)(o + q));
+            o0 = sub ? _mm_subs_epi16(o0, wv) : _mm_adds_epi16(o0, wv);
+            _mm_storeu_si128((__m128i *)(void *)(o + q), o0);
+        }
+    }
+#elif defined(__ARM_FEATURE_SIMD32)
+    if (w8) {
+        for (; q + 4 <= n; q += 4) {
+            uint32_t w4, o01, o23;
+            memcpy(&w4, w8 + q, 4);
+            uint32_t even = (uint32_t)__sxtb16((int8x4_t)w4), odd = (uint32_t)__sxtb16((int8x4_t)(w4 >> 8 | w4 << 24));
+            uint32_t p01, p23; /* (w0, w1) and (w2, w3) from (w0, w2) and (w1, w3) */
+#if defined(__GNUC__)
+            __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(p01) : "r"(even), "r"(odd));
+            __asm__("pkhtb %0, %2, %1, asr #16" : "=r"(p23) : "r"(even), "r"(odd));
+#else
+            p01 = (even & 0xffffu) | odd << 16, p23 = (odd & 0xffff0000u) | even >> 16;
+#endif
+            memcpy(&o01, o + q, 4);
+            memcpy(&o23, o + q + 2, 4);
+            o01 = (uint32_t)(sub ? __qsub16((int16x2_t)o01, (int16x2_t)p01) : __qadd16((int16x2_t)o01, (int16x2_t)p01));
+            o23 = (uint32_t)(sub ? __qsub16((int16x2_t)o23, (int16x2_t)p23) : __qadd16((int16x2_t)o23, (int16x2_t)p23));
+            memcpy(o + q, &o01, 4);
+            memcpy(o + q + 2, &o23, 4);
+        }
+    } else {
+        for (; q + 2 <= n; q += 2) {
+            uint32_t w2, o01;
+            memcpy(&w2, w16 + q, 4);
+            memcpy(&o01, o + q, 4);
+            o01 = (uint32_t)(sub ? __qsub16((int16x2_t)o01, (int16x2_t)w2) : __qadd16((int16x2_t)o01, (int16x2_t)w2));
+            memcpy(o + q, &o01, 4);
+        }
+    }
+#endif
+    for (; q < n; q++) {
+        int32_t wv = w8 ? w8[q] : w16[q];
+        o[q] = (int16_t)sat16(sub ? o[q] - wv : o[q] + wv);
+    }
+}
+
+#if defined(__SSE2__)
+/* Average pooling (windows apart, int8 weights, C a multiple of 8) into a narrow layer, output
+ * by output: each input position of a window gives its channels' spike bits, which become lane
+ * masks eight channels at a time, and the masked weights are added (-1 spikes subtracted) with
+ * saturation. Every output element takes its inputs in raster order, as the spike-by-spike
+ * path does, so the two saturate alike. The rates of a converted net make this cheaper than
+ * visiting each spike. */
+static uint64_t avgpool16_sse2(const snn_state *s, const snn_proj *p, const snn_layer *L, int16_t *restrict I)
+{
+    const uint32_t *bits = s->bits[p->source], *neg = s->neg_bits[p->source];
+    uint32_t C = L->c;
+    uint64_t ops = 0;
+    const __m128i lane = _mm_set_epi16(128, 64, 32, 16, 8, 4, 2, 1);
+    for (uint32_t oy = 0; oy < L->h; oy++)
+        for (uint32_t ox = 0; ox < L->w; ox++) {
+            int16_t *out = I + (size_t)(oy * L->w + ox) * C;
+            for (uint32_t ky = 0; ky < p->kh; ky++) {
+                int32_t iy = (int32_t)(oy * p->sh + ky) - p->pt;
+                if (iy < 0 || iy >= (int32_t)p->src_h)
+                    continue;
+                for (uint32_t kx = 0; kx < p->kw; kx++) {
+                    int32_t ix = (int32_t)(ox * p->sw + kx) - p->pl;
+                    if (ix < 0 || ix >= (int32_t)p->src_w)
+                        continue;
+                    uint32_t j0 = ((uint32_t)iy * p->src_w + (uint32_t)ix) * C;
+                    for (uint32_t c0 = 0; c0 < C; c0 += 32) {
+                        uint32_t n = C - c0 < 32 ? C - c0 : 32, f = bits_at(bits, j0 + c0, n);
+                        if (!f)
+                            continue;
+                        uint32_t g = neg ? bits_at(neg, j0 + c0, n) : 0;
+                        ops += snn_popcount(f);
+                        for (uint32_t q = 0; q < n; q += 8) {
+                            uint32_t f8 = f >> q & 0xffu, g8 = g >> q & 0xffu;
+                            if (!f8)
+                                continue;
+                            __m128i wv = _mm_loadl_epi64((const __m128i *)(const void *)(p->w8 + c0 + q));
+                            wv = _mm_srai_epi16(_mm_unpacklo_epi8(wv, wv), 8);
+                            __m128i pm = _mm_cmpeq_epi16(_mm_and_si128(_mm_set1_epi16((short)(f8 & ~g8)), lane), lane);
+                            __m128i nm = _mm_cmpeq_epi16(_mm_and_si128(_mm_set1_epi16((short)g8), lane), lane);
+                            __m128i o = _mm_loadu_si128((const __m128i *)(void *)(out + c0 + q));
+                            o = _mm_adds_epi16(o, _mm_and_si128(pm, wv));
+                            o = _mm_subs_epi16(o, _mm_and_si128(nm, wv));
+                            _mm_storeu_si128((__m128i *)(void *)(out + c0 + q), o);
+                        }
+                    }
+                }
+            }
+        }
+    return ops;
+}
+#endif
+
+/* A spike's taps into a narrow layer (project16()'s convolution): W8/W16 name the weights at
+ * offset wo, SUB is a constant. */
+#define TAPS(W8, W16, SUB, N) /* N: mg, or a constant equal to it */                        \
+    for (uint32_t kh = kh0; kh < kh1; kh++)                                                    \
+        for (uint32_t kw = kw0; kw < kw1; kw++) {                                              \
+            size_t wo = (size_t)c * taps + (kh * kw_n + kw) * mg;                              \
+            row16(I + (size_t)((y0 - kh) * ow + x0 - kw) * mg, W8, W16, N, SUB);               \
+        }
+#if defined(__SSE2__)
+#define ROW32_CONSTANT 1
+#else
+#define ROW32_CONSTANT 0 /* one copy of each loop is enough where code size counts */
+#endif
+
+/* project() for a narrow layer (narrow_ok() admits only these kinds). Not inlined into the
+ * step: it is called once per projection and step, and GCC's bounds warnings misfire on the
+ * inlined copies. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static uint64_t project16(snn_state *s, uint32_t k, const snn_proj *p, const snn_layer *L, int16_t *restrict I)
+{
+    uint32_t src = p->source;
+    uint64_t ops = 0;
+    const int8_t *w8 = p->w8;
+    const int16_t *w16 = p->w16;
+    switch (p->kind) {
+    case SNN_PROJ_DENSE: {
+        uint32_t n = L->size;
+        FOR_EACH_SPIKE(s, src, j, sign, {
+            if (w8 && sign > 0) /* type and sign as constants of the inlined row16() */
+                row16(I, w8 + (size_t)j * n, NULL, n, false);
+            else if (w8)
+                row16(I, w8 + (size_t)j * n, NULL, n, true);
+            else
+                row16(I, NULL, w16 + (size_t)j * n, n, sign < 0);
+            ops += n;
+        });
+        return ops;
+    }
+    case SNN_PROJ_CONV: { /* stride 1, group 1 */
+        uint32_t kh_n = p->kh, kw_n = p->kw, oh = L->h, ow = L->w, mg = L->c, taps = kh_n * kw_n * mg;
+        uint32_t y0, x0, kh0, kw0, kh1, kw1;
+        FOR_EACH_SPIKE_AT(s, src, p->src_c, p->src_h, p->src_w, iy, ix, {
+            y0 = iy + p->pt; /* no commas: this block is one macro argument */
+            x0 = ix + p->pl;
+            kh0 = y0 >= oh ? y0 - oh + 1 : 0;
+            kw0 = x0 >= ow ? x0 - ow + 1 : 0;
+            kh1 = y0 + 1 < kh_n ? y0 + 1 : kh_n;
+            kw1 = x0 + 1 < kw_n ? x0 + 1 : kw_n;
+        }, c, sign, {
+            /* The weight type and the sign as constants of inlined copies of row16(), and with
+             * SSE2 the common row of 32 channels as a constant length. */
+            if (ROW32_CONSTANT && w8 && mg == 32 && sign > 0) {
+                TAPS(w8 + wo, NULL, false, 32)
+            } else if (ROW32_CONSTANT && w8 && mg == 32) {
+                TAPS(w8 + wo, NULL, true, 32)
+            } else if (w8 && sign > 0) {
+                TAPS(w8 + wo, NULL, false, mg)
+            } else if (w8) {
+                TAPS(w8 + wo, NULL, true, mg)
+            } else if (sign > 0) {
+                TAPS(NULL, w16 + wo, false, mg)
+            } else {
+                TAPS(NULL, w16 + wo, true, mg)
+            }
+            ops += (kh1 > kh0 ? kh1 - kh0 : 0) * (kw1 > kw0 ? kw1 - kw0 : 0) * mg;
+        });
+        return ops;
+    }
+    case SNN_PROJ_AVGPOOL: { /* windows apart */
+        uint32_t C = L->c, dsh = s->div_sh[k], dsw = s->div_sw[k];
+#if defined(__SSE2__)
+        if (C % 8 == 0 && w8)
+            return avgpool16_sse2(s, p, L, I);
+#endif
+        int16_t *out = NULL;
+        FOR_EACH_SPIKE_AT(s, src, p->src_c, p->src_h, p->src_w, iy, ix, {
+            /* no commas: this block is one macro argument */
+            uint32_t y = iy + p->pt;
+            uint32_t x = ix + p->pl;
+            uint32_t oy = qdiv(dsh, y);
+            uint32_t ox = qdiv(dsw, x);
+            if (y - oy * p->sh >= p->kh || x - ox * p->sw >= p->kw || oy >= L->h || ox >= L->w)
+                continue;
+            out = I + (size_t)(oy * L->w + ox) * C;
+        }, c, sign, {
+            int32_t wv = w8 ? (int32_t)w8[c] : (int32_t)w16[c];
+            out[c] = (int16_t)sat16(out[c] + sign * wv);
+            ops++;
+        });
+        return ops;
+    }
+    default: /* IDENTITY, GLOBALAVG: one output per spike, the spike's own channel */
+        FOR_EACH_SPIKE(s, src, j, sign, {
+            qpos at = where(s, src, p->src_c, p->src_w, j);
+            uint32_t o = p->kind == SNN_PROJ_IDENTITY ? j : at.c;
+            int32_t wv = w8 ? (int32_t)w8[at.c] : (int32_t)w16[at.c];
+            I[o] = (int16_t)sat16(I[o] + sign * wv);
+            ops++;
+        });
+        return ops;
+    }
+}
+#undef TAPS
+#undef ROW32_CONSTANT
+
 #if defined(__SSE2__)
 /* Bit q of the result: f[q] != 0, for q < 32. */
 static inline uint32_t mask32(const uint8_t *f)
@@ -663,55 +928,199 @@ static inline uint32_t mask32(const uint8_t *f)
 }
 #endif
 
-/* Integrate and fire layer i (its spike input already in qv); spikes go to buffer i + 1. The
- * same neuron as snn_sim.c's fire(), in integers. With SSE2, neurons go 32 at a time, one
- * word of the bit sets: a loop without branches over the block (it vectorises), then the
- * flags to bits. The
- * block's per-channel thresholds and biases come straight from the tables when C is a
- * multiple of 32, from one pattern when C divides 32, else gathered per block. */
-static void fire(snn_state *s, uint32_t i)
-{
-    const snn_model *m = s->m;
-    const snn_layer *L = &m->layers[i];
-    int32_t *restrict v = s->qv[i];
-    const int32_t *k = s->coding == SNN_CODING_DIRECT ? s->qk[i] : NULL; /* else the bias */
-    uint32_t size = L->size, C = L->c, n = 0;
-    if ((L->flags & SNN_LAYER_F_OUTPUT) && m->readout == SNN_READOUT_MEMBRANE) {
-        for (uint32_t j = 0, c = 0; j < size; j++) {
-            v[j] = wrap_add(v[j], k ? k[j] : L->qbias[c]);
-            if (++c == C)
-                c = 0;
-        }
-        s->n_spikes[i + 1] = 0;
-        return;
-    }
-    bool signed_fire = (m->features & SNN_FEATURE_SIGNED) && !s->steady[i];
-    int16_t *restrict cnt = s->qcount[i + 1];
-    if (s->steady[i] && !maxpool_reads(m, i + 1))
-        cnt = NULL; /* steady: no -1 spikes; the counts' memory holds k (count_in_k()) */
-    uint32_t *bits = s->bits[i + 1], *neg = s->neg_bits[i + 1];
+/* Integrate and fire layer i (its spike input already in its membranes); spikes go to buffer
+ * i + 1. The same neuron as snn_sim.c's fire(), in integers, on 32-bit membranes (fire32) or a
+ * narrow layer's saturating 16-bit ones (fire16; narrow_ok()). Scalar targets (a Cortex-M has
+ * no vector unit for this) go one neuron at a time with a channel counter into the tables, the
+ * flags straight into the word's bits. With SSE2, neurons go 32 at a time, one word of the bit
+ * sets: a loop without branches over the block (it vectorises), then the flags to bits; the
+ * block's per-channel thresholds and biases come straight from the tables when C is a multiple
+ * of 32, from one pattern when C divides 32, else gathered per block. */
+#define FIRE_SETUP                                                                             \
+    const snn_model *m = s->m;                                                                 \
+    const snn_layer *L = &m->layers[i];                                                        \
+    const int32_t *k = s->coding == SNN_CODING_DIRECT ? s->qk[i] : NULL; /* else the bias */   \
+    uint32_t size = L->size, C = L->c, n = 0;                                                  \
+    bool signed_fire = (m->features & SNN_FEATURE_SIGNED) && !s->steady[i];                    \
+    int16_t *restrict cnt = s->qcount[i + 1];                                                  \
+    if (s->steady[i] && !maxpool_reads(m, i + 1))                                              \
+        cnt = NULL; /* steady: no -1 spikes; the counts' memory holds k (count_in_k()) */      \
+    uint32_t *bits = s->bits[i + 1], *neg = s->neg_bits[i + 1];                                \
     bool subtract = m->reset == SNN_RESET_SUBTRACT;
+
+#define STORE32(x) (x)
 #if !defined(__SSE2__)
-    /* Scalar targets (a Cortex-M has no vector unit for this): one neuron at a time, with a
-     * channel counter into the tables; the flags go straight into the word's bits. */
-    for (uint32_t w0 = 0, c = 0; w0 < size; w0 += 32) {
+#define FIRE_FN(NAME, VT, STORE)                                                               \
+    static void NAME(snn_state *s, uint32_t i, VT *restrict v)                                 \
+    {                                                                                          \
+        FIRE_SETUP                                                                             \
+        for (uint32_t w0 = 0, c = 0; w0 < size; w0 += 32) {                                    \
+            uint32_t end = size - w0 < 32 ? size - w0 : 32, pos_bits = 0, neg_word = 0;        \
+            for (uint32_t q = 0; q < end; q++) {                                               \
+                uint32_t j = w0 + q;                                                           \
+                int32_t th = L->qtheta[c], vj = wrap_add(v[j], k ? k[j] : L->qbias[c]);        \
+                if (++c == C)                                                                  \
+                    c = 0;                                                                     \
+                if (vj >= th) {                                                                \
+                    v[j] = (VT)STORE(subtract ? vj - th : 0);                                  \
+                    pos_bits |= 1u << q;                                                       \
+                    if (cnt)                                                                   \
+                        cnt[j]++;                                                              \
+                } else if (signed_fire && vj < 0 && cnt[j] > 0) {                              \
+                    v[j] = (VT)STORE(vj + th);                                                 \
+                    neg_word |= 1u << q;                                                       \
+                    cnt[j]--;                                                                  \
+                } else {                                                                       \
+                    v[j] = (VT)STORE(vj);                                                      \
+                }                                                                              \
+            }                                                                                  \
+            bits[w0 / 32] = pos_bits | neg_word;                                               \
+            if (neg)                                                                           \
+                neg[w0 / 32] = neg_word;                                                       \
+            n += snn_popcount(pos_bits | neg_word);                                            \
+        }                                                                                      \
+        s->n_spikes[i + 1] = n;                                                                \
+    }
+#else
+#define FIRE_FN(NAME, VT, STORE)                                                               \
+    static void NAME(snn_state *s, uint32_t i, VT *restrict v)                                 \
+    {                                                                                          \
+        FIRE_SETUP                                                                             \
+        int32_t th_pat[32], b_pat[32], zero_k[32] = {0};                                       \
+        int16_t zero_cnt[32] = {0};                                                            \
+        bool tiled = C % 32 == 0, pattern = 32 % C == 0;                                       \
+        if (pattern)                                                                           \
+            for (uint32_t q = 0; q < 32; q++)                                                  \
+                th_pat[q] = L->qtheta[q % C], b_pat[q] = L->qbias[q % C];                      \
+        for (uint32_t w0 = 0, c0 = 0; w0 < size; w0 += 32) {                                   \
+            uint32_t end = size - w0 < 32 ? size - w0 : 32;                                    \
+            const int32_t *th = th_pat, *bias = b_pat;                                         \
+            if (tiled) {                                                                       \
+                th = L->qtheta + c0, bias = L->qbias + c0;                                     \
+            } else if (!pattern) {                                                             \
+                for (uint32_t q = 0, c = c0; q < 32; q++) {                                    \
+                    th_pat[q] = L->qtheta[c], b_pat[q] = L->qbias[c];                          \
+                    if (++c == C)                                                              \
+                        c = 0;                                                                 \
+                }                                                                              \
+            }                                                                                  \
+            c0 = (c0 + 32) % C;                                                                \
+            if (end < 32) { /* the last, partial word: one neuron at a time */                 \
+                uint32_t pos_bits = 0, neg_word = 0;                                           \
+                for (uint32_t q = 0; q < end; q++) {                                           \
+                    uint32_t j = w0 + q;                                                       \
+                    int32_t vj = wrap_add(v[j], k ? k[j] : bias[q]);                           \
+                    bool fp = vj >= th[q], fn = !fp && signed_fire && vj < 0 && cnt[j] > 0;    \
+                    v[j] = (VT)STORE(fp ? (subtract ? vj - th[q] : 0) : fn ? vj + th[q] : vj); \
+                    if (cnt)                                                                   \
+                        cnt[j] = (int16_t)(cnt[j] + fp - fn);                                  \
+                    pos_bits |= (uint32_t)fp << q;                                             \
+                    neg_word |= (uint32_t)fn << q;                                             \
+                }                                                                              \
+                bits[w0 / 32] = pos_bits | neg_word;                                           \
+                if (neg)                                                                       \
+                    neg[w0 / 32] = neg_word;                                                   \
+                n += snn_popcount(pos_bits | neg_word);                                        \
+                continue;                                                                      \
+            }                                                                                  \
+            VT *restrict vb = v + w0;                                                          \
+            const int32_t *restrict kb = k ? k + w0 : zero_k;                                  \
+            const int32_t *restrict bb = k ? zero_k : bias;                                    \
+            int16_t *restrict cb = cnt ? cnt + w0 : zero_cnt;                                  \
+            uint8_t fpos[32], fneg[32];                                                        \
+            if (signed_fire) {                                                                 \
+                for (uint32_t q = 0; q < 32; q++) {                                            \
+                    int32_t vj = wrap_add(vb[q], wrap_add(kb[q], bb[q]));                      \
+                    int32_t fp = vj >= th[q], fn = (vj < 0) & (cb[q] > 0);                     \
+                    vb[q] = (VT)STORE(vj - (fp - fn) * th[q]);                                 \
+                    cb[q] = (int16_t)(cb[q] + fp - fn);                                        \
+                    fpos[q] = (uint8_t)fp, fneg[q] = (uint8_t)fn;                              \
+                }                                                                              \
+            } else {                                                                           \
+                for (uint32_t q = 0; q < 32; q++) {                                            \
+                    int32_t vj = wrap_add(vb[q], wrap_add(kb[q], bb[q]));                      \
+                    int32_t fp = vj >= th[q];                                                  \
+                    vb[q] = (VT)STORE(subtract ? vj - fp * th[q] : vj * (1 - fp));             \
+                    cb[q] = (int16_t)(cb[q] + fp);                                             \
+                    fpos[q] = (uint8_t)fp;                                                     \
+                }                                                                              \
+                memset(fneg, 0, sizeof fneg);                                                  \
+            }                                                                                  \
+            uint32_t pw = mask32(fpos), nw = signed_fire ? mask32(fneg) : 0;                   \
+            bits[w0 / 32] = pw | nw;                                                           \
+            if (neg)                                                                           \
+                neg[w0 / 32] = nw;                                                             \
+            n += snn_popcount(pw | nw);                                                        \
+        }                                                                                      \
+        s->n_spikes[i + 1] = n;                                                                \
+    }
+#endif
+FIRE_FN(fire32, int32_t, STORE32)
+#undef FIRE_FN
+#undef STORE32
+
+/* A narrow layer (16-bit membranes; it never reads the input, so its current is its bias):
+ *     v' = sat16(v + bias); v' >= theta: spike, v = v' - theta (or 0); signed and v' < 0 with a
+ *     positive count: -1 spike, v = v' + theta; else v = v'.
+ * Neither reset leaves the int16 range (theta <= SNN_NARROW_MAX), so the one saturation is the
+ * bias's. With SSE2 eight neurons go per instruction: saturating add, compares to masks, the
+ * masks packed to the word's bits. */
+static void fire16(snn_state *s, uint32_t i, int16_t *restrict v)
+{
+    FIRE_SETUP
+    (void)k;
+    int16_t th16[32], b16[32], zero_cnt[32] = {0};
+    bool pattern = 32 % C == 0;
+    if (pattern)
+        for (uint32_t q = 0; q < 32; q++)
+            th16[q] = (int16_t)L->qtheta[q % C], b16[q] = (int16_t)L->qbias[q % C];
+    for (uint32_t w0 = 0, c0 = 0; w0 < size; w0 += 32) {
         uint32_t end = size - w0 < 32 ? size - w0 : 32, pos_bits = 0, neg_word = 0;
-        for (uint32_t q = 0; q < end; q++) {
-            uint32_t j = w0 + q;
-            int32_t th = L->qtheta[c], vj = wrap_add(v[j], k ? k[j] : L->qbias[c]);
-            if (++c == C)
-                c = 0;
-            if (vj >= th) {
-                v[j] = subtract ? vj - th : 0;
-                pos_bits |= 1u << q;
-                if (cnt)
-                    cnt[j]++;
-            } else if (signed_fire && vj < 0 && cnt[j] > 0) {
-                v[j] = vj + th;
-                neg_word |= 1u << q;
-                cnt[j]--;
-            } else {
-                v[j] = vj;
+        if (!pattern)
+            for (uint32_t q = 0, c = c0; q < end; q++) {
+                th16[q] = (int16_t)L->qtheta[c], b16[q] = (int16_t)L->qbias[c];
+                if (++c == C)
+                    c = 0;
+            }
+        c0 = (c0 + 32) % C;
+#if defined(__SSE2__)
+        if (end == 32) {
+            int16_t *cb = cnt ? cnt + w0 : zero_cnt;
+            uint32_t pw = 0, nw = 0;
+            __m128i zero = _mm_setzero_si128(), one = _mm_set1_epi16(1);
+            for (uint32_t h = 0; h < 32; h += 8) {
+                __m128i vj = _mm_adds_epi16(_mm_loadu_si128((const __m128i *)(void *)(v + w0 + h)),
+                                            _mm_loadu_si128((const __m128i *)(void *)(b16 + h)));
+                __m128i th = _mm_loadu_si128((const __m128i *)(void *)(th16 + h));
+                __m128i ct = _mm_loadu_si128((const __m128i *)(void *)(cb + h));
+                __m128i fp = _mm_cmpgt_epi16(vj, _mm_sub_epi16(th, one)); /* vj >= th */
+                __m128i fn = signed_fire ? _mm_and_si128(_mm_cmplt_epi16(vj, zero), _mm_cmpgt_epi16(ct, zero)) : zero;
+                __m128i nv = subtract ? _mm_sub_epi16(vj, _mm_and_si128(fp, th)) : _mm_andnot_si128(fp, vj);
+                nv = _mm_add_epi16(nv, _mm_and_si128(fn, th));
+                _mm_storeu_si128((__m128i *)(void *)(v + w0 + h), nv);
+                _mm_storeu_si128((__m128i *)(void *)(cb + h), _mm_add_epi16(_mm_sub_epi16(ct, fp), fn));
+                pw |= (uint32_t)_mm_movemask_epi8(_mm_packs_epi16(fp, zero)) << h;
+                nw |= (uint32_t)_mm_movemask_epi8(_mm_packs_epi16(fn, zero)) << h;
+            }
+            pos_bits = pw, neg_word = nw;
+        } else
+#endif
+        {
+            for (uint32_t q = 0; q < end; q++) {
+                uint32_t j = w0 + q;
+                int32_t th = th16[q], vj = sat16(v[j] + b16[q]);
+                if (vj >= th) {
+                    v[j] = (int16_t)(subtract ? vj - th : 0);
+                    pos_bits |= 1u << q;
+                    if (cnt)
+                        cnt[j]++;
+                } else if (signed_fire && vj < 0 && cnt[j] > 0) {
+                    v[j] = (int16_t)(vj + th);
+                    neg_word |= 1u << q;
+                    cnt[j]--;
+                } else {
+                    v[j] = (int16_t)vj;
+                }
             }
         }
         bits[w0 / 32] = pos_bits | neg_word;
@@ -720,75 +1129,28 @@ static void fire(snn_state *s, uint32_t i)
         n += snn_popcount(pos_bits | neg_word);
     }
     s->n_spikes[i + 1] = n;
-#else
-    int32_t th_pat[32], b_pat[32], zero_k[32] = {0};
-    int16_t zero_cnt[32] = {0};
-    bool tiled = C % 32 == 0, pattern = 32 % C == 0;
-    if (pattern)
-        for (uint32_t q = 0; q < 32; q++)
-            th_pat[q] = L->qtheta[q % C], b_pat[q] = L->qbias[q % C];
-    for (uint32_t w0 = 0, c0 = 0; w0 < size; w0 += 32) {
-        uint32_t end = size - w0 < 32 ? size - w0 : 32;
-        const int32_t *th = th_pat, *bias = b_pat;
-        if (tiled) {
-            th = L->qtheta + c0, bias = L->qbias + c0;
-        } else if (!pattern) {
-            for (uint32_t q = 0, c = c0; q < 32; q++) {
-                th_pat[q] = L->qtheta[c], b_pat[q] = L->qbias[c];
-                if (++c == C)
-                    c = 0;
-            }
+}
+#undef FIRE_SETUP
+
+static void fire(snn_state *s, uint32_t i)
+{
+    const snn_model *m = s->m;
+    const snn_layer *L = &m->layers[i];
+    if ((L->flags & SNN_LAYER_F_OUTPUT) && m->readout == SNN_READOUT_MEMBRANE) {
+        int32_t *v = s->qv[i];
+        const int32_t *k = s->coding == SNN_CODING_DIRECT ? s->qk[i] : NULL;
+        for (uint32_t j = 0, c = 0; j < L->size; j++) {
+            v[j] = wrap_add(v[j], k ? k[j] : L->qbias[c]);
+            if (++c == L->c)
+                c = 0;
         }
-        c0 = (c0 + 32) % C;
-        if (end < 32) { /* the last, partial word: one neuron at a time */
-            uint32_t pos_bits = 0, neg_word = 0;
-            for (uint32_t q = 0; q < end; q++) {
-                uint32_t j = w0 + q;
-                int32_t vj = wrap_add(v[j], k ? k[j] : bias[q]);
-                bool fp = vj >= th[q], fn = !fp && signed_fire && vj < 0 && cnt[j] > 0;
-                v[j] = fp ? (subtract ? vj - th[q] : 0) : fn ? vj + th[q] : vj;
-                if (cnt)
-                    cnt[j] = (int16_t)(cnt[j] + fp - fn);
-                pos_bits |= (uint32_t)fp << q;
-                neg_word |= (uint32_t)fn << q;
-            }
-            bits[w0 / 32] = pos_bits | neg_word;
-            if (neg)
-                neg[w0 / 32] = neg_word;
-            n += snn_popcount(pos_bits | neg_word);
-            continue;
-        }
-        int32_t *restrict vb = v + w0;
-        const int32_t *restrict kb = k ? k + w0 : zero_k;
-        const int32_t *restrict bb = k ? zero_k : bias;
-        int16_t *restrict cb = cnt ? cnt + w0 : zero_cnt;
-        uint8_t fpos[32], fneg[32];
-        if (signed_fire) {
-            for (uint32_t q = 0; q < 32; q++) {
-                int32_t vj = wrap_add(vb[q], wrap_add(kb[q], bb[q]));
-                int32_t fp = vj >= th[q], fn = (vj < 0) & (cb[q] > 0);
-                vb[q] = vj - (fp - fn) * th[q];
-                cb[q] = (int16_t)(cb[q] + fp - fn);
-                fpos[q] = (uint8_t)fp, fneg[q] = (uint8_t)fn;
-            }
-        } else {
-            for (uint32_t q = 0; q < 32; q++) {
-                int32_t vj = wrap_add(vb[q], wrap_add(kb[q], bb[q]));
-                int32_t fp = vj >= th[q];
-                vb[q] = subtract ? vj - fp * th[q] : vj * (1 - fp);
-                cb[q] = (int16_t)(cb[q] + fp);
-                fpos[q] = (uint8_t)fp;
-            }
-            memset(fneg, 0, sizeof fneg);
-        }
-        uint32_t pw = mask32(fpos), nw = signed_fire ? mask32(fneg) : 0;
-        bits[w0 / 32] = pw | nw;
-        if (neg)
-            neg[w0 / 32] = nw;
-        n += snn_popcount(pw | nw);
+        s->n_spikes[i + 1] = 0;
+        return;
     }
-    s->n_spikes[i + 1] = n;
-#endif
+    if (s->qv16[i])
+        fire16(s, i, s->qv16[i]);
+    else
+        fire32(s, i, s->qv[i]);
 }
 
 /* The largest count among the inputs in output (oy, ox, c)'s window. */
@@ -913,7 +1275,7 @@ void snn_qsim_step(snn_state *s)
                 if (p->source == 0 && s->coding == SNN_CODING_DIRECT)
                     continue; /* in the constant current */
                 if (s->n_spikes[p->source])
-                    st->synops += project(s, k, p, L, s->qv[i]);
+                    st->synops += s->qv16[i] ? project16(s, k, p, L, s->qv16[i]) : project(s, k, p, L, s->qv[i]);
             }
             fire(s, i);
         } else if (L->kind == SNN_LAYER_MAXPOOL) {

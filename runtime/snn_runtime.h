@@ -157,7 +157,9 @@ typedef struct {
     /* Integer files (SNN_FEATURE_INT; runtime/snn_qsim.c). A step's spikes are bit sets, not
      * index lists, and nothing per neuron is stored that a channel's table gives, so that the
      * state takes about 4 to 8 bytes per neuron (docs/snn-format.md, "Memory"). */
-    int32_t *qv[SNN_RT_MAX_LAYERS];     /* per NEURON layer: membrane (size), layer's units */
+    int32_t *qv[SNN_RT_MAX_LAYERS];     /* per NEURON layer: membrane (size), layer's units; NULL
+                                         * for a narrow layer, which has qv16 instead */
+    int16_t *qv16[SNN_RT_MAX_LAYERS];   /* per narrow layer: 16-bit saturating membrane (size) */
     int32_t *qk[SNN_RT_MAX_LAYERS];     /* per NEURON layer reading the input: bias + the
                                          * direct-coded input's current (size), else NULL */
     int16_t *qcount[SNN_RT_MAX_LAYERS + 1]; /* spike counts, where the float path keeps them */

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Device figures per bundled model, from the exported C project built for a Cortex-M4F and
-# run in QEMU mps2-an386: flash (model data + code), static RAM (the snn_model and snn_state
-# structures and the state buffer), the stack an inference takes, and instructions per
-# inference at T = 8 and 32, counted
+# Device figures per bundled model and precision (float32, int16, int8), from the exported C
+# project built for a Cortex-M4F and run in QEMU mps2-an386: flash (model data + code, -Os),
+# static RAM (the snn_model and snn_state structures and the state buffer), the stack an
+# inference takes, and instructions per inference at T = 8 and 32 (the runtime at -O2, as the
+# anchor), counted
 # deterministically (QEMU -icount shift=0: SysTick advances once every 40 instructions), with
 # the ratio to the anchor, an int8 ANN of the same kind of CNN on CMSIS-NN (3.73 M
 # instructions per inference, counted the same way).
@@ -24,26 +25,32 @@ count() { # ELF IDX T -> "instructions stack_bytes" per inference
     echo "$(sed -n 's/^instructions per inference: \([0-9]*\).*/\1/p' "$work/count.txt")" \
          "$(sed -n 's/^stack high-water mark of an inference: \([0-9]*\).*/\1/p' "$work/count.txt")"
 }
+precisions=${PRECISIONS:-float32 int16 int8}
 echo "| model | precision | flash: model | flash: code | static RAM | stack | instr./inference T=8 | x CMSIS-NN | T=32 | x CMSIS-NN |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for onnx in models/*.onnx; do
+  for prec in $precisions; do
     name=$(basename "$onnx" .onnx)
     case $name in
         mnist_*) data=$work/mnist.idx calib=models/data/mnist-digits-calib-images-idx3-ubyte.gz ;;
         *) data=$work/fmnist.idx calib=$fm/train-images-idx3-ubyte.gz ;;
     esac
-    "$ann2snn" "$onnx" --calib "$calib" -o "$work/$name.snn" >/dev/null 2>&1
-    "$ann2snn" export-c "$work/$name.snn" -o "$work/$name" 2>/dev/null
-    make -s -C "$work/$name" app.elf >/dev/null 2>&1
-    read -r text data_b bss _ < <(arm-none-eabi-size "$work/$name/app.elf" | tail -1)
-    model_b=$(stat -c %s "$work/$name.snn")
-    read -r i8 stack8 < <(count "$work/$name/app.elf" "$data" 8)
-    read -r i32 stack32 < <(count "$work/$name/app.elf" "$data" 32)
+    tag=$name.$prec
+    "$ann2snn" "$onnx" --calib "$calib" --precision "$prec" -o "$work/$tag.snn" >/dev/null 2>&1
+    "$ann2snn" export-c "$work/$tag.snn" -o "$work/$tag" 2>/dev/null
+    make -s -C "$work/$tag" app.elf >/dev/null 2>&1
+    read -r text data_b bss _ < <(arm-none-eabi-size "$work/$tag/app.elf" | tail -1)
+    make -s -C "$work/$tag" clean >/dev/null
+    make -s -C "$work/$tag" app.elf MCU_OPT=-O2 >/dev/null 2>&1
+    model_b=$(stat -c %s "$work/$tag.snn")
+    read -r i8 stack8 < <(count "$work/$tag/app.elf" "$data" 8)
+    read -r i32 stack32 < <(count "$work/$tag/app.elf" "$data" 32)
     stack=$((stack8 > stack32 ? stack8 : stack32))
-    printf "| %s | float32 | %d B | %d B | %d B | %d B | %.2f M | %.1fx | %.2f M | %.1fx |\n" "$name" "$model_b" \
+    printf "| %s | %s | %d B | %d B | %d B | %d B | %.2f M | %.1fx | %.2f M | %.1fx |\n" "$name" "$prec" "$model_b" \
         $((text + data_b - model_b)) $((data_b + bss)) "$stack" "$(echo "$i8 / 1000000" | bc -l)" \
         "$(echo "$i8 / $CMSIS_NN" | bc -l)" "$(echo "$i32 / 1000000" | bc -l)" "$(echo "$i32 / $CMSIS_NN" | bc -l)"
+  done
 done
 echo
-echo "$images test images per model; static RAM is .data + .bss of the example program; stack is the"
-echo "high-water mark of one inference (the stack painted before each)."
+echo "$images test images per model; static RAM is .data + .bss of the example program (-Os); stack is the"
+echo "high-water mark of one inference (the stack painted before each); instructions with the runtime at -O2."
