@@ -188,6 +188,35 @@ static void test_int8_poisson(void **state) { (void)state; run_both(127, SNN_DTY
 static void test_int16_direct(void **state) { (void)state; run_both(32767, SNN_DTYPE_I16, SNN_CODING_DIRECT); }
 static void test_int16_poisson(void **state) { (void)state; run_both(32767, SNN_DTYPE_I16, SNN_CODING_POISSON); }
 
+/* A narrow layer (an int8 file's hidden layer B: integer parameters within 2^12) keeps 16-bit
+ * membranes that saturate: with a bias of -4000 units per step and no input, B's membranes
+ * reach the int16 floor and stay there, where int32 ones would go on to -4000 * 24. */
+static void test_narrow_saturates(void **state)
+{
+    (void)state;
+    snn_net net;
+    build(&net, 127, SNN_CODING_DIRECT);
+    net_layer *B = &net.layers[1];
+    for (uint32_t c = 0; c < B->c; c++)
+        B->bias[c] = -4000.0f / 128.0f;
+    snn_diag d;
+    assert_int_equal(snn_net_quantize(&net, SNN_DTYPE_I8, 1.0f, &d), SNN_OK);
+    loaded q;
+    load_net(&net, &q);
+    assert_non_null(q.s.qv16[1]); /* B is narrow */
+    assert_null(q.s.qv[1]);
+    assert_null(q.s.qv16[0]); /* A reads the input: 32-bit */
+    float x[16] = {0}; /* no input: A and B never fire */
+    snn_state_begin(&q.s, x, SNN_CODING_DIRECT, 1);
+    for (int t = 0; t < 24; t++)
+        snn_state_step(&q.s);
+    for (uint32_t j = 0; j < 32; j++)
+        assert_int_equal(q.s.qv16[1][j], INT16_MIN);
+    assert_int_equal(q.s.stats[1].spikes, 0);
+    unload(&q);
+    snn_net_free(&net);
+}
+
 /* The quantiser's bounds: weights within +-qmax with qmax reached in every channel, integer
  * thresholds of round(theta / unit), one unit for the output's classes, and TTFS refused. */
 static void test_quantiser_bounds(void **state)
@@ -223,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_int8_poisson),
         cmocka_unit_test(test_int16_direct),
         cmocka_unit_test(test_int16_poisson),
+        cmocka_unit_test(test_narrow_saturates),
         cmocka_unit_test(test_quantiser_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
