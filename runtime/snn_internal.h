@@ -24,6 +24,41 @@ const float *snn_qsim_output(const snn_state *s);
 const int32_t *snn_qsim_output_q(const snn_state *s);
 int snn_qsim_predict(const snn_state *s);
 
+/* The state's arrays start on SNN_MEM_ALIGN bytes inside the caller's block (whose size
+ * snn_state_mem_size() gives with room for aligning its start). */
+#define SNN_MEM_ALIGN 16
+static inline size_t snn_align_up(size_t n)
+{
+    return (n + SNN_MEM_ALIGN - 1) / SNN_MEM_ALIGN * SNN_MEM_ALIGN;
+}
+static inline uint8_t *snn_mem_base(void *mem)
+{
+    uint8_t *base = mem;
+    return base + (SNN_MEM_ALIGN - (uintptr_t)base % SNN_MEM_ALIGN) % SNN_MEM_ALIGN;
+}
+
+/* Does a MAXPOOL layer read buffer b? */
+static inline int snn_maxpool_reads(const snn_model *m, uint32_t b)
+{
+    for (uint32_t i = 0; i < m->n_layers; i++)
+        if (m->layers[i].kind == SNN_LAYER_MAXPOOL && m->layers[i].source == b)
+            return 1;
+    return 0;
+}
+
+/* A hidden neuron layer fed only by the network input: under direct coding its current is
+ * the same every step. */
+static inline int snn_input_only(const snn_model *m, uint32_t i)
+{
+    const snn_layer *L = &m->layers[i];
+    if (L->kind != SNN_LAYER_NEURON || (L->flags & SNN_LAYER_F_OUTPUT))
+        return 0;
+    for (uint32_t k = L->proj_first; k < L->proj_first + L->proj_count; k++)
+        if (m->proj[k].source != 0)
+            return 0;
+    return 1;
+}
+
 /* The scatter is inlined at every call so that value, 1 or -1 for a spike, folds into an
  * add or a subtract; partial inlining would leave a multiply per weight. */
 #if defined(__GNUC__)

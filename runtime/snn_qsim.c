@@ -31,12 +31,6 @@
 #include <arm_acle.h>
 #endif
 
-#define MEM_ALIGN 16
-
-static size_t align_up(size_t n)
-{
-    return (n + MEM_ALIGN - 1) / MEM_ALIGN * MEM_ALIGN;
-}
 
 static inline int32_t wrap_add(int32_t a, int32_t b)
 {
@@ -67,14 +61,6 @@ static inline uint32_t qdiv(uint32_t packed, uint32_t n)
     return (uint32_t)(((uint64_t)n * (packed >> 5)) >> (26 + (packed & 31)));
 }
 
-static int maxpool_reads(const snn_model *m, uint32_t b)
-{
-    for (uint32_t i = 0; i < m->n_layers; i++)
-        if (m->layers[i].kind == SNN_LAYER_MAXPOOL && m->layers[i].source == b)
-            return 1;
-    return 0;
-}
-
 static int reads_input(const snn_model *m, uint32_t i)
 {
     const snn_layer *L = &m->layers[i];
@@ -84,17 +70,6 @@ static int reads_input(const snn_model *m, uint32_t i)
         if (m->proj[k].source == 0)
             return 1;
     return 0;
-}
-
-static int input_only(const snn_model *m, uint32_t i)
-{
-    const snn_layer *L = &m->layers[i];
-    if (L->kind != SNN_LAYER_NEURON || (L->flags & SNN_LAYER_F_OUTPUT))
-        return 0;
-    for (uint32_t k = L->proj_first; k < L->proj_first + L->proj_count; k++)
-        if (m->proj[k].source != 0)
-            return 0;
-    return 1;
 }
 
 /* Counts as snn_sim.c keeps them: max-pool sources and outputs, signed neuron layers, and the
@@ -107,7 +82,7 @@ static int needs_count(const snn_model *m, uint32_t b)
         return 1;
     if (b > 0 && m->layers[b - 1].kind == SNN_LAYER_NEURON && (m->features & SNN_FEATURE_SIGNED))
         return 1;
-    return maxpool_reads(m, b);
+    return snn_maxpool_reads(m, b);
 }
 
 /* A signed layer fed only by the input needs its counts under Poisson coding, and its
@@ -115,7 +90,7 @@ static int needs_count(const snn_model *m, uint32_t b)
  * int32 currents' space) unless a max-pool reads the counts. */
 static int count_in_k(const snn_model *m, uint32_t i)
 {
-    return input_only(m, i) && !maxpool_reads(m, i + 1);
+    return snn_input_only(m, i) && !snn_maxpool_reads(m, i + 1);
 }
 
 /* A narrow layer keeps 16-bit membranes that saturate at the int16 range
@@ -157,7 +132,7 @@ static size_t layout(snn_state *s, const snn_model *m, uint8_t *mem)
     do {                                                                                   \
         if (mem)                                                                           \
             ptr = (type *)(void *)(mem + off);                                             \
-        off += align_up((size_t)(n) * sizeof(type));                                       \
+        off += snn_align_up((size_t)(n) * sizeof(type));                                       \
     } while (0)
     bool signed_f = m->features & SNN_FEATURE_SIGNED;
     for (uint32_t b = 0; b <= m->n_layers; b++) {
@@ -186,7 +161,7 @@ static size_t layout(snn_state *s, const snn_model *m, uint8_t *mem)
             TAKE(s->qcount[b], int16_t, m->buffer_size[b]);
         }
     }
-    if (maxpool_reads(m, 0))
+    if (snn_maxpool_reads(m, 0))
         TAKE(s->qcount[0], int16_t, m->input_size);
     TAKE(s->stats, snn_layer_stats, m->n_layers);
     TAKE(s->x_q, int32_t, m->input_size);
@@ -199,15 +174,14 @@ size_t snn_qsim_mem_size(const snn_model *m)
 {
     snn_state tmp;
     memset(&tmp, 0, sizeof tmp);
-    return layout(&tmp, m, NULL) + MEM_ALIGN;
+    return layout(&tmp, m, NULL) + SNN_MEM_ALIGN;
 }
 
 snn_rt_status snn_qsim_init(snn_state *s, const snn_model *m, void *mem, size_t mem_size)
 {
     if (!mem || mem_size < snn_qsim_mem_size(m))
         return SNN_RT_ERR_ARG;
-    uint8_t *base = mem;
-    base += (MEM_ALIGN - (uintptr_t)base % MEM_ALIGN) % MEM_ALIGN;
+    uint8_t *base = snn_mem_base(mem);
     s->m = m;
     layout(s, m, base);
     for (uint32_t b = 0; b <= m->n_layers; b++) {
@@ -380,7 +354,7 @@ void snn_qsim_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed
             if (++c == L->c)
                 c = 0;
         }
-        s->steady[i] = (uint8_t)(coding == SNN_CODING_DIRECT && input_only(m, i));
+        s->steady[i] = (uint8_t)(coding == SNN_CODING_DIRECT && snn_input_only(m, i));
         if (!s->qk[i] || coding != SNN_CODING_DIRECT)
             continue;
         /* Blocks of outputs that stay within one group of every grouped convolution. */
@@ -559,7 +533,17 @@ SCATTER_FN(scatter_i8, int8_t, w8, row_add_i8, row_sub_i8)
 SCATTER_FN(scatter_i16, int16_t, w16, row_add_i16, row_sub_i16)
 #undef SCATTER_FN
 
-/* The spikes of buffer src (bits, neg_bits) through projection p into layer L. */
+/* Average pooling whose windows do not overlap (projection k): the offset of the first
+ * channel of the output whose window holds input position (iy, ix), or SIZE_MAX for none. */
+static inline size_t pool_output(const snn_state *s, uint32_t k, const snn_proj *p, const snn_layer *L,
+                                 uint32_t iy, uint32_t ix)
+{
+    uint32_t y = iy + p->pt, x = ix + p->pl, oy = qdiv(s->div_sh[k], y), ox = qdiv(s->div_sw[k], x);
+    if (y - oy * p->sh >= p->kh || x - ox * p->sw >= p->kw || oy >= L->h || ox >= L->w)
+        return SIZE_MAX;
+    return (size_t)(oy * L->w + ox) * L->c;
+}
+
 /* Visit every spike of buffer src: j its index, sign +1 or -1 (a -1 spike of a signed file). */
 #define FOR_EACH_SPIKE(S, SRC, J, SIGN, ...)                                                   \
     do {                                                                                       \
@@ -670,17 +654,12 @@ static uint64_t project(snn_state *s, uint32_t k, const snn_proj *p, const snn_l
         return p->w8 ? conv_fast_i8(s, p, L, L->c, I) : conv_fast_i16(s, p, L, L->c, I);
     if (p->kind == SNN_PROJ_AVGPOOL && p->kh <= p->sh && p->kw <= p->sw) {
         /* One output per input at most: the position's output, found once per position. */
-        uint32_t C = L->c, dsh = s->div_sh[k], dsw = s->div_sw[k];
         int32_t *out = NULL;
         FOR_EACH_SPIKE_AT(s, src, p->src_c, p->src_h, p->src_w, iy, ix, {
-            /* no commas: this block is one macro argument */
-            uint32_t y = iy + p->pt;
-            uint32_t x = ix + p->pl;
-            uint32_t oy = qdiv(dsh, y);
-            uint32_t ox = qdiv(dsw, x);
-            if (y - oy * p->sh >= p->kh || x - ox * p->sw >= p->kw || oy >= L->h || ox >= L->w)
+            size_t o_ = pool_output(s, k, p, L, iy, ix);
+            if (o_ == SIZE_MAX)
                 continue;
-            out = I + (size_t)(oy * L->w + ox) * C;
+            out = I + o_;
         }, c, sign, {
             int32_t wv = p->w8 ? (int32_t)p->w8[c] : (int32_t)p->w16[c];
             out[c] = wrap_add(out[c], sign * wv);
@@ -881,21 +860,16 @@ static uint64_t project16(snn_state *s, uint32_t k, const snn_proj *p, const snn
         return ops;
     }
     case SNN_PROJ_AVGPOOL: { /* windows apart */
-        uint32_t C = L->c, dsh = s->div_sh[k], dsw = s->div_sw[k];
 #if defined(__SSE2__)
-        if (C % 8 == 0 && w8)
+        if (L->c % 8 == 0 && w8)
             return avgpool16_sse2(s, p, L, I);
 #endif
         int16_t *out = NULL;
         FOR_EACH_SPIKE_AT(s, src, p->src_c, p->src_h, p->src_w, iy, ix, {
-            /* no commas: this block is one macro argument */
-            uint32_t y = iy + p->pt;
-            uint32_t x = ix + p->pl;
-            uint32_t oy = qdiv(dsh, y);
-            uint32_t ox = qdiv(dsw, x);
-            if (y - oy * p->sh >= p->kh || x - ox * p->sw >= p->kw || oy >= L->h || ox >= L->w)
+            size_t o_ = pool_output(s, k, p, L, iy, ix);
+            if (o_ == SIZE_MAX)
                 continue;
-            out = I + (size_t)(oy * L->w + ox) * C;
+            out = I + o_;
         }, c, sign, {
             int32_t wv = w8 ? (int32_t)w8[c] : (int32_t)w16[c];
             out[c] = (int16_t)sat16(out[c] + sign * wv);
@@ -928,6 +902,15 @@ static inline uint32_t mask32(const uint8_t *f)
 }
 #endif
 
+/* Store a word of this step's spikes (pos: all of them, neg: the -1 ones) and count them. */
+static inline uint32_t put_word(uint32_t *bits, uint32_t *neg, uint32_t w, uint32_t pos, uint32_t negw)
+{
+    bits[w] = pos | negw;
+    if (neg)
+        neg[w] = negw;
+    return snn_popcount(pos | negw);
+}
+
 /* Integrate and fire layer i (its spike input already in its membranes); spikes go to buffer
  * i + 1. The same neuron as snn_sim.c's fire(), in integers, on 32-bit membranes (fire32) or a
  * narrow layer's saturating 16-bit ones (fire16; narrow_ok()). Scalar targets (a Cortex-M has
@@ -943,7 +926,7 @@ static inline uint32_t mask32(const uint8_t *f)
     uint32_t size = L->size, C = L->c, n = 0;                                                  \
     bool signed_fire = (m->features & SNN_FEATURE_SIGNED) && !s->steady[i];                    \
     int16_t *restrict cnt = s->qcount[i + 1];                                                  \
-    if (s->steady[i] && !maxpool_reads(m, i + 1))                                              \
+    if (s->steady[i] && !snn_maxpool_reads(m, i + 1))                                              \
         cnt = NULL; /* steady: no -1 spikes; the counts' memory holds k (count_in_k()) */      \
     uint32_t *bits = s->bits[i + 1], *neg = s->neg_bits[i + 1];                                \
     bool subtract = m->reset == SNN_RESET_SUBTRACT;
@@ -974,10 +957,7 @@ static inline uint32_t mask32(const uint8_t *f)
                     v[j] = (VT)STORE(vj);                                                      \
                 }                                                                              \
             }                                                                                  \
-            bits[w0 / 32] = pos_bits | neg_word;                                               \
-            if (neg)                                                                           \
-                neg[w0 / 32] = neg_word;                                                       \
-            n += snn_popcount(pos_bits | neg_word);                                            \
+            n += put_word(bits, neg, w0 / 32, pos_bits, neg_word);                              \
         }                                                                                      \
         s->n_spikes[i + 1] = n;                                                                \
     }
@@ -1017,10 +997,7 @@ static inline uint32_t mask32(const uint8_t *f)
                     pos_bits |= (uint32_t)fp << q;                                             \
                     neg_word |= (uint32_t)fn << q;                                             \
                 }                                                                              \
-                bits[w0 / 32] = pos_bits | neg_word;                                           \
-                if (neg)                                                                       \
-                    neg[w0 / 32] = neg_word;                                                   \
-                n += snn_popcount(pos_bits | neg_word);                                        \
+                n += put_word(bits, neg, w0 / 32, pos_bits, neg_word);                          \
                 continue;                                                                      \
             }                                                                                  \
             VT *restrict vb = v + w0;                                                          \
@@ -1047,10 +1024,7 @@ static inline uint32_t mask32(const uint8_t *f)
                 memset(fneg, 0, sizeof fneg);                                                  \
             }                                                                                  \
             uint32_t pw = mask32(fpos), nw = signed_fire ? mask32(fneg) : 0;                   \
-            bits[w0 / 32] = pw | nw;                                                           \
-            if (neg)                                                                           \
-                neg[w0 / 32] = nw;                                                             \
-            n += snn_popcount(pw | nw);                                                        \
+            n += put_word(bits, neg, w0 / 32, pw, nw);                                          \
         }                                                                                      \
         s->n_spikes[i + 1] = n;                                                                \
     }
@@ -1123,10 +1097,7 @@ static void fire16(snn_state *s, uint32_t i, int16_t *restrict v)
                 }
             }
         }
-        bits[w0 / 32] = pos_bits | neg_word;
-        if (neg)
-            neg[w0 / 32] = neg_word;
-        n += snn_popcount(pos_bits | neg_word);
+        n += put_word(bits, neg, w0 / 32, pos_bits, neg_word);
     }
     s->n_spikes[i + 1] = n;
 }

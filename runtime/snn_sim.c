@@ -22,20 +22,6 @@
 #include <emmintrin.h>
 #endif
 
-#define MEM_ALIGN 16
-
-static size_t align_up(size_t n)
-{
-    return (n + MEM_ALIGN - 1) / MEM_ALIGN * MEM_ALIGN;
-}
-
-static int maxpool_reads(const snn_model *m, uint32_t b)
-{
-    for (uint32_t i = 0; i < m->n_layers; i++)
-        if (m->layers[i].kind == SNN_LAYER_MAXPOOL && m->layers[i].source == b)
-            return 1;
-    return 0;
-}
 
 /* Spike counts are kept for buffers a MAXPOOL reads, for MAXPOOL outputs (their own count),
  * for signed neuron layers (a neuron takes back only spikes it has fired), and for the output
@@ -46,20 +32,7 @@ static int needs_count(const snn_model *m, uint32_t b)
         return 1;
     if (b > 0 && m->layers[b - 1].kind == SNN_LAYER_NEURON && (m->features & SNN_FEATURE_SIGNED))
         return 1;
-    return maxpool_reads(m, b);
-}
-
-/* A hidden neuron layer fed only by the network input: under direct coding its current is
- * the same every step, so its spike times follow in closed form (see schedule()). */
-static int input_only(const snn_model *m, uint32_t i)
-{
-    const snn_layer *L = &m->layers[i];
-    if (L->kind != SNN_LAYER_NEURON || (L->flags & SNN_LAYER_F_OUTPUT))
-        return 0;
-    for (uint32_t k = L->proj_first; k < L->proj_first + L->proj_count; k++)
-        if (m->proj[k].source != 0)
-            return 0;
-    return 1;
+    return snn_maxpool_reads(m, b);
 }
 
 /* Average pooling whose windows do not overlap gets an input -> output table. */
@@ -89,14 +62,14 @@ static int buffer_needs_events(const snn_model *m, uint32_t b)
     for (uint32_t k = 0; k < m->n_proj; k++)
         if (m->proj[k].source == b && !proj_dense(m, k))
             return 1;
-    return maxpool_reads(m, b);
+    return snn_maxpool_reads(m, b);
 }
 
 /* An input-only layer fires on the timing wheel (which lists events, not flags) when no layer
  * reads it densely. */
 static int wheel_ok(const snn_model *m, uint32_t i)
 {
-    if (!input_only(m, i))
+    if (!snn_input_only(m, i))
         return 0;
     for (uint32_t k = 0; k < m->n_proj; k++)
         if (m->proj[k].source == i + 1 && proj_dense(m, k))
@@ -112,7 +85,7 @@ static size_t layout(snn_state *s, const snn_model *m, uint8_t *mem)
     do {                                                                                   \
         if (mem)                                                                           \
             ptr = (type *)(void *)(mem + off);                                             \
-        off += align_up((size_t)(n) * sizeof(type));                                       \
+        off += snn_align_up((size_t)(n) * sizeof(type));                                       \
     } while (0)
     for (uint32_t b = 0; b <= m->n_layers; b++) {
         TAKE(s->spike_idx[b], uint32_t, m->buffer_size[b]);
@@ -162,15 +135,14 @@ static size_t layout(snn_state *s, const snn_model *m, uint8_t *mem)
 size_t snn_fsim_mem_size(const snn_model *m)
 {
     snn_state tmp;
-    return layout(&tmp, m, NULL) + MEM_ALIGN;
+    return layout(&tmp, m, NULL) + SNN_MEM_ALIGN;
 }
 
 snn_rt_status snn_fsim_init(snn_state *s, const snn_model *m, void *mem, size_t mem_size)
 {
     if (!mem || mem_size < snn_fsim_mem_size(m))
         return SNN_RT_ERR_ARG;
-    uint8_t *base = mem;
-    base += (MEM_ALIGN - (uintptr_t)base % MEM_ALIGN) % MEM_ALIGN;
+    uint8_t *base = snn_mem_base(mem);
     s->m = m;
     layout(s, m, base);
     /* Tables the step loop reads instead of dividing: each neuron's (y, x) packed as
@@ -208,7 +180,7 @@ snn_rt_status snn_fsim_init(snn_state *s, const snn_model *m, void *mem, size_t 
     for (uint32_t b = 0; b <= m->n_layers; b++)
         s->events[b] = (uint8_t)(b == 0 || buffer_needs_events(m, b));
     for (uint32_t b = 0; b <= m->n_layers; b++)
-        s->pool_reads[b] = (uint8_t)maxpool_reads(m, b);
+        s->pool_reads[b] = (uint8_t)snn_maxpool_reads(m, b);
     return SNN_RT_OK;
 }
 
@@ -283,7 +255,7 @@ void snn_fsim_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed
             s->v[i][j] = is_out ? 0.0f : m->v_init * L->threshold[j % L->c];
         }
         s->scheduled[i] = 0;
-        s->steady[i] = (uint8_t)(coding == SNN_CODING_DIRECT && input_only(m, i));
+        s->steady[i] = (uint8_t)(coding == SNN_CODING_DIRECT && snn_input_only(m, i));
         if (coding != SNN_CODING_DIRECT)
             continue;
         /* Direct coding: the input is the same current every step, so its contribution is
