@@ -257,6 +257,16 @@ static snn_rt_status read_meta(snn_model *m, const section *s, const section *la
         return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_META_WEIGHT_DTYPE,
                     "weight type %" PRIu32 " does not match the integer feature bit (integer files are "
                     "rate-coded)", m->weight_dtype);
+#if defined(SNN_NO_INT16) || defined(SNN_NO_INT8)
+#ifdef SNN_NO_INT16
+    if (m->weight_dtype == SNN_DTYPE_I16)
+#else
+    if (m->weight_dtype == SNN_DTYPE_I8)
+#endif
+        return FAIL(d, SNN_RT_ERR_VERSION, o + SNN_META_WEIGHT_DTYPE,
+                    "the file has %s weights and this runtime was built without them (SNN_NO_INT16 / "
+                    "SNN_NO_INT8)", m->weight_dtype == SNN_DTYPE_I8 ? "int8" : "int16");
+#endif
 #ifdef SNN_NO_FLOAT
     if (!integer)
         return FAIL(d, SNN_RT_ERR_VERSION, o + SNN_META_WEIGHT_DTYPE,

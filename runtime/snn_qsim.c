@@ -32,6 +32,17 @@
 #endif
 
 
+/* Are projection weights int8 (else int16)? A device build for one weight type defines
+ * SNN_NO_INT16 or SNN_NO_INT8 (ann2snn export-c does), which makes this a constant and leaves
+ * the other type's loops out of the binary; its loader refuses files of that type. */
+#if defined(SNN_NO_INT16)
+#define IS_I8(w8) 1
+#elif defined(SNN_NO_INT8)
+#define IS_I8(w8) 0
+#else
+#define IS_I8(w8) ((w8) != NULL)
+#endif
+
 static inline int32_t wrap_add(int32_t a, int32_t b)
 {
     return (int32_t)((uint32_t)a + (uint32_t)b);
@@ -225,7 +236,7 @@ static int64_t round_shift(int64_t a, uint32_t f)
 
 static inline int32_t wq(const snn_proj *p, size_t i)
 {
-    return p->w8 ? (int32_t)p->w8[i] : (int32_t)p->w16[i];
+    return IS_I8(p->w8) ? (int32_t)p->w8[i] : (int32_t)p->w16[i];
 }
 
 #define GATHER_BLOCK 32
@@ -247,7 +258,7 @@ static uint64_t gather_input(const snn_state *s, const snn_proj *p, const snn_la
     do {                                                                                       \
         size_t off_ = (OFF);                                                                   \
         int64_t xv_ = (XV);                                                                    \
-        if (w8)                                                                                \
+        if (IS_I8(w8))                                                                         \
             for (uint32_t q = 0; q < nb; q++)                                                  \
                 acc[q] += (int64_t)w8[off_ + q] * xv_;                                         \
         else                                                                                   \
@@ -296,7 +307,7 @@ static uint64_t gather_input(const snn_state *s, const snn_proj *p, const snn_la
             for (int32_t xx = x0; xx < x1; xx++) {
                 const int32_t *xp = x + ((size_t)y * W + (uint32_t)xx) * C + m0;
                 for (uint32_t q = 0; q < nb; q++) {
-                    int32_t wv = w8 ? (int32_t)w8[m0 + q] : (int32_t)w16[m0 + q];
+                    int32_t wv = IS_I8(w8) ? (int32_t)w8[m0 + q] : (int32_t)w16[m0 + q];
                     acc[q] += (int64_t)wv * xp[q];
                     n += xp[q] != 0;
                 }
@@ -642,7 +653,7 @@ static uint64_t project(snn_state *s, uint32_t k, const snn_proj *p, const snn_l
     if (p->kind == SNN_PROJ_DENSE) {
         uint32_t n = L->size;
         FOR_EACH_SPIKE(s, src, j, sign, {
-            if (p->w8)
+            if (IS_I8(p->w8))
                 (sign > 0 ? row_add_i8 : row_sub_i8)(I, p->w8 + (size_t)j * n, n);
             else
                 (sign > 0 ? row_add_i16 : row_sub_i16)(I, p->w16 + (size_t)j * n, n);
@@ -651,7 +662,7 @@ static uint64_t project(snn_state *s, uint32_t k, const snn_proj *p, const snn_l
         return ops;
     }
     if (p->kind == SNN_PROJ_CONV && p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1 && p->group == 1)
-        return p->w8 ? conv_fast_i8(s, p, L, L->c, I) : conv_fast_i16(s, p, L, L->c, I);
+        return IS_I8(p->w8) ? conv_fast_i8(s, p, L, L->c, I) : conv_fast_i16(s, p, L, L->c, I);
     if (p->kind == SNN_PROJ_AVGPOOL && p->kh <= p->sh && p->kw <= p->sw) {
         /* One output per input at most: the position's output, found once per position. */
         int32_t *out = NULL;
@@ -661,7 +672,7 @@ static uint64_t project(snn_state *s, uint32_t k, const snn_proj *p, const snn_l
                 continue;
             out = I + o_;
         }, c, sign, {
-            int32_t wv = p->w8 ? (int32_t)p->w8[c] : (int32_t)p->w16[c];
+            int32_t wv = IS_I8(p->w8) ? (int32_t)p->w8[c] : (int32_t)p->w16[c];
             out[c] = wrap_add(out[c], sign * wv);
             ops++;
         });
@@ -669,7 +680,7 @@ static uint64_t project(snn_state *s, uint32_t k, const snn_proj *p, const snn_l
     }
     FOR_EACH_SPIKE(s, src, j, sign, {
         qpos at = where(s, src, p->src_c, p->src_w, j);
-        ops += p->w8 ? scatter_i8(p, L, at, j, sign, I) : scatter_i16(p, L, at, j, sign, I);
+        ops += IS_I8(p->w8) ? scatter_i8(p, L, at, j, sign, I) : scatter_i16(p, L, at, j, sign, I);
     });
     return ops;
 }
@@ -682,7 +693,7 @@ SNN_HOT_INLINE void row16(int16_t *restrict o, const int8_t *restrict w8, const 
 {
     uint32_t q = 0;
 #if defined(__SSE2__)
-    if (w8) {
+    if (IS_I8(w8)) {
         for (; q + 16 <= n; q += 16) {
             __m128i wv = _mm_loadu_si128((const __m128i *)(const void *)(w8 + q));
             __m128i lo = _mm_srai_epi16(_mm_unpacklo_epi8(wv, wv), 8), hi = _mm_srai_epi16(_mm_unpackhi_epi8(wv, wv), 8);
@@ -702,7 +713,7 @@ SNN_HOT_INLINE void row16(int16_t *restrict o, const int8_t *restrict w8, const 
         }
     }
 #elif defined(__ARM_FEATURE_SIMD32)
-    if (w8) {
+    if (IS_I8(w8)) {
         for (; q + 4 <= n; q += 4) {
             uint32_t w4, o01, o23;
             memcpy(&w4, w8 + q, 4);
@@ -732,7 +743,7 @@ SNN_HOT_INLINE void row16(int16_t *restrict o, const int8_t *restrict w8, const 
     }
 #endif
     for (; q < n; q++) {
-        int32_t wv = w8 ? w8[q] : w16[q];
+        int32_t wv = IS_I8(w8) ? w8[q] : w16[q];
         o[q] = (int16_t)sat16(sub ? o[q] - wv : o[q] + wv);
     }
 }
@@ -819,9 +830,9 @@ static uint64_t project16(snn_state *s, uint32_t k, const snn_proj *p, const snn
     case SNN_PROJ_DENSE: {
         uint32_t n = L->size;
         FOR_EACH_SPIKE(s, src, j, sign, {
-            if (w8 && sign > 0) /* type and sign as constants of the inlined row16() */
+            if (IS_I8(w8) && sign > 0) /* type and sign as constants of the inlined row16() */
                 row16(I, w8 + (size_t)j * n, NULL, n, false);
-            else if (w8)
+            else if (IS_I8(w8))
                 row16(I, w8 + (size_t)j * n, NULL, n, true);
             else
                 row16(I, NULL, w16 + (size_t)j * n, n, sign < 0);
@@ -842,13 +853,13 @@ static uint64_t project16(snn_state *s, uint32_t k, const snn_proj *p, const snn
         }, c, sign, {
             /* The weight type and the sign as constants of inlined copies of row16(), and with
              * SSE2 the common row of 32 channels as a constant length. */
-            if (ROW32_CONSTANT && w8 && mg == 32 && sign > 0) {
+            if (ROW32_CONSTANT && IS_I8(w8) && mg == 32 && sign > 0) {
                 TAPS(w8 + wo, NULL, false, 32)
-            } else if (ROW32_CONSTANT && w8 && mg == 32) {
+            } else if (ROW32_CONSTANT && IS_I8(w8) && mg == 32) {
                 TAPS(w8 + wo, NULL, true, 32)
-            } else if (w8 && sign > 0) {
+            } else if (IS_I8(w8) && sign > 0) {
                 TAPS(w8 + wo, NULL, false, mg)
-            } else if (w8) {
+            } else if (IS_I8(w8)) {
                 TAPS(w8 + wo, NULL, true, mg)
             } else if (sign > 0) {
                 TAPS(NULL, w16 + wo, false, mg)
@@ -861,7 +872,7 @@ static uint64_t project16(snn_state *s, uint32_t k, const snn_proj *p, const snn
     }
     case SNN_PROJ_AVGPOOL: { /* windows apart */
 #if defined(__SSE2__)
-        if (L->c % 8 == 0 && w8)
+        if (L->c % 8 == 0 && IS_I8(w8))
             return avgpool16_sse2(s, p, L, I);
 #endif
         int16_t *out = NULL;
@@ -871,7 +882,7 @@ static uint64_t project16(snn_state *s, uint32_t k, const snn_proj *p, const snn
                 continue;
             out = I + o_;
         }, c, sign, {
-            int32_t wv = w8 ? (int32_t)w8[c] : (int32_t)w16[c];
+            int32_t wv = IS_I8(w8) ? (int32_t)w8[c] : (int32_t)w16[c];
             out[c] = (int16_t)sat16(out[c] + sign * wv);
             ops++;
         });
@@ -881,7 +892,7 @@ static uint64_t project16(snn_state *s, uint32_t k, const snn_proj *p, const snn
         FOR_EACH_SPIKE(s, src, j, sign, {
             qpos at = where(s, src, p->src_c, p->src_w, j);
             uint32_t o = p->kind == SNN_PROJ_IDENTITY ? j : at.c;
-            int32_t wv = w8 ? (int32_t)w8[at.c] : (int32_t)w16[at.c];
+            int32_t wv = IS_I8(w8) ? (int32_t)w8[at.c] : (int32_t)w16[at.c];
             I[o] = (int16_t)sat16(I[o] + sign * wv);
             ops++;
         });
