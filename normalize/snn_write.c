@@ -58,16 +58,17 @@ static int64_t pack(wpack *w, const float *src, uint32_t n)
     return off;
 }
 
-/* A growing byte array whose records start on 64 bytes: QWGT's weights, QPAR's int32s. */
+/* A growing byte array: QWGT's weights (arrays on 64 bytes), QPAR's int32s (packed). */
 typedef struct {
     uint8_t *data;
     size_t n, cap;
 } bpack;
 
-/* Append n elements of size es; returns the offset in elements, or -1. */
-static int64_t bpack_add(bpack *b, const void *src, size_t n, size_t es)
+/* Append n elements of size es at a multiple of align bytes; returns the offset in elements,
+ * or -1. */
+static int64_t bpack_add(bpack *b, const void *src, size_t n, size_t es, size_t align)
 {
-    size_t off = (b->n + SNN_ALIGN - 1) / SNN_ALIGN * SNN_ALIGN, end = off + n * es;
+    size_t off = (b->n + align - 1) / align * align, end = off + n * es;
     if (end / es > UINT32_MAX / 2)
         return -1;
     if (end > b->cap) {
@@ -95,7 +96,7 @@ static int64_t pack_qweights(bpack *q, const net_proj *p, uint32_t dtype)
             return -1;
         for (uint32_t i = 0; i < p->n_w; i++)
             wr16(le + 2 * i, (uint16_t)p->wq[i]);
-        int64_t off = bpack_add(q, le, p->n_w, 2);
+        int64_t off = bpack_add(q, le, p->n_w, 2, SNN_ALIGN);
         free(le);
         return off;
     }
@@ -104,7 +105,7 @@ static int64_t pack_qweights(bpack *q, const net_proj *p, uint32_t dtype)
         return -1;
     for (uint32_t i = 0; i < p->n_w; i++)
         b[i] = (int8_t)p->wq[i];
-    int64_t off = bpack_add(q, b, p->n_w, 1);
+    int64_t off = bpack_add(q, b, p->n_w, 1, SNN_ALIGN);
     free(b);
     return off;
 }
@@ -116,7 +117,7 @@ static int64_t pack_qparams(bpack *q, const net_layer *L)
         return -1;
     for (uint32_t i = 0; i < 3 * L->c; i++)
         wr32(le + 4 * i, (uint32_t)L->qparam[i]);
-    int64_t off = bpack_add(q, le, 3u * L->c, 4);
+    int64_t off = bpack_add(q, le, 3u * L->c, 4, 4); /* read as scalars: no padding */
     free(le);
     return off;
 }
@@ -162,19 +163,21 @@ snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn
         wr32(r + SNN_LAYER_W, L->w);
         wr32(r + SNN_LAYER_PROJ_FIRST, L->proj_first);
         wr32(r + SNN_LAYER_PROJ_COUNT, L->proj_count);
-        if (L->kind == SNN_LAYER_NEURON) {
+        if (L->kind == SNN_LAYER_NEURON && integer) {
+            /* Integers only; the output's units, so that its membranes read as floats. */
+            int64_t qo = pack_qparams(&qp, L), uo = 0;
+            if (L->flags & SNN_LAYER_F_OUTPUT)
+                uo = pack(&wp, L->unit, L->c);
+            if (uo < 0 || qo < 0)
+                goto nomem;
+            wr32(r + SNN_LAYER_UNIT, (uint32_t)uo);
+            wr32(r + SNN_LAYER_QPARAM, (uint32_t)qo);
+        } else if (L->kind == SNN_LAYER_NEURON) {
             int64_t bo = pack(&wp, L->bias, L->c), to = pack(&wp, L->threshold, L->c);
             if (bo < 0 || to < 0)
                 goto nomem;
             wr32(r + SNN_LAYER_BIAS, (uint32_t)bo);
             wr32(r + SNN_LAYER_THRESH, (uint32_t)to);
-            if (integer) {
-                int64_t uo = pack(&wp, L->unit, L->c), qo = pack_qparams(&qp, L);
-                if (uo < 0 || qo < 0)
-                    goto nomem;
-                wr32(r + SNN_LAYER_UNIT, (uint32_t)uo);
-                wr32(r + SNN_LAYER_QPARAM, (uint32_t)qo);
-            }
         }
         wr32(r + SNN_LAYER_SOURCE, L->source);
         const uint16_t f[] = {L->kh, L->kw, L->sh, L->sw, L->pt, L->pl, L->pb, L->pr};

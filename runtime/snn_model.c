@@ -423,19 +423,22 @@ static snn_rt_status check_proj(const snn_model *m, uint32_t li, uint32_t i, snn
     return SNN_RT_OK;
 }
 
-/* Integer files: a neuron layer's int32 bias, threshold and initial membrane (QPAR) and its
- * float units (WGHT), each C values, within the bounds that keep sums in range. */
+/* Integer files: a neuron layer's int32 bias, threshold and initial membrane (QPAR), each C
+ * values within the bounds that keep sums in range, and for the output layer its float units
+ * (WGHT). */
 static snn_rt_status read_qparams(snn_layer *L, uint32_t i, const uint8_t *p, int64_t o, const section *wg,
                                   const section *qp, snn_rt_diag *d)
 {
     uint32_t qoff = rd32(p + SNN_LAYER_QPARAM), uoff = rd32(p + SNN_LAYER_UNIT);
-    if (qoff > qp->count || L->c > (qp->count - qoff) / 3 || uoff > wg->count || L->c > wg->count - uoff)
+    bool is_out = L->flags & SNN_LAYER_F_OUTPUT;
+    if (qoff > qp->count || L->c > (qp->count - qoff) / 3 ||
+        (is_out && (uoff > wg->count || L->c > wg->count - uoff)))
         return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_LAYER_QPARAM, "layer %" PRIu32 ": integer parameters or units outside "
                     "QPAR and WGHT", i);
     L->qbias = (const int32_t *)(const void *)qp->p + qoff;
     L->qtheta = L->qbias + L->c;
     L->qv0 = L->qtheta + L->c;
-    L->unit = (const float *)(const void *)wg->p + uoff;
+    L->unit = is_out ? (const float *)(const void *)wg->p + uoff : NULL;
     for (uint32_t c = 0; c < L->c; c++) {
         int32_t b = L->qbias[c], t = L->qtheta[c], v = L->qv0[c];
         if (t < 1 || t > SNN_MAX_QPARAM || b < -SNN_MAX_QPARAM || b > SNN_MAX_QPARAM || v < -SNN_MAX_QPARAM ||
@@ -443,7 +446,7 @@ static snn_rt_status read_qparams(snn_layer *L, uint32_t i, const uint8_t *p, in
             return FAIL(d, SNN_RT_ERR_FORMAT, (int64_t)qp->offset + 4 * (int64_t)(qoff + c),
                         "layer %" PRIu32 ", channel %" PRIu32 ": integer threshold not in [1, 2^24] or bias or "
                         "initial membrane beyond +-2^24", i, c);
-        if (!(L->unit[c] > 0.0f) || !isfinite(L->unit[c]))
+        if (is_out && (!(L->unit[c] > 0.0f) || !isfinite(L->unit[c])))
             return FAIL(d, SNN_RT_ERR_FORMAT, (int64_t)wg->offset + 4 * (int64_t)(uoff + c),
                         "layer %" PRIu32 ": unit %" PRIu32 " is not a positive finite number", i, c);
     }
@@ -478,6 +481,13 @@ static snn_rt_status read_layer(snn_model *m, uint32_t i, const section *s, cons
     m->buffer_size[i + 1] = L->size;
     switch (L->kind) {
     case SNN_LAYER_NEURON: {
+        if (m->features & SNN_FEATURE_INT) { /* integers only; float values are not stored */
+            L->bias = L->threshold = NULL;
+            snn_rt_status st = read_qparams(L, i, p, o, wg, qp, d);
+            if (st != SNN_RT_OK)
+                return st;
+            break;
+        }
         uint32_t boff = rd32(p + SNN_LAYER_BIAS), toff = rd32(p + SNN_LAYER_THRESH);
         if (boff > wg->count || L->c > wg->count - boff || toff > wg->count || L->c > wg->count - toff)
             return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_LAYER_BIAS, "layer %" PRIu32 ": bias or thresholds outside WGHT", i);
@@ -489,11 +499,6 @@ static snn_rt_status read_layer(snn_model *m, uint32_t i, const section *s, cons
             if (!(L->threshold[c] > 0.0f) || !isfinite(L->threshold[c]))
                 return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_LAYER_THRESH,
                             "layer %" PRIu32 ": threshold %" PRIu32 " is not a positive finite number", i, c);
-        if (m->features & SNN_FEATURE_INT) {
-            snn_rt_status st = read_qparams(L, i, p, o, wg, qp, d);
-            if (st != SNN_RT_OK)
-                return st;
-        }
         break;
     }
     case SNN_LAYER_CONCAT:

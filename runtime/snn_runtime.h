@@ -67,12 +67,13 @@ typedef struct {
     uint32_t flags; /* SNN_LAYER_F_* */
     uint32_t c, h, w, size; /* output shape; size = c * h * w */
     uint32_t proj_first, proj_count;
-    const float *bias;      /* (c) NEURON */
-    const float *threshold; /* (c) NEURON */
-    /* Integer files (SNN_FEATURE_INT), NEURON: the membrane of channel c counts in units of
-     * unit[c]; bias, threshold and initial membrane in those units. */
+    const float *bias;      /* (c) NEURON of a float file; NULL in an integer file */
+    const float *threshold; /* (c) NEURON of a float file; NULL in an integer file */
+    /* Integer files (SNN_FEATURE_INT), NEURON: bias, threshold and initial membrane as
+     * integers of the channel's unit. */
     const int32_t *qbias, *qtheta, *qv0; /* (c) each */
-    const float *unit;                   /* (c) */
+    const float *unit; /* (c) the output layer: the float value of its integer 1 (one for all
+                        * classes); NULL for a hidden layer, whose units the file leaves out */
     uint32_t source;        /* MAXPOOL source buffer */
     uint16_t kh, kw, sh, sw, pt, pl, pb, pr;
     char name[SNN_NAME_SIZE];

@@ -402,8 +402,10 @@ static void test_corrupt_int_files(void **state)
     expect(b, len, SNN_RT_ERR_FORMAT, "beyond +-2^24");
     FRESH(); LAYERS(); wr32(layr + SNN_LAYER_QPARAM, 1u << 30); reseal(b, len);
     expect(b, len, SNN_RT_ERR_FORMAT, "integer parameters or units outside");
-    FRESH(); LAYERS(); wr32(wght + 4 * rd32(layr + SNN_LAYER_UNIT), 0x7fc00000u); reseal(b, len);
-    expect(b, len, SNN_RT_ERR_FORMAT, "unit 0 is not a positive finite number");
+    FRESH(); LAYERS(); /* the output's units (dense2: layer 1); hidden layers have none */
+    wr32(wght + 4 * rd32(layr + SNN_LAYER_SIZE + SNN_LAYER_UNIT), 0x7fc00000u);
+    reseal(b, len);
+    expect(b, len, SNN_RT_ERR_FORMAT, "layer 1: unit 0 is not a positive finite number");
     FRESH(); LAYERS();
     {
         uint8_t *out = layr + SNN_LAYER_SIZE; /* dense2: the output is layer 1, two classes */

@@ -76,7 +76,7 @@ static const char *const proj_kinds[] = {"?", "dense", "conv", "avgpool", "globa
 typedef struct {
     const char *kind;
     uint64_t weights;     /* weights of its projections */
-    float th_min, th_max; /* NEURON: threshold range */
+    float th_min, th_max; /* NEURON: threshold range (integer files: in the channels' units) */
     const char *spikes;   /* "signed" (+1/-1), "positive", or "none" (output, pooling) */
     char inputs[96];      /* projection kinds, comma-separated */
 } layer_info;
@@ -100,11 +100,11 @@ static layer_info describe_layer(const snn_model *m, uint32_t i)
         if (w > 0 && (size_t)w < sizeof li.inputs - used)
             used += (size_t)w;
     }
-    if (L->kind == SNN_LAYER_NEURON) {
-        li.th_min = li.th_max = L->threshold[0];
-        for (uint32_t c = 1; c < L->c; c++) {
-            li.th_min = L->threshold[c] < li.th_min ? L->threshold[c] : li.th_min;
-            li.th_max = L->threshold[c] > li.th_max ? L->threshold[c] : li.th_max;
+    if (L->kind == SNN_LAYER_NEURON) { /* an integer file's in its units (integers) */
+        for (uint32_t c = 0; c < L->c; c++) {
+            float t = L->threshold ? L->threshold[c] : (float)L->qtheta[c];
+            li.th_min = c == 0 || t < li.th_min ? t : li.th_min;
+            li.th_max = c == 0 || t > li.th_max ? t : li.th_max;
         }
     }
     return li;

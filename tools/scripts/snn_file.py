@@ -73,12 +73,12 @@ def read(path):
         kh, kw, sh, sw, pt, pl, pb, pr = struct.unpack_from("<8H", data, r + 40)
         L = SimpleNamespace(kind=kind, flags=flags, c=c, h=h, w=w, proj_first=pf, proj_count=pc, source=src,
                             kh=kh, kw=kw, sh=sh, sw=sw, pt=pt, pl=pl, pb=pb, pr=pr)
-        if kind == LAYER_NEURON:
+        if kind == LAYER_NEURON and m.integer:  # integers only; units for the output layer
+            qo, uo = struct.unpack_from("<II", data, r + 56)
+            L.qbias, L.qtheta, L.qv0 = (qpar[qo + k * c:qo + (k + 1) * c].copy() for k in range(3))
+            L.unit = weights[uo:uo + c].copy() if flags & 1 else None
+        elif kind == LAYER_NEURON:
             L.bias = weights[bo:bo + c].copy()
             L.threshold = weights[to:to + c].copy()
-            if m.integer:
-                qo, uo = struct.unpack_from("<II", data, r + 56)
-                L.qbias, L.qtheta, L.qv0 = (qpar[qo + k * c:qo + (k + 1) * c].copy() for k in range(3))
-                L.unit = weights[uo:uo + c].copy()
         m.layers.append(L)
     return m
