@@ -642,6 +642,67 @@ CONV_FAST_FN(conv_fast_i8, int8_t, w8, row_add_i8, row_sub_i8)
 CONV_FAST_FN(conv_fast_i16, int16_t, w16, row_add_i16, row_sub_i16)
 #undef CONV_FAST_FN
 
+#if defined(__SSE2__)
+/* Average pooling whose windows do not overlap, output by output: for each output position O
+ * (offset of its first channel) and each input position of its window, the spike bits F and
+ * -1 bits G of channels C0 .. C0 + 31. Every output element so takes its inputs in raster
+ * order, as the spike-by-spike path does (so a narrow layer saturates alike). The rates of a
+ * converted net make this cheaper than visiting each spike. */
+#define FOR_EACH_POOL_FIELD(S, P, L, O, C0, F, G, ...)                                          \
+    do {                                                                                       \
+        const uint32_t *pb_ = (S)->bits[(P)->source], *pn_ = (S)->neg_bits[(P)->source];       \
+        uint32_t C_ = (L)->c;                                                                  \
+        for (uint32_t oy_ = 0; oy_ < (L)->h; oy_++)                                            \
+            for (uint32_t ox_ = 0; ox_ < (L)->w; ox_++)                                        \
+                for (uint32_t ky_ = 0; ky_ < (P)->kh; ky_++) {                                 \
+                    int32_t iy_ = (int32_t)(oy_ * (P)->sh + ky_) - (P)->pt;                    \
+                    if (iy_ < 0 || iy_ >= (int32_t)(P)->src_h)                                 \
+                        continue;                                                              \
+                    for (uint32_t kx_ = 0; kx_ < (P)->kw; kx_++) {                             \
+                        int32_t ix_ = (int32_t)(ox_ * (P)->sw + kx_) - (P)->pl;                \
+                        if (ix_ < 0 || ix_ >= (int32_t)(P)->src_w)                             \
+                            continue;                                                          \
+                        uint32_t j0_ = ((uint32_t)iy_ * (P)->src_w + (uint32_t)ix_) * C_;       \
+                        size_t O = (size_t)(oy_ * (L)->w + ox_) * C_;                          \
+                        for (uint32_t C0 = 0; C0 < C_; C0 += 32) {                             \
+                            uint32_t n_ = C_ - C0 < 32 ? C_ - C0 : 32, F = bits_at(pb_, j0_ + C0, n_); \
+                            if (!F)                                                            \
+                                continue;                                                      \
+                            uint32_t G = pn_ ? bits_at(pn_, j0_ + C0, n_) : 0;                 \
+                            __VA_ARGS__                                                        \
+                        }                                                                      \
+                    }                                                                          \
+                }                                                                              \
+    } while (0)
+
+/* Into a narrow layer (int8 weights, C a multiple of 8): spike bits become lane masks eight
+ * channels at a time; the masked weights are added, and subtracted for -1 spikes, saturating. */
+static uint64_t avgpool16_sse2(const snn_state *s, const snn_proj *p, const snn_layer *L, int16_t *restrict I)
+{
+    uint64_t ops = 0;
+    const __m128i lane = _mm_set_epi16(128, 64, 32, 16, 8, 4, 2, 1);
+    FOR_EACH_POOL_FIELD(s, p, L, o, c0, f, g, {
+        ops += snn_popcount(f);
+        for (uint32_t q = 0; q < 32 && c0 + q < L->c; q += 8) {
+            uint32_t f8 = f >> q & 0xffu, g8 = g >> q & 0xffu;
+            if (!f8)
+                continue;
+            __m128i wv = _mm_loadl_epi64((const __m128i *)(const void *)(p->w8 + c0 + q));
+            wv = _mm_srai_epi16(_mm_unpacklo_epi8(wv, wv), 8);
+            __m128i pm = _mm_cmpeq_epi16(_mm_and_si128(_mm_set1_epi16((short)(f8 & ~g8)), lane), lane);
+            __m128i nm = _mm_cmpeq_epi16(_mm_and_si128(_mm_set1_epi16((short)g8), lane), lane);
+            int16_t *out = I + o + c0 + q;
+            __m128i v = _mm_loadu_si128((const __m128i *)(void *)out);
+            v = _mm_subs_epi16(_mm_adds_epi16(v, _mm_and_si128(pm, wv)), _mm_and_si128(nm, wv));
+            _mm_storeu_si128((__m128i *)(void *)out, v);
+        }
+    });
+    return ops;
+}
+
+#undef FOR_EACH_POOL_FIELD
+#endif
+
 /* The spikes of buffer p->source (bits, neg_bits) through projection p into the membranes I of
  * layer L. The common kinds loop over spikes with their own code: dense rows, stride-1
  * convolutions, and average pooling whose windows do not overlap (one output per input, found
@@ -748,57 +809,6 @@ SNN_HOT_INLINE void row16(int16_t *restrict o, const int8_t *restrict w8, const 
     }
 }
 
-#if defined(__SSE2__)
-/* Average pooling (windows apart, int8 weights, C a multiple of 8) into a narrow layer, output
- * by output: each input position of a window gives its channels' spike bits, which become lane
- * masks eight channels at a time, and the masked weights are added (-1 spikes subtracted) with
- * saturation. Every output element takes its inputs in raster order, as the spike-by-spike
- * path does, so the two saturate alike. The rates of a converted net make this cheaper than
- * visiting each spike. */
-static uint64_t avgpool16_sse2(const snn_state *s, const snn_proj *p, const snn_layer *L, int16_t *restrict I)
-{
-    const uint32_t *bits = s->bits[p->source], *neg = s->neg_bits[p->source];
-    uint32_t C = L->c;
-    uint64_t ops = 0;
-    const __m128i lane = _mm_set_epi16(128, 64, 32, 16, 8, 4, 2, 1);
-    for (uint32_t oy = 0; oy < L->h; oy++)
-        for (uint32_t ox = 0; ox < L->w; ox++) {
-            int16_t *out = I + (size_t)(oy * L->w + ox) * C;
-            for (uint32_t ky = 0; ky < p->kh; ky++) {
-                int32_t iy = (int32_t)(oy * p->sh + ky) - p->pt;
-                if (iy < 0 || iy >= (int32_t)p->src_h)
-                    continue;
-                for (uint32_t kx = 0; kx < p->kw; kx++) {
-                    int32_t ix = (int32_t)(ox * p->sw + kx) - p->pl;
-                    if (ix < 0 || ix >= (int32_t)p->src_w)
-                        continue;
-                    uint32_t j0 = ((uint32_t)iy * p->src_w + (uint32_t)ix) * C;
-                    for (uint32_t c0 = 0; c0 < C; c0 += 32) {
-                        uint32_t n = C - c0 < 32 ? C - c0 : 32, f = bits_at(bits, j0 + c0, n);
-                        if (!f)
-                            continue;
-                        uint32_t g = neg ? bits_at(neg, j0 + c0, n) : 0;
-                        ops += snn_popcount(f);
-                        for (uint32_t q = 0; q < n; q += 8) {
-                            uint32_t f8 = f >> q & 0xffu, g8 = g >> q & 0xffu;
-                            if (!f8)
-                                continue;
-                            __m128i wv = _mm_loadl_epi64((const __m128i *)(const void *)(p->w8 + c0 + q));
-                            wv = _mm_srai_epi16(_mm_unpacklo_epi8(wv, wv), 8);
-                            __m128i pm = _mm_cmpeq_epi16(_mm_and_si128(_mm_set1_epi16((short)(f8 & ~g8)), lane), lane);
-                            __m128i nm = _mm_cmpeq_epi16(_mm_and_si128(_mm_set1_epi16((short)g8), lane), lane);
-                            __m128i o = _mm_loadu_si128((const __m128i *)(void *)(out + c0 + q));
-                            o = _mm_adds_epi16(o, _mm_and_si128(pm, wv));
-                            o = _mm_subs_epi16(o, _mm_and_si128(nm, wv));
-                            _mm_storeu_si128((__m128i *)(void *)(out + c0 + q), o);
-                        }
-                    }
-                }
-            }
-        }
-    return ops;
-}
-#endif
 
 /* A spike's taps into a narrow layer (project16()'s convolution): W8/W16 name the weights at
  * offset wo, SUB is a constant. */
