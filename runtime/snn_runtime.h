@@ -210,6 +210,18 @@ const int32_t *snn_state_output_q(const snn_state *s);
 /* argmax of the readout; ties go to the lower class. */
 int snn_state_predict(const snn_state *s);
 
+/* Early exit (SEENN-I: Li et al. 2023, "SEENN: Towards Temporal Spiking Early-Exit Neural
+ * Networks", NeurIPS): after s->t >= 1 rate-coded steps, is the readout decisive enough to stop?
+ *   SNN_EXIT_CONFIDENCE: the largest softmax of the mean readout per step (output / t) is at
+ *                        least threshold (in (0, 1]);
+ *   SNN_EXIT_MARGIN:     (largest - second largest output) / t is at least threshold.
+ * The readout is the output membrane, or the spike counts with the spike-count readout.
+ * Returns 0 before the first step. */
+enum { SNN_EXIT_CONFIDENCE = 1, SNN_EXIT_MARGIN = 2 };
+int snn_state_decisive(const snn_state *s, uint32_t rule, float threshold);
+/* The score that snn_state_decisive() compares with its threshold (0 before the first step). */
+float snn_state_exit_score(const snn_state *s, uint32_t rule);
+
 const char *snn_rt_status_name(snn_rt_status st);
 
 /* CRC-32 (IEEE 802.3, as zlib's crc32) of len bytes, continuing from crc (0 to start). */

@@ -1,6 +1,7 @@
 /* The state API: preprocessing, and each call passed to the simulation of the file's kind,
  * float (snn_sim.c) or integer (snn_qsim.c). A device build for integer files defines
  * SNN_NO_FLOAT and links no float simulation; its loader then refuses float files. */
+#include <math.h>
 #include <string.h>
 
 #include "snn_runtime.h"
@@ -58,6 +59,46 @@ const int32_t *snn_state_output_q(const snn_state *s)
 int snn_state_predict(const snn_state *s)
 {
     return is_int(s->m) ? snn_qsim_predict(s) : FLOAT_CALL(snn_fsim_predict(s), 0);
+}
+
+/* Readout value of class k: the output's membrane, or its spike count with the spike-count
+ * readout. */
+static float readout(const snn_state *s, const float *v, uint32_t k)
+{
+    const snn_model *m = s->m;
+    if (m->readout != SNN_READOUT_SPIKES)
+        return v[k];
+    if (is_int(m))
+        return (float)s->qcount[m->n_layers][k];
+    return s->count[m->n_layers] ? s->count[m->n_layers][k] : v[k];
+}
+
+int snn_state_decisive(const snn_state *s, uint32_t rule, float threshold)
+{
+    return s->t > 0 && snn_state_exit_score(s, rule) >= threshold;
+}
+
+float snn_state_exit_score(const snn_state *s, uint32_t rule)
+{
+    const snn_model *m = s->m;
+    if (s->t == 0 || m->n_classes == 0)
+        return 0.0f;
+    const float *v = snn_state_output(s);
+    float top = readout(s, v, 0), second = -INFINITY, t = (float)s->t;
+    for (uint32_t k = 1; k < m->n_classes; k++) {
+        float x = readout(s, v, k);
+        if (x > top)
+            second = top, top = x;
+        else if (x > second)
+            second = x;
+    }
+    if (rule == SNN_EXIT_MARGIN)
+        return m->n_classes > 1 ? (top - second) / t : INFINITY;
+    /* max softmax of r / t: 1 / sum_k exp((r_k - top) / t) */
+    float sum = 0.0f;
+    for (uint32_t k = 0; k < m->n_classes; k++)
+        sum += expf((readout(s, v, k) - top) / t);
+    return 1.0f / sum;
 }
 
 /* The mean and 1/std of channel c; the same for every channel without PREP. */

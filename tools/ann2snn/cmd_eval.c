@@ -43,7 +43,16 @@ static void usage(FILE *f)
             "      --pj-mac E        energy of a multiply-accumulate, pJ (default 4.6)\n"
             "      --threads N       worker threads (default: every core); the numbers are the\n"
             "                        same for every N\n"
-            "      --json FILE       write the results as JSON (ann_accuracy, curve, layers)\n"
+            "      --exit RULE[=X,...]\n"
+            "                        early exit (rate coding): besides the curve, run each\n"
+            "                        sample only until its readout is decisive and report\n"
+            "                        accuracy against mean steps for each threshold X; RULE\n"
+            "                        confidence (largest softmax of the mean readout >= X;\n"
+            "                        default X 0.5,0.6,0.7,0.8,0.9,0.95,0.99,0.999) or margin\n"
+            "                        (top two outputs apart by >= X per step; default X\n"
+            "                        0.01,0.02,0.05,0.1,0.2,0.5,1,2)\n"
+            "      --json FILE       write the results as JSON (ann_accuracy, curve, layers,\n"
+            "                        early_exit)\n"
             "      --plot FILE       write accuracy against time steps as SVG\n"
             "  -h, --help            this help\n");
 }
@@ -55,6 +64,44 @@ typedef struct {
     double spikes, synops; /* summed over samples */
     uint32_t max_spikes;   /* ttfs: most spikes of any one neuron in any inference */
 } point;
+
+/* Early exit at one threshold: what the samples gave when they stopped. */
+#define MAX_EXITS 16
+typedef struct {
+    float threshold;
+    int64_t correct, agree;
+    double steps, synops; /* summed over samples */
+} exit_point;
+
+/* --exit RULE[=X,...] into rule and thresholds; returns their count, 0 on a bad value. */
+static int parse_exit(const char *arg, uint32_t *rule, exit_point *ex)
+{
+    static const float conf[] = {0.5f, 0.6f, 0.7f, 0.8f, 0.9f, 0.95f, 0.99f, 0.999f};
+    static const float margin[] = {0.01f, 0.02f, 0.05f, 0.1f, 0.2f, 0.5f, 1.0f, 2.0f};
+    const char *eq = strchr(arg, '=');
+    size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+    if (len == 10 && strncmp(arg, "confidence", 10) == 0)
+        *rule = SNN_EXIT_CONFIDENCE;
+    else if (len == 6 && strncmp(arg, "margin", 6) == 0)
+        *rule = SNN_EXIT_MARGIN;
+    else
+        return 0;
+    int n = 0;
+    if (!eq) {
+        for (int k = 0; k < 8; k++)
+            ex[n++] = (exit_point){.threshold = *rule == SNN_EXIT_CONFIDENCE ? conf[k] : margin[k]};
+        return n;
+    }
+    for (const char *p = eq + 1; *p && n < MAX_EXITS;) {
+        char *end;
+        float x = strtof(p, &end);
+        if (end == p || (*end && *end != ',') || !(x >= 0.0f) || !isfinite(x))
+            return 0;
+        ex[n++] = (exit_point){.threshold = x};
+        p = *end ? end + 1 : end;
+    }
+    return n;
+}
 
 /* The ANN's prediction for each of the n samples, into pred (n). */
 static int ann_predict(const char *onnx, const snn_dataset *ds, int64_t n, const snn_preprocess *pp, int threads,
@@ -114,7 +161,22 @@ typedef struct {
     float *x;                /* (input_size) */
     uint32_t *seen;          /* (largest buffer) ttfs: spikes per neuron, zero between uses */
     uint32_t last_steps;     /* rate: the last point's steps, where a run ends */
+    uint32_t exit_rule;      /* SNN_EXIT_*, 0: no early exit */
+    exit_point *ex;          /* (nex) this worker's early-exit tallies */
+    int nex;
 } eval_ctx;
+
+static void exit_tally(eval_ctx *e, exit_point *x, int64_t i)
+{
+    double ops = 0;
+    for (uint32_t l = 0; l < e->m->n_layers; l++)
+        ops += (double)e->s->stats[l].synops;
+    int p = snn_state_predict(e->s);
+    x->correct += p == e->lb->y[i];
+    x->agree += e->ann_pred && p == e->ann_pred[i];
+    x->steps += e->s->t;
+    x->synops += ops;
+}
 
 static void tally(eval_ctx *e, point *pt, int64_t i)
 {
@@ -145,11 +207,21 @@ static void sample_rate(eval_ctx *e, uint32_t coding, uint64_t seed, point *pts,
 {
     snn_preprocess_f32(e->m, e->ds->x + i * e->ds->sample_size, e->x);
     snn_state_begin(e->s, e->x, coding, seed + (uint64_t)i); /* seeded per sample */
-    int k = 0;
+    int k = 0, left = e->nex;
+    bool stopped[MAX_EXITS] = {false};
     for (uint32_t t = 1; t <= e->last_steps; t++) {
         snn_state_step(e->s);
         if (t == pts[k].steps)
             tally(e, &pts[k++], i);
+        if (!left)
+            continue;
+        float score = snn_state_exit_score(e->s, e->exit_rule); /* SEENN-I, one score per step */
+        for (int q = 0; q < e->nex; q++)
+            if (!stopped[q] && (score >= e->ex[q].threshold || t == e->last_steps)) {
+                exit_tally(e, &e->ex[q], i);
+                stopped[q] = true;
+                left--;
+            }
     }
     add_layer_totals(e);
 }
@@ -182,6 +254,9 @@ typedef struct {
     uint64_t seed;
     int np, workers;
     point pts[SNN_MAX_THREADS][MAX_POINTS];    /* per worker, from the same template */
+    uint32_t exit_rule;
+    int nex;
+    exit_point ex[SNN_MAX_THREADS][MAX_EXITS]; /* per worker, from the same template */
     snn_layer_stats *tot[SNN_MAX_THREADS];     /* (n_layers) per worker */
     uint8_t failed[SNN_MAX_THREADS];
     _Atomic int64_t done;                  /* samples finished, for the progress line */
@@ -209,7 +284,7 @@ static void eval_worker(void *arg, int w)
         begin = end;
     }
     eval_ctx e = {m, &s, r->ds, r->lb, r->n, r->ann_pred, r->tot[w], x, seen,
-                  r->pts[w][r->np - 1].steps};
+                  r->pts[w][r->np - 1].steps, r->exit_rule, r->ex[w], r->nex};
     for (int64_t i = begin; i < end; i++) {
         if (r->ttfs)
             sample_ttfs(&e, r->pts[w], r->np, i);
@@ -225,9 +300,12 @@ static void eval_worker(void *arg, int w)
 }
 
 /* pts: points with steps > 0; exact: the accuracy of TTFS exact spike times, or NaN. */
-static int write_svg(const char *path, const point *pts, int np, int64_t n, double ann, double exact)
+static int write_svg(const char *path, const point *pts, int np, int64_t n, double ann, double exact,
+                     const exit_point *ex, int nex)
 {
     double lo = 1.0;
+    for (int i = 0; i < nex; i++)
+        lo = fmin(lo, (double)ex[i].correct / (double)n);
     if (!isnan(exact))
         lo = fmin(lo, exact);
     for (int i = 0; i < np; i++)
@@ -269,6 +347,16 @@ static int write_svg(const char *path, const point *pts, int np, int64_t n, doub
     OUT("\"/>\n");
     for (int i = 0; i < np; i++)
         OUT("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#1f77b4\"/>\n", XP(pts[i].steps), YP((double)pts[i].correct / (double)n));
+    if (nex) { /* early exit: accuracy against the mean steps run, one point per threshold */
+        OUT("<polyline fill=\"none\" stroke=\"#ff7f0e\" stroke-width=\"2\" points=\"");
+        for (int i = 0; i < nex; i++)
+            OUT("%.1f,%.1f ", XP(fmax(1.0, ex[i].steps / (double)n)), YP((double)ex[i].correct / (double)n));
+        OUT("\"/>\n");
+        for (int i = 0; i < nex; i++)
+            OUT("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#ff7f0e\"/>\n", XP(fmax(1.0, ex[i].steps / (double)n)),
+                YP((double)ex[i].correct / (double)n));
+        OUT("<text x=\"%.1f\" y=\"%.1f\" fill=\"#ff7f0e\">early exit (mean steps)</text>\n", L + 6, T + 12);
+    }
     OUT("</svg>\n");
 #undef OUT
 #undef XP
@@ -286,7 +374,8 @@ typedef struct {
 
 static int write_json(const char *path, const char *model, const snn_model *m, const point *pts,
                       int np, int64_t n, double ann, uint64_t neurons, uint32_t coding,
-                      const snn_layer_stats *layer_tot, bool with_agreement, const energy_model *en)
+                      const snn_layer_stats *layer_tot, bool with_agreement, const energy_model *en,
+                      uint32_t exit_rule, const exit_point *ex, int nex)
 {
     static const char *const codings[] = {"direct", "poisson", "ttfs"};
     cJSON *root = cJSON_CreateObject();
@@ -328,6 +417,20 @@ static int write_json(const char *path, const char *model, const snn_model *m, c
         cJSON_AddNumberToObject(o, "energy_vs_ann", uj / (en->ann_macs * en->pj_mac * 1e-6));
         cJSON_AddItemToArray(curve, o);
     }
+    if (exit_rule) {
+        cJSON *early = cJSON_AddArrayToObject(root, "early_exit");
+        for (int i = 0; i < nex; i++) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "rule", exit_rule == SNN_EXIT_CONFIDENCE ? "confidence" : "margin");
+            cJSON_AddNumberToObject(o, "threshold", (double)ex[i].threshold);
+            cJSON_AddNumberToObject(o, "accuracy", (double)ex[i].correct / (double)n);
+            if (with_agreement)
+                cJSON_AddNumberToObject(o, "same_as_ann", (double)ex[i].agree / (double)n);
+            cJSON_AddNumberToObject(o, "mean_steps", ex[i].steps / (double)n);
+            cJSON_AddNumberToObject(o, "synops", ex[i].synops / (double)n);
+            cJSON_AddItemToArray(early, o);
+        }
+    }
     cJSON *layers = cJSON_AddArrayToObject(root, "layers");
     for (uint32_t i = 0; i < m->n_layers; i++) {
         cJSON *o = cJSON_CreateObject();
@@ -355,12 +458,14 @@ int cmd_eval(int argc, char **argv)
         {"plot", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
         {"resolution", required_argument, NULL, 'r'}, {"threads", required_argument, NULL, 'W'},
         {"pj-ac", required_argument, NULL, 'A'}, {"pj-mac", required_argument, NULL, 'M'},
-        {NULL, 0, NULL, 0},
+        {"exit", required_argument, NULL, 'E'}, {NULL, 0, NULL, 0},
     };
     const char *data_path = NULL, *label_path = NULL, *onnx = NULL, *json = NULL, *plot = NULL;
     long long steps = 0, limit = -1, seed = 1, resolution = -1, threads = snn_cpu_count();
     double pj_ac = PJ_PER_AC, pj_mac = PJ_PER_MAC;
-    uint32_t coding = UINT32_MAX;
+    uint32_t coding = UINT32_MAX, exit_rule = 0;
+    exit_point ex[MAX_EXITS];
+    int nex = 0;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:l:T:n:r:h", opts, NULL)) != -1) {
@@ -388,6 +493,13 @@ int cmd_eval(int argc, char **argv)
             break;
         }
         case 'p': plot = optarg; break;
+        case 'E':
+            if (!(nex = parse_exit(optarg, &exit_rule, ex))) {
+                fprintf(stderr, "ann2snn: --exit: '%s' is not confidence[=A,...] or margin[=M,...] (values >= 0, "
+                                "at most %d)\n", optarg, MAX_EXITS);
+                return EXIT_BAD_INPUT;
+            }
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return EXIT_BAD_INPUT;
         }
@@ -427,6 +539,10 @@ int cmd_eval(int argc, char **argv)
     bool ttfs = coding == SNN_CODING_TTFS;
     if (ttfs && !(m->features & SNN_FEATURE_TTFS)) {
         fprintf(stderr, "ann2snn: %s: the file is rate-coded; convert with --coding ttfs for TTFS\n", path);
+        goto done;
+    }
+    if (ttfs && exit_rule) {
+        fprintf(stderr, "ann2snn: --exit needs rate coding\n");
         goto done;
     }
     uint32_t T = steps ? (uint32_t)steps : ttfs ? 64 : m->steps;
@@ -470,9 +586,11 @@ int cmd_eval(int argc, char **argv)
     }
     *run = (eval_run){.m = m, .ds = &ds, .lb = &lb, .n = n, .ann_pred = ann_pred, .ttfs = ttfs,
                       .coding = coding, .seed = (uint64_t)seed, .np = np, .workers = (int)threads,
-                      .tty = isatty(2), .t0 = cli_now_s()};
-    for (int w = 0; w < run->workers; w++)
+                      .tty = isatty(2), .t0 = cli_now_s(), .exit_rule = exit_rule, .nex = nex};
+    for (int w = 0; w < run->workers; w++) {
         memcpy(run->pts[w], pts, (size_t)np * sizeof *pts);
+        memcpy(run->ex[w], ex, (size_t)nex * sizeof *ex);
+    }
     double t0 = cli_now_s();
     snn_diag pd;
     bool ran = snn_parallel_run(run->workers, eval_worker, run, &pd) == SNN_OK;
@@ -485,6 +603,11 @@ int cmd_eval(int argc, char **argv)
             pts[k].correct += q->correct, pts[k].agree += q->agree;
             pts[k].spikes += q->spikes, pts[k].synops += q->synops;
             pts[k].max_spikes = q->max_spikes > pts[k].max_spikes ? q->max_spikes : pts[k].max_spikes;
+        }
+        for (int q = 0; q < nex; q++) {
+            const exit_point *x = &run->ex[w][q];
+            ex[q].correct += x->correct, ex[q].agree += x->agree;
+            ex[q].steps += x->steps, ex[q].synops += x->synops;
         }
         for (uint32_t l = 0; run->tot[w] && l < m->n_layers; l++)
             tot[l].spikes += run->tot[w][l].spikes, tot[l].synops += run->tot[w][l].synops;
@@ -541,14 +664,35 @@ int cmd_eval(int argc, char **argv)
             printf(" %10u", pts[i].max_spikes);
         printf("\n");
     }
+    if (exit_rule) {
+        printf("\nearly exit, rule %s (SEENN-I): each sample runs until its readout is decisive, at most %u steps\n",
+               exit_rule == SNN_EXIT_CONFIDENCE ? "confidence" : "margin", T);
+        printf("%10s %10s %9s", "threshold", "accuracy", "vs ANN");
+        if (ann_pred)
+            printf(" %9s", "same as ANN");
+        printf(" %11s %14s %12s\n", "mean steps", "synops", "energy/ANN");
+        for (int q = 0; q < nex; q++) {
+            double acc = (double)ex[q].correct / (double)n;
+            printf("%10g %9.2f%% ", (double)ex[q].threshold, 100 * acc);
+            if (isnan(ann))
+                printf("%9s", "-");
+            else
+                printf("%+7.2fpp", 100 * (acc - ann));
+            if (ann_pred)
+                printf(" %10.2f%%", 100.0 * (double)ex[q].agree / (double)n);
+            printf(" %11.2f %14.0f %11.3fx\n", ex[q].steps / (double)n, ex[q].synops / (double)n,
+                   ex[q].synops / (double)n * pj_ac / (macs * pj_mac));
+        }
+    }
     rc = 0;
     energy_model en = {macs, pj_ac, pj_mac};
-    if (json && !write_json(json, path, m, pts, np, n, ann, neurons, coding, tot, ann_pred != NULL, &en)) {
+    if (json && !write_json(json, path, m, pts, np, n, ann, neurons, coding, tot, ann_pred != NULL, &en,
+                            exit_rule, ex, nex)) {
         fprintf(stderr, "ann2snn: %s: cannot write\n", json);
         rc = EXIT_RUN_FAILED;
     }
     double exact = ttfs ? (double)pts[np - 1].correct / (double)n : (double)NAN;
-    if (plot && !write_svg(plot, pts, ttfs ? np - 1 : np, n, ann, exact)) {
+    if (plot && !write_svg(plot, pts, ttfs ? np - 1 : np, n, ann, exact, ex, nex)) {
         fprintf(stderr, "ann2snn: %s: cannot write\n", plot);
         rc = EXIT_RUN_FAILED;
     }

@@ -1,5 +1,6 @@
 /* snn-run: run a .snn file on samples and print one prediction per line. */
 #include <getopt.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,10 @@ static void usage(FILE *f)
             "  -j, --threads N      worker threads (default: every core); the output is the same\n"
             "                       for every N (Poisson input is seeded per sample)\n"
             "  -q, --quiet          no per-sample lines (with --labels: accuracy only)\n"
+            "  -e, --exit RULE=X    early exit: stop a sample's run once its readout is\n"
+            "                       decisive, confidence=A (largest softmax of the mean readout\n"
+            "                       >= A) or margin=M (top two outputs apart by >= M per step);\n"
+            "                       with --labels, the mean steps are printed too\n"
             "  -m, --membranes      after each class, the CRC-32 of the output membranes (the\n"
             "                       int32 values of an integer file, the float bits of a float\n"
             "                       file, little-endian): an integer file gives the same on\n"
@@ -85,6 +90,9 @@ typedef struct {
     int workers;
     int32_t *pred;       /* (n) predicted class per sample */
     uint32_t *crc;       /* (n) CRC-32 of the output membranes, or NULL */
+    uint32_t exit_rule;  /* SNN_EXIT_*, 0 none */
+    float exit_at;
+    uint32_t *used;      /* (n) steps each sample ran */
     uint8_t failed[SNN_MAX_THREADS]; /* (workers) out of memory */
 } run_ctx;
 
@@ -108,10 +116,14 @@ static void run_worker(void *arg, int w)
             snn_state_run_ttfs(&s, x, c->R);
         } else {
             snn_state_begin(&s, x, c->coding, c->seed + (uint64_t)i); /* seeded per sample */
-            for (uint32_t t = 0; t < c->T; t++)
+            for (uint32_t t = 0; t < c->T; t++) {
                 snn_state_step(&s);
+                if (c->exit_rule && snn_state_decisive(&s, c->exit_rule, c->exit_at))
+                    break;
+            }
         }
         c->pred[i] = snn_state_predict(&s);
+        c->used[i] = s.t;
         if (c->crc)
             c->crc[i] = membranes_crc(&s);
     }
@@ -127,14 +139,15 @@ int main(int argc, char **argv)
         {"seed", required_argument, NULL, 's'},  {"limit", required_argument, NULL, 'n'},
         {"resolution", required_argument, NULL, 'r'}, {"threads", required_argument, NULL, 'j'},
         {"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, 'h'},
-        {"membranes", no_argument, NULL, 'm'},
+        {"membranes", no_argument, NULL, 'm'},   {"exit", required_argument, NULL, 'e'},
         {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0},
     };
     const char *input = NULL, *labels = NULL;
     long long steps = 0, seed = 1, limit = -1, resolution = -1, threads = snn_cpu_count();
     int coding = -1, quiet = 0, membranes = 0, c;
-    uint32_t *crc = NULL;
-    while ((c = getopt_long(argc, argv, "i:l:T:c:r:s:n:j:qmhV", opts, NULL)) != -1) {
+    uint32_t *crc = NULL, *used = NULL, exit_rule = 0;
+    float exit_at = 0.0f;
+    while ((c = getopt_long(argc, argv, "i:l:T:c:r:s:n:j:qme:hV", opts, NULL)) != -1) {
         switch (c) {
         case 'i': input = optarg; break;
         case 'l': labels = optarg; break;
@@ -147,6 +160,18 @@ int main(int argc, char **argv)
             break;
         case 'q': quiet = 1; break;
         case 'm': membranes = 1; break;
+        case 'e': {
+            char *end;
+            const char *eq = strchr(optarg, '=');
+            exit_rule = eq && (size_t)(eq - optarg) == 10 && strncmp(optarg, "confidence", 10) == 0 ? SNN_EXIT_CONFIDENCE
+                      : eq && (size_t)(eq - optarg) == 6 && strncmp(optarg, "margin", 6) == 0 ? SNN_EXIT_MARGIN : 0;
+            exit_at = exit_rule ? strtof(eq + 1, &end) : 0.0f;
+            if (!exit_rule || end == eq + 1 || *end || !(exit_at >= 0.0f) || !isfinite(exit_at)) {
+                fprintf(stderr, "snn-run: --exit: '%s' is not confidence=A or margin=M (A, M >= 0)\n", optarg);
+                return 2;
+            }
+            break;
+        }
         case 'r':
             if (!parse_ll("--resolution", optarg, 0, &resolution)) return 2;
             if (resolution > SNN_MAX_RESOLUTION) { fprintf(stderr, "snn-run: --resolution: at most %u\n", SNN_MAX_RESOLUTION); return 2; }
@@ -230,12 +255,18 @@ int main(int argc, char **argv)
         rc = 2;
         goto done;
     }
-    if (membranes && !(crc = malloc((size_t)(n ? n : 1) * sizeof *crc))) {
+    if (exit_rule && cod == SNN_CODING_TTFS) {
+        fprintf(stderr, "snn-run: --exit needs rate coding\n");
+        rc = 2;
+        goto done;
+    }
+    used = malloc((size_t)(n ? n : 1) * sizeof *used);
+    if (!used || (membranes && !(crc = malloc((size_t)(n ? n : 1) * sizeof *crc)))) {
         fprintf(stderr, "snn-run: out of memory\n");
         rc = 1;
         goto done;
     }
-    run_ctx rc_ctx = {m, &ds, n, cod, T, R, (uint64_t)seed, (int)threads, pred, crc, {0}};
+    run_ctx rc_ctx = {m, &ds, n, cod, T, R, (uint64_t)seed, (int)threads, pred, crc, exit_rule, exit_at, used, {0}};
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (snn_parallel_run((int)threads, run_worker, &rc_ctx, &d) != SNN_OK) {
@@ -250,7 +281,9 @@ int main(int argc, char **argv)
             goto done;
         }
     int64_t correct = 0;
+    double steps_run = 0;
     for (int64_t i = 0; i < n; i++) {
+        steps_run += used[i];
         if (!quiet && crc)
             printf("%d %08x\n", pred[i], crc[i]);
         else if (!quiet)
@@ -262,7 +295,9 @@ int main(int argc, char **argv)
     double el = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     if (labels) {
         char how[96];
-        if (cod != SNN_CODING_TTFS)
+        if (cod != SNN_CODING_TTFS && exit_rule)
+            snprintf(how, sizeof how, "early exit, mean %.2f of %u steps", n ? steps_run / (double)n : 0.0, T);
+        else if (cod != SNN_CODING_TTFS)
             snprintf(how, sizeof how, "%u steps", T);
         else if (R)
             snprintf(how, sizeof how, "ttfs, %u steps per window, latency %u steps", R, R * m->latency_windows);
@@ -274,6 +309,7 @@ int main(int argc, char **argv)
     }
     rc = 0;
 done:
+    free(used);
     free(crc);
     free(pred);
     free(m);
