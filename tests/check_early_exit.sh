@@ -5,7 +5,7 @@
 #   T mean steps and its synops;
 # - with the default thresholds the mean steps grow with the threshold and stay within T;
 # - the early_exit numbers are the same for every thread count;
-# - an integer file exits too.
+# - an integer file exits too, and refuses more steps than its 16-bit counts hold.
 # Usage: check_early_exit.sh ANN2SNN SNN_RUN MODELS_DIR FASHION_MNIST_DIR
 set -u
 ann2snn=$1 snn_run=$2 models=$3 fm=$4
@@ -38,6 +38,11 @@ cmp -s "$work/e1.json" "$work/e2.json" && cmp -s "$work/e1.json" "$work/e3.json"
     --json "$work/m8.json" >/dev/null || fail "eval --exit margin on the int8 file"
 "$ann2snn" eval "$work/m.snn" --data "$data" --labels "$labels" --steps 32 --exit sideways >/dev/null 2>&1
 [ $? -eq 2 ] || fail "eval --exit sideways: exit status is not 2"
+# An integer file counts spikes in 16 bits: more than 32,767 steps are refused, not cut short.
+"$ann2snn" eval "$work/m8.snn" --data "$data" --labels "$labels" --steps 40000 --limit 2 >/dev/null 2>&1
+[ $? -eq 2 ] || fail "eval --steps 40000 on an integer file: exit status is not 2"
+"$snn_run" "$work/m8.snn" --input "$data" --steps 40000 --limit 2 >/dev/null 2>&1
+[ $? -eq 2 ] || fail "snn-run --steps 40000 on an integer file: exit status is not 2"
 python3 - "$work/e1.json" "$work/m8.json" <<'PY' || fail "early_exit JSON"
 import json, sys
 for path in sys.argv[1:]:

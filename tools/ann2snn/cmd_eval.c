@@ -546,6 +546,11 @@ int cmd_eval(int argc, char **argv)
         goto done;
     }
     uint32_t T = steps ? (uint32_t)steps : ttfs ? 64 : m->steps;
+    if ((m->features & SNN_FEATURE_INT) && T > SNN_MAX_INT_STEPS) {
+        fprintf(stderr, "ann2snn: %s: an integer file runs at most %d steps (16-bit spike counts)\n", path,
+                SNN_MAX_INT_STEPS);
+        goto done;
+    }
     uint32_t R = resolution >= 0 ? (uint32_t)resolution : 64;
     tot = calloc(m->n_layers, sizeof *tot);
     run = calloc(1, sizeof *run);
