@@ -216,10 +216,12 @@ int snn_state_predict(const snn_state *s);
  *                        least threshold (in (0, 1]);
  *   SNN_EXIT_MARGIN:     (largest - second largest output) / t is at least threshold.
  * The readout is the output membrane, or the spike counts with the spike-count readout.
- * Returns 0 before the first step. */
+ * Never decisive before n_layers steps: the first steps' mean readout reflects the biases and
+ * the initial membranes more than the input (docs/models.md, "Early exit"). */
 enum { SNN_EXIT_CONFIDENCE = 1, SNN_EXIT_MARGIN = 2 };
 int snn_state_decisive(const snn_state *s, uint32_t rule, float threshold);
-/* The score that snn_state_decisive() compares with its threshold (0 before the first step). */
+/* The score that snn_state_decisive() compares with its threshold (thresholds are >= 0); -1
+ * before n_layers steps. */
 float snn_state_exit_score(const snn_state *s, uint32_t rule);
 
 const char *snn_rt_status_name(snn_rt_status st);

@@ -75,14 +75,16 @@ static float readout(const snn_state *s, const float *v, uint32_t k)
 
 int snn_state_decisive(const snn_state *s, uint32_t rule, float threshold)
 {
-    return s->t > 0 && snn_state_exit_score(s, rule) >= threshold;
+    return snn_state_exit_score(s, rule) >= threshold;
 }
 
 float snn_state_exit_score(const snn_state *s, uint32_t rule)
 {
     const snn_model *m = s->m;
-    if (s->t == 0 || m->n_classes == 0)
-        return 0.0f;
+    /* Not before as many steps as the network has layers: the first steps' readout carries the
+     * biases and the initial membranes more than the input (measured: docs/models.md). */
+    if (s->t < m->n_layers || m->n_classes == 0)
+        return -1.0f; /* below every threshold */
     const float *v = snn_state_output(s);
     float top = readout(s, v, 0), second = -INFINITY, t = (float)s->t;
     for (uint32_t k = 1; k < m->n_classes; k++) {
