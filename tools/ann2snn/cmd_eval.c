@@ -166,32 +166,31 @@ typedef struct {
     int nex;
 } eval_ctx;
 
-static void exit_tally(eval_ctx *e, exit_point *x, int64_t i)
+/* Sample i's state now: whether its prediction is right and agrees with the ANN, its hidden
+ * spikes and its synaptic operations so far. */
+static void outcome(const eval_ctx *e, int64_t i, int64_t *correct, int64_t *agree, double *spikes, double *synops)
 {
-    double ops = 0;
-    for (uint32_t l = 0; l < e->m->n_layers; l++)
-        ops += (double)e->s->stats[l].synops;
+    const snn_model *m = e->m;
+    for (uint32_t l = 0; l < m->n_layers; l++) {
+        if (m->layers[l].kind == SNN_LAYER_NEURON && l != m->output_layer)
+            *spikes += (double)e->s->stats[l].spikes;
+        *synops += (double)e->s->stats[l].synops;
+    }
     int p = snn_state_predict(e->s);
-    x->correct += p == e->lb->y[i];
-    x->agree += e->ann_pred && p == e->ann_pred[i];
-    x->steps += e->s->t;
-    x->synops += ops;
+    *correct += p == e->lb->y[i];
+    *agree += e->ann_pred && p == e->ann_pred[i];
 }
 
 static void tally(eval_ctx *e, point *pt, int64_t i)
 {
-    const snn_model *m = e->m;
-    double spk = 0, ops = 0;
-    for (uint32_t l = 0; l < m->n_layers; l++) {
-        if (m->layers[l].kind == SNN_LAYER_NEURON && l != m->output_layer)
-            spk += (double)e->s->stats[l].spikes;
-        ops += (double)e->s->stats[l].synops;
-    }
-    int p = snn_state_predict(e->s);
-    pt->correct += p == e->lb->y[i];
-    pt->agree += e->ann_pred && p == e->ann_pred[i];
-    pt->spikes += spk;
-    pt->synops += ops;
+    outcome(e, i, &pt->correct, &pt->agree, &pt->spikes, &pt->synops);
+}
+
+static void exit_tally(eval_ctx *e, exit_point *x, int64_t i)
+{
+    double spikes = 0; /* not reported for early exit */
+    outcome(e, i, &x->correct, &x->agree, &spikes, &x->synops);
+    x->steps += e->s->t;
 }
 
 static void add_layer_totals(eval_ctx *e)
@@ -448,6 +447,19 @@ static int write_json(const char *path, const char *model, const snn_model *m, c
     return ok;
 }
 
+/* A table row's accuracy, its difference to the ANN (when known) and the agreement with the
+ * ANN's predictions (when given, else NaN). */
+static void print_accuracy(double acc, double ann, double same)
+{
+    printf("%9.2f%% ", 100 * acc);
+    if (isnan(ann))
+        printf("%9s", "-");
+    else
+        printf("%+7.2fpp", 100 * (acc - ann));
+    if (!isnan(same))
+        printf(" %10.2f%%", 100 * same);
+}
+
 int cmd_eval(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -656,13 +668,7 @@ int cmd_eval(int argc, char **argv)
             printf("%10s %8s ", "exact", "-");
         else
             printf("%8u ", pts[i].steps);
-        printf("%9.2f%% ", 100 * acc);
-        if (isnan(ann))
-            printf("%9s", "-");
-        else
-            printf("%+7.2fpp", 100 * (acc - ann));
-        if (ann_pred)
-            printf(" %10.2f%%", 100.0 * (double)pts[i].agree / (double)n);
+        print_accuracy(acc, ann, ann_pred ? (double)pts[i].agree / (double)n : (double)NAN);
         printf(" %14.4f %14.0f %11.3fx", pts[i].spikes / (double)n / (double)(neurons ? neurons : 1),
                pts[i].synops / (double)n, pts[i].synops / (double)n * pj_ac / (macs * pj_mac));
         if (ttfs)
@@ -678,13 +684,8 @@ int cmd_eval(int argc, char **argv)
         printf(" %11s %14s %12s\n", "mean steps", "synops", "energy/ANN");
         for (int q = 0; q < nex; q++) {
             double acc = (double)ex[q].correct / (double)n;
-            printf("%10g %9.2f%% ", (double)ex[q].threshold, 100 * acc);
-            if (isnan(ann))
-                printf("%9s", "-");
-            else
-                printf("%+7.2fpp", 100 * (acc - ann));
-            if (ann_pred)
-                printf(" %10.2f%%", 100.0 * (double)ex[q].agree / (double)n);
+            printf("%10g ", (double)ex[q].threshold);
+            print_accuracy(acc, ann, ann_pred ? (double)ex[q].agree / (double)n : (double)NAN);
             printf(" %11.2f %14.0f %11.3fx\n", ex[q].steps / (double)n, ex[q].synops / (double)n,
                    ex[q].synops / (double)n * pj_ac / (macs * pj_mac));
         }
