@@ -144,7 +144,7 @@ static void test_percentile(void **state)
     float vals[1000];
     for (int i = 0; i < 1000; i++)
         vals[i] = (float)(i + 1);
-    snn_eval fake = {&g, NULL, NULL};
+    snn_eval fake = {.g = &g};
     float *bufs[2] = {vals, vals};
     fake.buf = bufs;
     calib_add(&cs, &fake);

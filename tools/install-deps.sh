@@ -5,7 +5,8 @@
 #   --mcu adds the Cortex-M cross compiler, picolibc and QEMU for the device test.
 set -euo pipefail
 pkgs=(gcc pkg-config meson ninja-build libprotobuf-c-dev protobuf-c-compiler libonnx-dev
-      libcjson-dev zlib1g-dev nettle-dev libcmocka-dev dataset-fashion-mnist libonnx-testdata)
+      libcjson-dev zlib1g-dev nettle-dev libcmocka-dev libopenblas-dev dataset-fashion-mnist
+      libonnx-testdata)
 for arg in "$@"; do
   case "$arg" in
     --train)

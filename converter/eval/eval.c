@@ -15,6 +15,7 @@ void snn_eval_free(snn_eval *ev)
         return;
     free(ev->buf);
     free(ev->arena);
+    free(ev->scratch);
     memset(ev, 0, sizeof *ev);
 }
 
@@ -54,10 +55,42 @@ snn_status snn_eval_init(snn_eval *ev, const snn_graph *g, snn_diag *diag)
             off += ((size_t)snn_tensor_numel(ten) + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
         }
     }
+    size_t scratch = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i].op == SNN_OP_CONV) {
+            size_t need = snn_conv_blas_scratch(g, &g->nodes[i]);
+            scratch = need > scratch ? need : scratch;
+        }
+    ev->blas = snn_blas_available();
+    if (ev->blas)
+        snn_blas_single_thread();
+    if (ev->blas && scratch && !(ev->scratch = malloc(scratch * sizeof *ev->scratch)))
+        goto nomem;
     return SNN_OK;
 nomem:
     snn_eval_free(ev);
     return snn_diag_set(diag, SNN_ERR_NOMEM, "out of memory allocating activations");
+}
+
+void snn_eval_use_reference(snn_eval *ev, bool reference)
+{
+    ev->blas = !reference && snn_blas_available();
+}
+
+/* Node n through BLAS where it has a fast path, else through its reference kernel. */
+static snn_status run_node(snn_eval *ev, const snn_node *n, const void *const *in, float *out,
+                           snn_diag *diag)
+{
+    const snn_graph *g = ev->g;
+    if (ev->blas) {
+        switch (n->op) {
+        case SNN_OP_CONV: return snn_kernel_conv_blas(g, n, in, out, ev->scratch, diag);
+        case SNN_OP_GEMM: return snn_kernel_gemm_blas(g, n, in, out, diag);
+        case SNN_OP_MATMUL: return snn_kernel_matmul_blas(g, n, in, out, diag);
+        default: break;
+        }
+    }
+    return snn_kernel_run(g, n, in, out, diag);
 }
 
 snn_status snn_eval_run(snn_eval *ev, const float *const *inputs, snn_diag *diag)
@@ -72,7 +105,7 @@ snn_status snn_eval_run(snn_eval *ev, const float *const *inputs, snn_diag *diag
             return snn_diag_at(diag, SNN_ERR_LIMIT, n->name, "more than 64 inputs");
         for (int k = 0; k < n->n_inputs; k++)
             in[k] = n->inputs[k] >= 0 ? ev->buf[n->inputs[k]] : NULL;
-        snn_status st = snn_kernel_run(g, n, in, ev->buf[n->outputs[0]], diag);
+        snn_status st = run_node(ev, n, in, ev->buf[n->outputs[0]], diag);
         if (st != SNN_OK)
             return st;
     }

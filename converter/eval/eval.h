@@ -1,6 +1,9 @@
-/* Float reference evaluator on the IR: the calibration engine and the test oracle.
+/* Float evaluator on the IR: the calibration engine and the test oracle.
  * Buffers for every run-time tensor are allocated once by snn_eval_init(); snn_eval_run()
- * allocates nothing, so evaluating a test set is one init and many runs. */
+ * allocates nothing, so evaluating a test set is one init and many runs.
+ * Conv, Gemm and MatMul go through BLAS matrix products when the build has OpenBLAS (the
+ * default); snn_eval_use_reference() switches an evaluator to the plain C kernels, which
+ * tests compare against. */
 #ifndef ANN2SNN_EVAL_H
 #define ANN2SNN_EVAL_H
 
@@ -10,9 +13,13 @@ typedef struct {
     const snn_graph *g;
     float **buf;  /* (n_tensors) data of each tensor: constants point into the graph */
     float *arena; /* backing store of all run-time tensors */
+    float *scratch; /* im2col of the largest convolution (one sample, one group); NULL if none */
+    bool blas;      /* Conv, Gemm, MatMul through BLAS */
 } snn_eval;
 
 snn_status snn_eval_init(snn_eval *ev, const snn_graph *g, snn_diag *diag);
+/* reference: every node through the plain C kernels (ir/ops.def), as constant folding does. */
+void snn_eval_use_reference(snn_eval *ev, bool reference);
 /* inputs[k]: data of graph input k, laid out as its shape (numel floats). */
 snn_status snn_eval_run(snn_eval *ev, const float *const *inputs, snn_diag *diag);
 /* Data of tensor t after a run (any tensor: activations are kept for calibration). */

@@ -1,9 +1,37 @@
-/* Gemm and MatMul. */
+/* Gemm and MatMul: plain loops (the reference), or the same products through BLAS. */
 #include <string.h>
 
 #include "kernels.h"
 
-static void gemm_f32(const snn_graph *g, const snn_node *n, const float *const *in, float *out)
+#if SNN_HAVE_BLAS
+#include <cblas.h>
+#endif
+
+bool snn_blas_available(void)
+{
+    return SNN_HAVE_BLAS != 0;
+}
+
+void snn_blas_single_thread(void)
+{
+#if SNN_HAVE_BLAS
+    openblas_set_num_threads(1);
+#endif
+}
+
+/* y (M, N) = a (M, K) * b (K, N), all row-major with rows of K, N and N floats. */
+static void matmul_blas(const float *a, const float *b, float *y, int64_t M, int64_t K, int64_t N)
+{
+#if SNN_HAVE_BLAS
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, a, (int)K, b,
+                (int)N, 0.0f, y, (int)N);
+#else
+    (void)a, (void)b, (void)y, (void)M, (void)K, (void)N;
+#endif
+}
+
+static void gemm_f32(const snn_graph *g, const snn_node *n, const float *const *in, float *out,
+                     bool blas)
 {
     const snn_tensor *A = &g->tensors[n->inputs[0]], *Y = &g->tensors[n->outputs[0]];
     const snn_attrs *at = &n->attr;
@@ -13,7 +41,13 @@ static void gemm_f32(const snn_graph *g, const snn_node *n, const float *const *
     const float *c = n->n_inputs > 2 ? in[2] : NULL;
     /* a: (M, K) or (K, M) if trans_a; b: (K, N) or (N, K) if trans_b. */
     int64_t a_sm = at->trans_a ? 1 : K, a_sk = at->trans_a ? M : 1;
-    for (int64_t m = 0; m < M; m++) {
+#if SNN_HAVE_BLAS
+    if (blas)
+        cblas_sgemm(CblasRowMajor, at->trans_a ? CblasTrans : CblasNoTrans,
+                    at->trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, at->alpha, a,
+                    at->trans_a ? (int)M : (int)K, b, at->trans_b ? (int)K : (int)N, 0.0f, out, (int)N);
+#endif
+    for (int64_t m = 0; m < M && !blas; m++) {
         float *y = out + m * N;
         if (at->trans_b) {
             /* Row of B per output: a contiguous dot product. */
@@ -54,11 +88,20 @@ static void gemm_f32(const snn_graph *g, const snn_node *n, const float *const *
 
 SNN_KERNEL(gemm)
 {
-    gemm_f32(g, n, (const float *const *)in, out);
+    gemm_f32(g, n, (const float *const *)in, out, false);
     return SNN_OK;
 }
 
-static void matmul_f32(const snn_graph *g, const snn_node *n, const float *const *in, float *out)
+snn_status snn_kernel_gemm_blas(const snn_graph *g, const snn_node *n, const void *const *in,
+                                void *out, snn_diag *diag)
+{
+    (void)diag;
+    gemm_f32(g, n, (const float *const *)in, out, snn_blas_available());
+    return SNN_OK;
+}
+
+static void matmul_f32(const snn_graph *g, const snn_node *n, const float *const *in, float *out,
+                       bool blas)
 {
     const snn_tensor *A = &g->tensors[n->inputs[0]], *B = &g->tensors[n->inputs[1]];
     const snn_tensor *Y = &g->tensors[n->outputs[0]];
@@ -90,7 +133,9 @@ static void matmul_f32(const snn_graph *g, const snn_node *n, const float *const
     for (int64_t bt = 0; bt < nbatch; bt++) {
         const float *a = in[0] + oa, *b = in[1] + ob;
         float *y = out + bt * M * N;
-        for (int64_t m = 0; m < M; m++) {
+        if (blas)
+            matmul_blas(a, b, y, M, K, N);
+        for (int64_t m = 0; m < M && !blas; m++) {
             memset(y + m * N, 0, (size_t)N * sizeof *y);
             for (int64_t k = 0; k < K; k++) {
                 float av = a[m * K + k];
@@ -112,6 +157,14 @@ static void matmul_f32(const snn_graph *g, const snn_node *n, const float *const
 
 SNN_KERNEL(matmul)
 {
-    matmul_f32(g, n, (const float *const *)in, out);
+    matmul_f32(g, n, (const float *const *)in, out, false);
+    return SNN_OK;
+}
+
+snn_status snn_kernel_matmul_blas(const snn_graph *g, const snn_node *n, const void *const *in,
+                                  void *out, snn_diag *diag)
+{
+    (void)diag;
+    matmul_f32(g, n, (const float *const *)in, out, snn_blas_available());
     return SNN_OK;
 }

@@ -7,6 +7,10 @@
 
 #include "ir/graph.h"
 
+#ifndef SNN_HAVE_BLAS
+#define SNN_HAVE_BLAS 0 /* meson defines it to 1 when it found OpenBLAS */
+#endif
+
 /* in[k]: data of input k (NULL for an omitted optional input), dtype of the tensor;
  * out: buffer of the output's numel elements. Shapes are taken from the graph, which
  * must have passed shape inference. */
@@ -27,5 +31,22 @@ snn_status snn_kernel_run(const snn_graph *g, const snn_node *n, const void *con
 #define SNN_OP(ENUM, NAME, SINCE, TYPES, ROLE, READS, SHAPE, KERNEL, SPIKING) SNN_KERNEL(KERNEL);
 #include "ir/ops.def"
 #undef SNN_OP
+
+/* The evaluator's fast paths: Conv, Gemm and MatMul as BLAS matrix products (OpenBLAS, when
+ * the build found it: snn_blas_available()). Same contract as the reference kernels, whose
+ * results they match to float rounding (the order of the sums differs). A convolution is
+ * lowered by im2col into scratch, of snn_conv_blas_scratch() floats. Each call runs on the
+ * calling thread: the evaluator parallelises over samples. */
+bool snn_blas_available(void);
+/* Keeps BLAS on the calling thread (OpenBLAS's own pool would compete with the evaluator's
+ * workers); a process-wide setting, made by snn_eval_init(). */
+void snn_blas_single_thread(void);
+size_t snn_conv_blas_scratch(const snn_graph *g, const snn_node *n);
+snn_status snn_kernel_conv_blas(const snn_graph *g, const snn_node *n, const void *const *in,
+                                void *out, float *scratch, snn_diag *diag);
+snn_status snn_kernel_gemm_blas(const snn_graph *g, const snn_node *n, const void *const *in,
+                                void *out, snn_diag *diag);
+snn_status snn_kernel_matmul_blas(const snn_graph *g, const snn_node *n, const void *const *in,
+                                  void *out, snn_diag *diag);
 
 #endif
