@@ -10,6 +10,7 @@
 #include "base/fileio.h"
 #include "base/parallel.h"
 #include "eval/eval.h"
+#include "onnx/onnx_import.h"
 #include "snn_format.h"
 
 double cli_now_s(void)
@@ -169,11 +170,12 @@ int cli_load_labelled(const char *data_path, const char *label_path, long long l
 
 /* What the classifying workers share; each has an evaluator of its own. */
 typedef struct {
-    const snn_graph *g;
+    const snn_graph *g; /* batch dimension `batch` */
     const snn_dataset *ds;
     const snn_preprocess *pp;
     int64_t n;
-    int workers;
+    int workers, batch;
+    bool reference;
     int32_t *pred;
     snn_status st[SNN_MAX_THREADS]; /* per worker */
     snn_diag diag[SNN_MAX_THREADS];
@@ -185,30 +187,35 @@ typedef struct {
 static void classify_worker(void *arg, int w)
 {
     classify_run *r = arg;
-    int64_t begin, end;
+    int64_t begin, end, size = r->ds->sample_size;
     snn_parallel_range(r->n, r->workers, w, &begin, &end);
     snn_eval ev;
-    float *x = malloc((size_t)r->ds->sample_size * sizeof *x);
+    float *x = calloc((size_t)(size * r->batch), sizeof *x); /* (batch, sample) */
     r->st[w] = x ? snn_eval_init(&ev, r->g, &r->diag[w])
                  : snn_diag_set(&r->diag[w], SNN_ERR_NOMEM, "out of memory");
     if (r->st[w] != SNN_OK) {
         free(x);
         return;
     }
-    int64_t n_out = snn_tensor_numel(&r->g->tensors[r->g->outputs[0]]);
-    for (int64_t i = begin; i < end && r->st[w] == SNN_OK; i++) {
-        snn_preprocess_sample(r->ds, i, r->pp, x);
+    snn_eval_use_reference(&ev, r->reference);
+    int64_t n_out = snn_tensor_numel(&r->g->tensors[r->g->outputs[0]]) / r->batch;
+    for (int64_t i = begin; i < end && r->st[w] == SNN_OK; i += r->batch) {
+        int64_t cnt = end - i < r->batch ? end - i : r->batch; /* the last batch may be short */
+        for (int64_t s = 0; s < cnt; s++)
+            snn_preprocess_sample(r->ds, i + s, r->pp, x + s * size);
         const float *feed[1] = {x};
         if ((r->st[w] = snn_eval_run(&ev, feed, &r->diag[w])) != SNN_OK)
             break;
-        const float *y = snn_eval_output(&ev, 0);
-        int32_t best = 0;
-        for (int64_t k = 1; k < n_out; k++)
-            if (y[k] > y[best])
-                best = (int32_t)k;
-        r->pred[i] = best;
-        int64_t d = ++r->done;
-        if (w == 0 && r->tty && d % 100 == 0 && d < r->n)
+        for (int64_t s = 0; s < cnt; s++) {
+            const float *y = snn_eval_output(&ev, 0) + s * n_out;
+            int32_t best = 0;
+            for (int64_t k = 1; k < n_out; k++)
+                if (y[k] > y[best])
+                    best = (int32_t)k;
+            r->pred[i + s] = best;
+        }
+        int64_t d = r->done += cnt;
+        if (w == 0 && r->tty && d / 100 != (d - cnt) / 100 && d < r->n)
             cli_progress("ANN", d, r->n, r->t0);
     }
     free(x);
@@ -216,7 +223,7 @@ static void classify_worker(void *arg, int w)
 }
 
 int cli_ann_classify(const char *model, const snn_graph *g, const snn_dataset *ds, int64_t n,
-                     const snn_preprocess *pp, int threads, int32_t *pred)
+                     const snn_preprocess *pp, const cli_ann_opts *o, int32_t *pred)
 {
     if (g->n_inputs != 1 || g->n_outputs < 1) {
         fprintf(stderr, "ann2snn: %s: needs a model with one input (it has %d)\n", model, g->n_inputs);
@@ -228,14 +235,36 @@ int cli_ann_classify(const char *model, const snn_graph *g, const snn_dataset *d
                 model, (long long)ds->sample_size, in->name, (long long)snn_tensor_numel(in));
         return EXIT_BAD_INPUT;
     }
+    /* The same model with a batch dimension of o->batch, when it has a symbolic one. */
+    snn_graph gb;
+    snn_graph_init(&gb);
+    int batch = 1;
+    if (o->batch > 1) {
+        snn_import_options io;
+        snn_import_options_init(&io);
+        io.batch = o->batch;
+        snn_diag d;
+        snn_status st = snn_onnx_load_file(model, &io, &gb, &d);
+        if (st != SNN_OK) {
+            snn_graph_free(&gb);
+            return cli_report(model, st, &d);
+        }
+        if (gb.n_inputs == 1 && snn_tensor_numel(&gb.tensors[gb.inputs[0]]) == ds->sample_size * o->batch)
+            batch = o->batch;
+        else
+            fprintf(stderr, "ann2snn: note: %s has a fixed batch dimension; evaluating one sample at a time\n",
+                    model);
+    }
     classify_run *r = calloc(1, sizeof *r);
     if (!r) {
+        snn_graph_free(&gb);
         fprintf(stderr, "ann2snn: out of memory\n");
         return EXIT_RUN_FAILED;
     }
-    *r = (classify_run){.g = g, .ds = ds, .pp = pp, .n = n, .pred = pred,
+    int threads = o->threads;
+    *r = (classify_run){.g = batch > 1 ? &gb : g, .ds = ds, .pp = pp, .n = n, .pred = pred,
                         .workers = threads < 1 ? 1 : threads > SNN_MAX_THREADS ? SNN_MAX_THREADS : threads,
-                        .tty = isatty(2), .t0 = cli_now_s()};
+                        .batch = batch, .reference = o->reference, .tty = isatty(2), .t0 = cli_now_s()};
     snn_diag d;
     int rc = 0;
     if (snn_parallel_run(r->workers, classify_worker, r, &d) != SNN_OK)
@@ -246,6 +275,7 @@ int cli_ann_classify(const char *model, const snn_graph *g, const snn_dataset *d
         if (r->st[w] != SNN_OK)
             rc = cli_report(model, r->st[w], &r->diag[w]);
     free(r);
+    snn_graph_free(&gb);
     return rc;
 }
 

@@ -45,12 +45,22 @@ int cli_parse_coding(const char *arg, uint32_t *coding);
 int cli_load_labelled(const char *data_path, const char *label_path, long long limit,
                       snn_dataset *ds, snn_labels *lb, int64_t *n);
 
-/* Classify the first n samples of ds with graph g (the float evaluator, one sample at a
- * time, the samples split over `threads` workers): pred[i] receives the arg-max of the first
- * output, the same for every thread count. Checks that the samples fit the
- * model's one input. Prints and returns an exit code on failure, else 0. */
+/* How the float evaluator classifies: worker threads, samples per evaluation (a graph made
+ * with that batch dimension), and the plain C reference kernels instead of BLAS. */
+typedef struct {
+    int threads;
+    int batch;
+    bool reference;
+} cli_ann_opts;
+
+/* Classify the first n samples of ds with graph g (the float evaluator; the samples split
+ * over o->threads workers, each evaluating o->batch at a time): pred[i] receives the arg-max of
+ * the first output, the same for every thread count and batch. With a batch above 1 the model
+ * is loaded again from `model` with that batch dimension; a model whose batch dimension is
+ * fixed runs one sample at a time, with a note. Checks that the samples fit the model's one
+ * input. Prints and returns an exit code on failure, else 0. */
 int cli_ann_classify(const char *model, const snn_graph *g, const snn_dataset *ds, int64_t n,
-                     const snn_preprocess *pp, int threads, int32_t *pred);
+                     const snn_preprocess *pp, const cli_ann_opts *o, int32_t *pred);
 
 /* Read and validate a .snn file: *file holds its bytes (the model points into them), *m the
  * parsed model; both malloc'd, freed by the caller also on failure. Prints and returns an

@@ -18,8 +18,8 @@ static void usage(FILE *f)
     fprintf(f,
             "Usage: ann2snn accuracy MODEL.onnx --data FILE --labels FILE [options]\n"
             "\n"
-            "Classifies every sample with the float reference evaluator (one at a time) and\n"
-            "prints the accuracy. Data: IDX (.gz or plain), .npy or .pb; labels likewise.\n"
+            "Classifies every sample with the float evaluator and prints the accuracy.\n"
+            "Data: IDX (.gz or plain), .npy or .pb; labels likewise.\n"
             "  -d, --data FILE        samples; the leading dimension counts them\n"
             "  -l, --labels FILE      class index per sample\n"
             "      --scale S          multiply raw values by S (default: the model's metadata,\n"
@@ -32,6 +32,10 @@ static void usage(FILE *f)
             "                         e.g. PyTorch's); prints the agreement rate\n"
             "      --save-pred FILE   write our predictions as IDX uint8\n"
             "      --threads N        worker threads (default: every core)\n"
+            "      --batch B          samples per evaluation (default 1); needs a symbolic batch\n"
+            "                         dimension in the model, else runs one at a time\n"
+            "      --reference-kernels\n"
+            "                         plain C kernels instead of BLAS for Conv, Gemm, MatMul\n"
             "  -h, --help             this help\n");
 }
 
@@ -51,13 +55,15 @@ int cmd_accuracy(int argc, char **argv)
         {"scale", required_argument, NULL, 's'},  {"mean", required_argument, NULL, 'm'},
         {"std", required_argument, NULL, 'S'},    {"limit", required_argument, NULL, 'n'},
         {"reference", required_argument, NULL, 'r'}, {"save-pred", required_argument, NULL, 'p'},
-        {"threads", required_argument, NULL, 'W'},
+        {"threads", required_argument, NULL, 'W'}, {"batch", required_argument, NULL, 'B'},
+        {"reference-kernels", no_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     const char *data_path = NULL, *label_path = NULL, *ref_path = NULL, *save_path = NULL;
     cli_prep_opts prep;
     cli_prep_opts_init(&prep);
-    long long limit = -1, threads = snn_cpu_count();
+    long long limit = -1, threads = snn_cpu_count(), batch = 1;
+    bool reference = false;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:l:n:h", opts, NULL)) != -1) {
@@ -69,6 +75,8 @@ int cmd_accuracy(int argc, char **argv)
         case 'r': ref_path = optarg; break;
         case 'W': if (!cli_parse_long("--threads", optarg, 1, SNN_MAX_THREADS, &threads)) return EXIT_BAD_INPUT; break;
         case 'p': save_path = optarg; break;
+        case 'B': if (!cli_parse_long("--batch", optarg, 1, 4096, &batch)) return EXIT_BAD_INPUT; break;
+        case 'K': reference = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return EXIT_BAD_INPUT;
         }
@@ -121,7 +129,8 @@ int cmd_accuracy(int argc, char **argv)
         goto done;
     }
     double t1 = cli_now_s();
-    if ((rc = cli_ann_classify(model, &g, &ds, n, &pp, (int)threads, pred)) != 0)
+    cli_ann_opts ao = {.threads = (int)threads, .batch = (int)batch, .reference = reference};
+    if ((rc = cli_ann_classify(model, &g, &ds, n, &pp, &ao, pred)) != 0)
         goto done;
     rc = EXIT_BAD_INPUT;
     int64_t correct = 0, agree = 0;

@@ -59,6 +59,9 @@ static void usage(FILE *f)
             "                           and run integer-only (rate coding; docs/snn-format.md)\n"
             "      --threads N          calibration workers (default: every core); the file is the\n"
             "                           same for every N\n"
+            "      --reference-kernels  calibrate with the plain C kernels instead of BLAS: slower,\n"
+            "                           and the file is the same on every machine (with BLAS, on\n"
+            "                           every machine with the same CPU kind and OpenBLAS)\n"
             "  -h, --help               this help\n");
 }
 
@@ -212,6 +215,7 @@ typedef struct {
     const snn_preprocess *pp;
     int64_t n;
     int workers;
+    bool reference; /* plain C kernels instead of BLAS */
     calib_stats stats[SNN_MAX_THREADS]; /* per worker */
     float lo[SNN_MAX_THREADS], hi[SNN_MAX_THREADS]; /* per worker: the preprocessed input's range */
     snn_status st[SNN_MAX_THREADS];
@@ -235,6 +239,8 @@ static void calib_worker(void *arg, int w)
         r->st[w] = calib_init(&r->stats[w], r->g, &r->diag[w]);
     if (r->st[w] == SNN_OK)
         r->st[w] = snn_eval_init(&ev, r->g, &r->diag[w]);
+    if (r->st[w] == SNN_OK)
+        snn_eval_use_reference(&ev, r->reference);
     for (int64_t i = begin; i < end && r->st[w] == SNN_OK; i++) {
         snn_preprocess_sample(r->ds, i, r->pp, x);
         for (int64_t k = 0; k < r->ds->sample_size; k++) {
@@ -265,12 +271,13 @@ int cmd_convert(int argc, char **argv)
         {"resolution", required_argument, NULL, 'T'}, {"headroom", required_argument, NULL, 'H'},
         {"report", required_argument, NULL, 'j'}, {"spikes", required_argument, NULL, 'P'},
         {"threads", required_argument, NULL, 'W'}, {"help", no_argument, NULL, 'h'},
-        {"precision", required_argument, NULL, 'Q'},
+        {"precision", required_argument, NULL, 'Q'}, {"reference-kernels", no_argument, NULL, 'K'},
         {NULL, 0, NULL, 0},
     };
     const char *out_path = NULL, *calib_path = NULL, *report = NULL;
     long long calib_count = 1000, steps = -1, threads = snn_cpu_count();
     int norm_set = 0, spikes_set = 0;
+    bool reference = false;
     uint32_t precision = SNN_DTYPE_F32;
     cli_prep_opts prep;
     cli_prep_opts_init(&prep);
@@ -283,6 +290,7 @@ int cmd_convert(int argc, char **argv)
         case 'o': out_path = optarg; break;
         case 'W': if (!cli_parse_long("--threads", optarg, 1, SNN_MAX_THREADS, &threads)) return EXIT_BAD_INPUT; break;
         case 'c': calib_path = optarg; break;
+        case 'K': reference = true; break;
         case 'n': if (!cli_parse_long("--calib-count", optarg, 1, 1LL << 30, &calib_count)) return EXIT_BAD_INPUT; break;
         case 's': case 'm': case 'S': if (!cli_prep_opt(&prep, c, optarg)) return EXIT_BAD_INPUT; break;
         case 'N':
@@ -420,7 +428,8 @@ int cmd_convert(int argc, char **argv)
             goto done;
         }
         calib_run cr = {.g = &g, .ds = &ds, .pp = &pp, .n = ds.n < calib_count ? ds.n : calib_count,
-                        .workers = (int)threads, .tty = isatty(2), .t0 = cli_now_s()};
+                        .workers = (int)threads, .reference = reference, .tty = isatty(2),
+                        .t0 = cli_now_s()};
         snn_diag pd;
         st = snn_parallel_run(cr.workers, calib_worker, &cr, &pd);
         if (cr.tty && st == SNN_OK)

@@ -112,7 +112,8 @@ static int ann_predict(const char *onnx, const snn_dataset *ds, int64_t n, const
     snn_status st = snn_onnx_load_file(onnx, NULL, &g, &d);
     if (st != SNN_OK)
         return cli_report(onnx, st, &d);
-    int rc = cli_ann_classify(onnx, &g, ds, n, pp, threads, pred);
+    cli_ann_opts o = {.threads = threads, .batch = 1};
+    int rc = cli_ann_classify(onnx, &g, ds, n, pp, &o, pred);
     snn_graph_free(&g);
     return rc;
 }
