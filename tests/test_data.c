@@ -1,5 +1,5 @@
-/* Data readers: IDX (plain and gzip), .npy, labels, preprocessing; every truncation of a
- * valid file is refused with an error, never read past its end. */
+/* Data readers: IDX (plain and gzip), .npy, labels, preprocessing, streamed files; every
+ * truncation of a valid file is refused with an error, never read past its end. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -233,7 +233,7 @@ static void test_labels_and_preprocess(void **state)
     assert_int_equal(snn_idx_parse(buf, len, &ds, &d), SNN_OK);
     snn_preprocess pp = {.scale = 0.5f, .mean = 1.0f, .std = 2.0f};
     float x[4];
-    snn_preprocess_sample(&ds, 1, &pp, x); /* raw 4..7 */
+    snn_preprocess_sample(&ds, 1, &pp, x, NULL); /* raw 4..7 */
     assert_float_equal(x[0], (4 * 0.5 - 1) / 2, 1e-6);
     assert_float_equal(x[3], (7 * 0.5 - 1) / 2, 1e-6);
     snn_dataset_free(&ds);
@@ -285,9 +285,94 @@ static void test_read_prefix(void **state)
     write_file(path, npy, nlen);
     assert_int_equal(snn_dataset_read_prefix(path, 2, &ds, &d), SNN_OK);
     assert_int_equal(ds.n, 2);
-    assert_true(ds.x[3] == 3.0f);
+    float two[2];
+    assert_int_equal(snn_dataset_get(&ds, 1, two, &d), SNN_OK); /* streamed: no ds.x */
+    assert_true(two[1] == 3.0f);
     snn_dataset_free(&ds);
     remove(path);
+}
+
+/* A file of every value kind, written to a temporary path, read whole and streamed: the two
+ * give the same samples; a streamed file that shrinks after opening fails with a message. */
+static void check_streamed_equals_whole(const char *path, int64_t n, int64_t sample_size)
+{
+    snn_dataset whole, st;
+    snn_diag d;
+    assert_int_equal(snn_dataset_read(path, &whole, &d), SNN_OK);
+    assert_int_equal(snn_dataset_open(path, &st, &d), SNN_OK);
+    assert_true(st.streamed && !st.x && !whole.streamed);
+    assert_int_equal(st.n, n);
+    assert_int_equal(st.sample_size, sample_size);
+    assert_int_equal(st.from_uint8, whole.from_uint8);
+    float a[600], b[600];
+    for (int64_t i = 0; i < n; i++) {
+        assert_int_equal(snn_dataset_get(&whole, i, a, &d), SNN_OK);
+        assert_int_equal(snn_dataset_get(&st, i, b, &d), SNN_OK);
+        assert_memory_equal(a, b, (size_t)sample_size * sizeof *a);
+    }
+    snn_dataset_free(&whole);
+    snn_dataset_free(&st);
+}
+
+static void test_streamed(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/ann2snn-test-stream-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    /* IDX of every element type: 5 samples of 3 x 200 values (600 per sample: more than one
+     * 4 KB block of float64). */
+    static const uint8_t idx_types[] = {0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E};
+    static const size_t idx_sizes[] = {1, 1, 2, 4, 4, 8};
+    static uint8_t buf[16 + 5 * 600 * 8 + 128];
+    for (size_t t = 0; t < sizeof idx_types; t++) {
+        uint8_t hdr[] = {0, 0, idx_types[t], 3, 0, 0, 0, 5, 0, 0, 0, 3, 0, 0, 0, 200};
+        memcpy(buf, hdr, sizeof hdr);
+        size_t body = 5 * 600 * idx_sizes[t];
+        for (size_t k = 0; k < body; k++)
+            buf[sizeof hdr + k] = (uint8_t)(k * 37 + t); /* any bytes: a value of each kind */
+        if (idx_types[t] == 0x0D || idx_types[t] == 0x0E) /* keep floats finite: clear exponents' top bit */
+            for (size_t k = 0; k < body; k += idx_sizes[t])
+                buf[sizeof hdr + k] &= 0x3f;
+        write_file(path, buf, sizeof hdr + body);
+        check_streamed_equals_whole(path, 5, 600);
+    }
+    /* .npy of every accepted dtype */
+    static const char *dtypes[] = {"|u1", "<f4", "<f8", "<i8", "<i4"};
+    static const size_t npy_sizes[] = {1, 4, 8, 8, 4};
+    for (size_t t = 0; t < 5; t++) {
+        char header[128];
+        int hl = snprintf(header, sizeof header,
+                          "{'descr': '%s', 'fortran_order': False, 'shape': (4, 600), }", dtypes[t]);
+        while ((10 + hl + 1) % 64)
+            header[hl++] = ' ';
+        header[hl++] = '\n';
+        memcpy(buf, "\x93NUMPY\x01\x00", 8);
+        buf[8] = (uint8_t)hl, buf[9] = 0;
+        memcpy(buf + 10, header, (size_t)hl);
+        size_t body = 4 * 600 * npy_sizes[t];
+        for (size_t k = 0; k < body; k++)
+            buf[10 + (size_t)hl + k] = (uint8_t)(k * 13 + t);
+        if (t == 1 || t == 2) /* floats: little-endian, the exponent's top bit is the last byte's */
+            for (size_t k = npy_sizes[t] - 1; k < body; k += npy_sizes[t])
+                buf[10 + (size_t)hl + k] &= 0x3f;
+        write_file(path, buf, 10 + (size_t)hl + body);
+        check_streamed_equals_whole(path, 4, 600);
+    }
+    /* Opened, then cut short: the sample past the end is an error, not garbage. */
+    snn_dataset ds;
+    snn_diag d;
+    assert_int_equal(snn_dataset_open(path, &ds, &d), SNN_OK);
+    assert_int_equal(truncate(path, (off_t)ds.data_offset + 600 * 4 * 2 + 10), 0);
+    float x[600];
+    assert_int_equal(snn_dataset_get(&ds, 1, x, &d), SNN_OK);
+    assert_int_equal(snn_dataset_get(&ds, 3, x, &d), SNN_ERR_IO);
+    assert_non_null(strstr(d.msg, "sample 3"));
+    snn_dataset_free(&ds);
+    /* A file shorter than its header says is refused when opened. */
+    assert_int_equal(snn_dataset_open(path, &ds, &d), SNN_ERR_FORMAT);
+    unlink(path);
 }
 
 int main(void)
@@ -302,6 +387,7 @@ int main(void)
         cmocka_unit_test(test_zero_dim_shapes),
         cmocka_unit_test(test_labels_and_preprocess),
         cmocka_unit_test(test_read_prefix),
+        cmocka_unit_test(test_streamed),
     };
     return cmocka_run_group_tests_name("data", tests, NULL, NULL);
 }

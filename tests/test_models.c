@@ -57,7 +57,7 @@ static void check_model(const char *name)
     assert_int_equal(images.sample_size, 784);
     double worst = 0;
     for (int64_t i = 0; i < ref.n; i++) {
-        snn_preprocess_sample(&images, i, &pp, x);
+        snn_preprocess_sample(&images, i, &pp, x, NULL);
         const float *feed[1] = {x};
         assert_int_equal(snn_eval_run(&ev, feed, &d), SNN_OK);
         const float *y = snn_eval_output(&ev, 0), *want = ref.x + i * 10;

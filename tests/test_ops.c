@@ -139,7 +139,7 @@ static void test_channel_prep(void **state)
     for (int i = 0; i < 200; i++) {
         for (int k = 0; k < N; k++)
             raw[k] = (float)(lcg(&seed) % 256);
-        snn_preprocess_sample(&one, 0, &pp, x);
+        snn_preprocess_sample(&one, 0, &pp, x, NULL);
         const float *feed[1] = {x};
         assert_int_equal(snn_eval_run(&ev, feed, &d), SNN_OK);
         calib_add(&cs, &ev);
@@ -156,7 +156,7 @@ static void test_channel_prep(void **state)
     for (int i = 0; i < n; i++) {
         for (int k = 0; k < N; k++)
             raw8[k] = (uint8_t)(lcg(&seed) % 256), raw[k] = raw8[k];
-        snn_preprocess_sample(&one, 0, &pp, x);
+        snn_preprocess_sample(&one, 0, &pp, x, NULL);
         snn_preprocess_u8(l.m, raw8, x_rt);
         assert_memory_equal(x, x_rt, sizeof x); /* one preprocessing, bit for bit */
         const float *feed[1] = {x};

@@ -76,7 +76,7 @@ static void check_ttfs(const char *name, const snn_graph *g, const calib_stats *
         if (m->layers[i].kind == SNN_LAYER_NEURON && i != m->output_layer)
             neurons += m->layers[i].size;
     for (int i = 0; i < TEST_N; i++) {
-        snn_preprocess_sample(test, i, pp, x);
+        snn_preprocess_sample(test, i, pp, x, NULL);
         const float *feed[1] = {x};
         assert_int_equal(snn_eval_run(ev, feed, &d), SNN_OK);
         const float *y = snn_eval_output(ev, 0);
@@ -130,7 +130,7 @@ static void check_plans_agree(const char *name, const loaded *l, const snn_datas
     snn_state s = l->s;
     float x[784];
     for (int i = 0; i < 20; i++) {
-        snn_preprocess_sample(test, i, pp, x);
+        snn_preprocess_sample(test, i, pp, x, NULL);
         snn_state_begin(&s, x, SNN_CODING_DIRECT, 1);
         snn_state_begin(&ev, x, SNN_CODING_DIRECT, 1);
         for (int t = 0; t < STEPS; t++) {
@@ -176,7 +176,7 @@ static void check(const char *name, double min_agree, double max_loss)
     snn_preprocess pp = {.scale = g.pre_scale, .mean = g.pre_mean, .std = g.pre_std};
     float x[784];
     for (int i = 0; i < CALIB_N; i++) {
-        snn_preprocess_sample(&calib, i, &pp, x);
+        snn_preprocess_sample(&calib, i, &pp, x, NULL);
         const float *feed[1] = {x};
         assert_int_equal(snn_eval_run(&ev, feed, &d), SNN_OK);
         calib_add(&cs, &ev);
@@ -189,7 +189,7 @@ static void check(const char *name, double min_agree, double max_loss)
     snn_state s = l.s;
     int ann_ok = 0, snn_ok = 0, agree = 0;
     for (int i = 0; i < TEST_N; i++) {
-        snn_preprocess_sample(&test, i, &pp, x);
+        snn_preprocess_sample(&test, i, &pp, x, NULL);
         const float *feed[1] = {x};
         assert_int_equal(snn_eval_run(&ev, feed, &d), SNN_OK);
         int a = argmax(snn_eval_output(&ev, 0), 10);

@@ -14,13 +14,39 @@
 /* Largest decompressed data file accepted. */
 #define SNN_DATA_MAX_BYTES ((size_t)1 << 32)
 
+/* How a file stores each value. */
+typedef enum {
+    SNN_VALUES_U8,
+    SNN_VALUES_I8,
+    SNN_VALUES_I16_BE,
+    SNN_VALUES_I32_BE,
+    SNN_VALUES_F32_BE,
+    SNN_VALUES_F64_BE,
+    SNN_VALUES_I32_LE,
+    SNN_VALUES_I64_LE,
+    SNN_VALUES_F32_LE,
+    SNN_VALUES_F64_LE,
+} snn_values_kind;
+
+/* Bytes of one value of kind k. */
+size_t snn_values_size(snn_values_kind k);
+/* dst[0..n) = the n values of kind k at src, as floats. */
+void snn_values_decode(snn_values_kind k, const uint8_t *src, int64_t n, float *dst);
+
 typedef struct {
     int64_t n;                  /* number of samples (the leading dimension) */
     int rank;                   /* rank of one sample */
     int64_t dims[SNN_MAX_RANK]; /* (rank) shape of one sample */
     int64_t sample_size;        /* product of dims */
-    float *x;                   /* (n, sample_size) values as stored: uint8 stays 0..255 */
+    float *x;                   /* (n, sample_size) values as stored: uint8 stays 0..255;
+                                   NULL when streamed */
     bool from_uint8;            /* stored as uint8 (so default scaling is 1/255) */
+    /* Streamed (snn_dataset_open): the values stay in the file and snn_dataset_get() reads
+     * each sample when it is used, so memory does not grow with the data set. */
+    bool streamed;
+    int fd;                  /* the open file, when streamed */
+    int64_t data_offset;     /* where the first value is, in the file (parsers: in the buffer) */
+    snn_values_kind kind;    /* how each value is stored */
 } snn_dataset;
 
 typedef struct {
@@ -40,9 +66,22 @@ typedef struct {
 
 snn_status snn_idx_parse(const uint8_t *buf, size_t len, snn_dataset *ds, snn_diag *diag);
 snn_status snn_npy_parse(const uint8_t *buf, size_t len, snn_dataset *ds, snn_diag *diag);
+/* The header alone, in buf (the first len bytes of a file of `total` bytes): fills ds's shape,
+ * kind and data_offset and checks that the file's size is what the header declares; decodes
+ * nothing (ds->x stays NULL). The parsers above are this plus snn_values_decode(). */
+snn_status snn_idx_layout(const uint8_t *buf, size_t len, size_t total, snn_dataset *ds, snn_diag *diag);
+snn_status snn_npy_layout(const uint8_t *buf, size_t len, size_t total, snn_dataset *ds, snn_diag *diag);
 /* Any of the three formats, told apart by their magic bytes; gzip is undone first. */
 snn_status snn_dataset_parse(const uint8_t *buf, size_t len, snn_dataset *ds, snn_diag *diag);
 snn_status snn_dataset_read(const char *path, snn_dataset *ds, snn_diag *diag);
+/* Like snn_dataset_read(), but a plain (not gzipped) .npy or IDX file is streamed: only its
+ * header is read now, after checking that the file holds every value it declares. Other files
+ * are read whole. */
+snn_status snn_dataset_open(const char *path, snn_dataset *ds, snn_diag *diag);
+/* Sample i (0 <= i < n) as stored, into dst (sample_size floats). Fails only when a streamed
+ * file cannot be read (it changed or shrank since it was opened). Safe to call from several
+ * threads at once. */
+snn_status snn_dataset_get(const snn_dataset *ds, int64_t i, float *dst, snn_diag *diag);
 /* Like snn_dataset_read, but keep at most max_samples samples. IDX files (plain or gzip) are
  * read only as far as needed, so a calibration subset of a large training set is cheap. */
 snn_status snn_dataset_read_prefix(const char *path, int64_t max_samples, snn_dataset *ds,
@@ -64,8 +103,9 @@ snn_status snn_read_maybe_gz(const char *path, size_t max_bytes, uint8_t **data,
 snn_status snn_gunzip(const uint8_t *in, size_t in_len, size_t max_bytes, uint8_t **out,
                       size_t *out_len, snn_diag *diag);
 
-/* Apply preprocessing to sample i into dst (sample_size floats); per channel when
- * pp->channels > 1 (sample_size must then be a multiple of it). */
-void snn_preprocess_sample(const snn_dataset *ds, int64_t i, const snn_preprocess *pp, float *dst);
+/* Sample i (snn_dataset_get()) with preprocessing applied, into dst (sample_size floats); per
+ * channel when pp->channels > 1 (sample_size must then be a multiple of it). */
+snn_status snn_preprocess_sample(const snn_dataset *ds, int64_t i, const snn_preprocess *pp,
+                                 float *dst, snn_diag *diag);
 
 #endif

@@ -12,7 +12,64 @@ static uint32_t be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-snn_status snn_idx_parse(const uint8_t *buf, size_t len, snn_dataset *ds, snn_diag *diag)
+size_t snn_values_size(snn_values_kind k)
+{
+    switch (k) {
+    case SNN_VALUES_U8: case SNN_VALUES_I8: return 1;
+    case SNN_VALUES_I16_BE: return 2;
+    case SNN_VALUES_F64_BE: case SNN_VALUES_I64_LE: case SNN_VALUES_F64_LE: return 8;
+    default: return 4;
+    }
+}
+
+void snn_values_decode(snn_values_kind k, const uint8_t *p, int64_t n, float *dst)
+{
+    size_t es = snn_values_size(k);
+    for (int64_t i = 0; i < n; i++, p += es) {
+        float v;
+        switch (k) {
+        case SNN_VALUES_U8: v = p[0]; break;
+        case SNN_VALUES_I8: v = (int8_t)p[0]; break;
+        case SNN_VALUES_I16_BE: v = (int16_t)(uint16_t)(p[0] << 8 | p[1]); break;
+        case SNN_VALUES_I32_BE: v = (float)(int32_t)be32(p); break;
+        case SNN_VALUES_F32_BE: {
+            uint32_t u = be32(p);
+            memcpy(&v, &u, 4);
+            break;
+        }
+        case SNN_VALUES_F64_BE: {
+            uint64_t u = (uint64_t)be32(p) << 32 | be32(p + 4);
+            double d;
+            memcpy(&d, &u, 8);
+            v = (float)d;
+            break;
+        }
+        /* .npy: little-endian, as x86 and Arm store them (the reader accepts only '<' types) */
+        case SNN_VALUES_I32_LE: {
+            int32_t w;
+            memcpy(&w, p, 4);
+            v = (float)w;
+            break;
+        }
+        case SNN_VALUES_I64_LE: {
+            int64_t w;
+            memcpy(&w, p, 8);
+            v = (float)w;
+            break;
+        }
+        case SNN_VALUES_F32_LE: memcpy(&v, p, 4); break;
+        default: {
+            double d;
+            memcpy(&d, p, 8);
+            v = (float)d;
+            break;
+        }
+        }
+        dst[i] = v;
+    }
+}
+
+snn_status snn_idx_layout(const uint8_t *buf, size_t len, size_t total, snn_dataset *ds, snn_diag *diag)
 {
     memset(ds, 0, sizeof *ds);
     if (len < 4 || buf[0] != 0 || buf[1] != 0) {
@@ -21,12 +78,13 @@ snn_status snn_idx_parse(const uint8_t *buf, size_t len, snn_dataset *ds, snn_di
         return snn_diag_set(diag, SNN_ERR_FORMAT, "not an IDX file (bad magic)");
     }
     uint8_t type = buf[2], nd = buf[3];
-    size_t es;
     switch (type) {
-    case 0x08: case 0x09: es = 1; break;
-    case 0x0B: es = 2; break;
-    case 0x0C: case 0x0D: es = 4; break;
-    case 0x0E: es = 8; break;
+    case 0x08: ds->kind = SNN_VALUES_U8; break;
+    case 0x09: ds->kind = SNN_VALUES_I8; break;
+    case 0x0B: ds->kind = SNN_VALUES_I16_BE; break;
+    case 0x0C: ds->kind = SNN_VALUES_I32_BE; break;
+    case 0x0D: ds->kind = SNN_VALUES_F32_BE; break;
+    case 0x0E: ds->kind = SNN_VALUES_F64_BE; break;
     default:
         if (diag)
             diag->offset = 2;
@@ -52,38 +110,14 @@ snn_status snn_idx_parse(const uint8_t *buf, size_t len, snn_dataset *ds, snn_di
     snn_status st = snn_dims_check(dims, nd, "the IDX data", NULL, &numel, diag);
     if (st != SNN_OK)
         return st;
-    if ((len - hdr) / es != (size_t)numel || (len - hdr) % es) {
+    size_t es = snn_values_size(ds->kind);
+    if ((total - hdr) / es != (size_t)numel || (total - hdr) % es) {
         if (diag)
-            diag->offset = (int64_t)len;
+            diag->offset = (int64_t)total;
         return snn_diag_set(diag, SNN_ERR_FORMAT, "IDX data has %zu bytes, dimensions need %lld",
-                            len - hdr, (long long)numel * (long long)es);
+                            total - hdr, (long long)numel * (long long)es);
     }
-    ds->x = malloc((size_t)(numel ? numel : 1) * sizeof *ds->x);
-    if (!ds->x)
-        return snn_diag_set(diag, SNN_ERR_NOMEM, "out of memory for %lld values", (long long)numel);
-    const uint8_t *p = buf + hdr;
-    for (int64_t i = 0; i < numel; i++, p += es) {
-        float v;
-        switch (type) {
-        case 0x08: v = p[0]; break;
-        case 0x09: v = (int8_t)p[0]; break;
-        case 0x0B: v = (int16_t)(uint16_t)(p[0] << 8 | p[1]); break;
-        case 0x0C: v = (float)(int32_t)be32(p); break;
-        case 0x0D: {
-            uint32_t u = be32(p);
-            memcpy(&v, &u, 4);
-            break;
-        }
-        default: {
-            uint64_t u = (uint64_t)be32(p) << 32 | be32(p + 4);
-            double d;
-            memcpy(&d, &u, 8);
-            v = (float)d;
-            break;
-        }
-        }
-        ds->x[i] = v;
-    }
+    ds->data_offset = (int64_t)hdr;
     ds->n = dims[0];
     ds->rank = nd - 1;
     ds->sample_size = 1;
@@ -92,5 +126,19 @@ snn_status snn_idx_parse(const uint8_t *buf, size_t len, snn_dataset *ds, snn_di
         ds->sample_size *= dims[d];
     }
     ds->from_uint8 = type == 0x08;
+    return SNN_OK;
+}
+
+/* The whole file in memory: the layout, then every value decoded. */
+snn_status snn_idx_parse(const uint8_t *buf, size_t len, snn_dataset *ds, snn_diag *diag)
+{
+    snn_status st = snn_idx_layout(buf, len, len, ds, diag);
+    if (st != SNN_OK)
+        return st;
+    int64_t numel = ds->n * ds->sample_size;
+    ds->x = malloc((size_t)(numel ? numel : 1) * sizeof *ds->x);
+    if (!ds->x)
+        return snn_diag_set(diag, SNN_ERR_NOMEM, "out of memory for %lld values", (long long)numel);
+    snn_values_decode(ds->kind, buf + ds->data_offset, numel, ds->x);
     return SNN_OK;
 }

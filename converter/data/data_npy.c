@@ -32,7 +32,7 @@ static const char *skip_ws(const char *p, const char *end)
     return p;
 }
 
-snn_status snn_npy_parse(const uint8_t *buf, size_t len, snn_dataset *ds, snn_diag *diag)
+snn_status snn_npy_layout(const uint8_t *buf, size_t len, size_t total, snn_dataset *ds, snn_diag *diag)
 {
     memset(ds, 0, sizeof *ds);
     if (len < 10 || memcmp(buf, "\x93NUMPY", 6) != 0)
@@ -68,13 +68,11 @@ snn_status snn_npy_parse(const uint8_t *buf, size_t len, snn_dataset *ds, snn_di
         return snn_diag_set(diag, SNN_ERR_FORMAT, ".npy descr is not a string");
     for (int i = 0; i < 7 && descr + 1 + i < end && descr[1 + i] != *descr; i++)
         dt[i] = descr[1 + i];
-    size_t es;
-    int kind; /* 0 u8, 1 f32, 2 f64, 3 i64, 4 i32 */
-    if (strcmp(dt, "|u1") == 0 || strcmp(dt, "<u1") == 0) { es = 1; kind = 0; }
-    else if (strcmp(dt, "<f4") == 0) { es = 4; kind = 1; }
-    else if (strcmp(dt, "<f8") == 0) { es = 8; kind = 2; }
-    else if (strcmp(dt, "<i8") == 0) { es = 8; kind = 3; }
-    else if (strcmp(dt, "<i4") == 0) { es = 4; kind = 4; }
+    if (strcmp(dt, "|u1") == 0 || strcmp(dt, "<u1") == 0) ds->kind = SNN_VALUES_U8;
+    else if (strcmp(dt, "<f4") == 0) ds->kind = SNN_VALUES_F32_LE;
+    else if (strcmp(dt, "<f8") == 0) ds->kind = SNN_VALUES_F64_LE;
+    else if (strcmp(dt, "<i8") == 0) ds->kind = SNN_VALUES_I64_LE;
+    else if (strcmp(dt, "<i4") == 0) ds->kind = SNN_VALUES_I32_LE;
     else
         return snn_diag_set(diag, SNN_ERR_UNSUPPORTED,
                             ".npy dtype '%s' is not supported (uint8, float32, float64, int32, int64)", dt);
@@ -111,26 +109,14 @@ snn_status snn_npy_parse(const uint8_t *buf, size_t len, snn_dataset *ds, snn_di
     snn_status st = snn_dims_check(dims, nd, "the .npy array", NULL, &numel, diag);
     if (st != SNN_OK)
         return st;
-    size_t data_len = len - start - hl;
+    size_t es = snn_values_size(ds->kind), data_len = total - start - hl;
     if (data_len % es || data_len / es != (size_t)numel) {
         if (diag)
-            diag->offset = (int64_t)len;
+            diag->offset = (int64_t)total;
         return snn_diag_set(diag, SNN_ERR_FORMAT, ".npy data has %zu bytes, shape needs %lld",
                             data_len, (long long)numel * (long long)es);
     }
-    ds->x = malloc((size_t)(numel ? numel : 1) * sizeof *ds->x);
-    if (!ds->x)
-        return snn_diag_set(diag, SNN_ERR_NOMEM, "out of memory");
-    const uint8_t *d = buf + start + hl;
-    for (int64_t i = 0; i < numel; i++, d += es) {
-        switch (kind) {
-        case 0: ds->x[i] = d[0]; break;
-        case 1: memcpy(&ds->x[i], d, 4); break;
-        case 2: { double v; memcpy(&v, d, 8); ds->x[i] = (float)v; break; }
-        case 3: { int64_t v; memcpy(&v, d, 8); ds->x[i] = (float)v; break; }
-        default: { int32_t v; memcpy(&v, d, 4); ds->x[i] = (float)v; break; }
-        }
-    }
+    ds->data_offset = (int64_t)(start + hl);
     ds->n = dims[0];
     ds->rank = nd - 1;
     ds->sample_size = 1;
@@ -138,6 +124,20 @@ snn_status snn_npy_parse(const uint8_t *buf, size_t len, snn_dataset *ds, snn_di
         ds->dims[i - 1] = dims[i];
         ds->sample_size *= dims[i];
     }
-    ds->from_uint8 = kind == 0;
+    ds->from_uint8 = ds->kind == SNN_VALUES_U8;
+    return SNN_OK;
+}
+
+/* The whole file in memory: the layout, then every value decoded. */
+snn_status snn_npy_parse(const uint8_t *buf, size_t len, snn_dataset *ds, snn_diag *diag)
+{
+    snn_status st = snn_npy_layout(buf, len, len, ds, diag);
+    if (st != SNN_OK)
+        return st;
+    int64_t numel = ds->n * ds->sample_size;
+    ds->x = malloc((size_t)(numel ? numel : 1) * sizeof *ds->x);
+    if (!ds->x)
+        return snn_diag_set(diag, SNN_ERR_NOMEM, "out of memory");
+    snn_values_decode(ds->kind, buf + ds->data_offset, numel, ds->x);
     return SNN_OK;
 }

@@ -1,7 +1,11 @@
-/* Format dispatch, gzip, labels and preprocessing for the data readers. */
+/* Format dispatch, gzip, streaming, labels and preprocessing for the data readers. */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "data.h"
@@ -13,6 +17,8 @@ void snn_dataset_free(snn_dataset *ds)
     if (!ds)
         return;
     free(ds->x);
+    if (ds->streamed)
+        close(ds->fd);
     memset(ds, 0, sizeof *ds);
 }
 
@@ -198,6 +204,67 @@ snn_status snn_dataset_read(const char *path, snn_dataset *ds, snn_diag *diag)
     return st;
 }
 
+/* Enough for any IDX header and any .npy header numpy writes (it pads them to 64 bytes; a
+ * header that does not fit is read the ordinary way). */
+#define STREAM_HEADER_BYTES 65536
+
+snn_status snn_dataset_open(const char *path, snn_dataset *ds, snn_diag *diag)
+{
+    memset(ds, 0, sizeof *ds);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return snn_dataset_read(path, ds, diag); /* says why it cannot open */
+    struct stat sb;
+    uint8_t head[STREAM_HEADER_BYTES];
+    ssize_t got = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ? pread(fd, head, sizeof head, 0) : -1;
+    snn_status st = SNN_ERR_UNSUPPORTED;
+    if (got >= 6 && memcmp(head, "\x93NUMPY", 6) == 0)
+        st = snn_npy_layout(head, (size_t)got, (size_t)sb.st_size, ds, diag);
+    else if (got >= 4 && head[0] == 0 && head[1] == 0)
+        st = snn_idx_layout(head, (size_t)got, (size_t)sb.st_size, ds, diag);
+    if (st == SNN_OK) {
+        ds->streamed = true;
+        ds->fd = fd;
+        return SNN_OK;
+    }
+    /* gzip, .pb, a header past the first block, or an error: the whole-file reader handles it
+     * and gives the message. */
+    close(fd);
+    return snn_dataset_read(path, ds, diag);
+}
+
+snn_status snn_dataset_get(const snn_dataset *ds, int64_t i, float *dst, snn_diag *diag)
+{
+    size_t S = (size_t)ds->sample_size;
+    if (!ds->streamed) {
+        memcpy(dst, ds->x + (size_t)i * S, S * sizeof *dst);
+        return SNN_OK;
+    }
+    size_t es = snn_values_size(ds->kind);
+    off_t at = (off_t)(ds->data_offset + (int64_t)((size_t)i * S * es));
+    /* Values of at most 4 bytes are read into the end of dst and decoded front to back in
+     * place: value k is read before float k is written, and float k never reaches a value
+     * after k. Wider values go through a buffer, a block at a time. */
+    uint8_t block[4096];
+    size_t per = es <= 4 ? S : sizeof block / es;
+    for (size_t done = 0; done < S; done += per) {
+        size_t cnt = S - done < per ? S - done : per, want = cnt * es, have = 0;
+        uint8_t *raw = es <= 4 ? (uint8_t *)dst + (4 - es) * S : block;
+        while (have < want) {
+            ssize_t r = pread(ds->fd, raw + have, want - have, at + (off_t)have);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0)
+                return snn_diag_set(diag, SNN_ERR_IO, "cannot read sample %lld: %s", (long long)i,
+                                    r < 0 ? strerror(errno) : "the file is shorter than when it was opened");
+            have += (size_t)r;
+        }
+        snn_values_decode(ds->kind, raw, (int64_t)cnt, dst + done);
+        at += (off_t)want;
+    }
+    return SNN_OK;
+}
+
 /* Size in bytes of one IDX element of type code t, 0 if the code is not defined. */
 static size_t idx_elem_size(uint8_t t)
 {
@@ -222,7 +289,7 @@ snn_status snn_dataset_read_prefix(const char *path, int64_t max_samples, snn_da
     size_t es = got == 4 ? idx_elem_size(hdr[2]) : 0;
     if (got != 4 || hdr[0] || hdr[1] || !es || hdr[3] < 1 || hdr[3] > SNN_MAX_RANK + 1) {
         gzclose(f); /* not IDX: the general reader tells what it is */
-        snn_status st = snn_dataset_read(path, ds, diag);
+        snn_status st = snn_dataset_open(path, ds, diag);
         if (st == SNN_OK && ds->n > max_samples)
             ds->n = max_samples;
         return st;
@@ -310,9 +377,13 @@ snn_status snn_labels_read(const char *path, snn_labels *lb, snn_diag *diag)
     return SNN_OK;
 }
 
-void snn_preprocess_sample(const snn_dataset *ds, int64_t i, const snn_preprocess *pp, float *dst)
+snn_status snn_preprocess_sample(const snn_dataset *ds, int64_t i, const snn_preprocess *pp,
+                                 float *dst, snn_diag *diag)
 {
-    const float *src = ds->x + i * ds->sample_size;
+    snn_status st = snn_dataset_get(ds, i, dst, diag);
+    if (st != SNN_OK)
+        return st;
+    const float *src = dst; /* element by element: in place */
     if (pp->channels > 1) {
         int64_t plane = ds->sample_size / pp->channels;
         for (int c = 0; c < pp->channels; c++) {
@@ -320,9 +391,10 @@ void snn_preprocess_sample(const snn_dataset *ds, int64_t i, const snn_preproces
             for (int64_t k = c * plane; k < (c + 1) * plane; k++)
                 dst[k] = (src[k] * pp->scale - mean) * inv_std;
         }
-        return;
+        return SNN_OK;
     }
     float inv_std = 1.0f / pp->std;
     for (int64_t k = 0; k < ds->sample_size; k++)
         dst[k] = (src[k] * pp->scale - pp->mean) * inv_std;
+    return SNN_OK;
 }

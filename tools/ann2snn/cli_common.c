@@ -150,7 +150,7 @@ int cli_load_labelled(const char *data_path, const char *label_path, long long l
     snn_diag diag;
     snn_diag_clear(&diag);
     memset(lb, 0, sizeof *lb);
-    snn_status st = snn_dataset_read(data_path, ds, &diag);
+    snn_status st = snn_dataset_open(data_path, ds, &diag);
     if (st != SNN_OK)
         return cli_report(data_path, st, &diag);
     if ((st = snn_labels_read(label_path, lb, &diag)) != SNN_OK)
@@ -201,8 +201,10 @@ static void classify_worker(void *arg, int w)
     int64_t n_out = snn_tensor_numel(&r->g->tensors[r->g->outputs[0]]) / r->batch;
     for (int64_t i = begin; i < end && r->st[w] == SNN_OK; i += r->batch) {
         int64_t cnt = end - i < r->batch ? end - i : r->batch; /* the last batch may be short */
-        for (int64_t s = 0; s < cnt; s++)
-            snn_preprocess_sample(r->ds, i + s, r->pp, x + s * size);
+        for (int64_t s = 0; s < cnt && r->st[w] == SNN_OK; s++)
+            r->st[w] = snn_preprocess_sample(r->ds, i + s, r->pp, x + s * size, &r->diag[w]);
+        if (r->st[w] != SNN_OK)
+            break;
         const float *feed[1] = {x};
         if ((r->st[w] = snn_eval_run(&ev, feed, &r->diag[w])) != SNN_OK)
             break;

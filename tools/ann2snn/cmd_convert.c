@@ -242,7 +242,8 @@ static void calib_worker(void *arg, int w)
     if (r->st[w] == SNN_OK)
         snn_eval_use_reference(&ev, r->reference);
     for (int64_t i = begin; i < end && r->st[w] == SNN_OK; i++) {
-        snn_preprocess_sample(r->ds, i, r->pp, x);
+        if ((r->st[w] = snn_preprocess_sample(r->ds, i, r->pp, x, &r->diag[w])) != SNN_OK)
+            break;
         for (int64_t k = 0; k < r->ds->sample_size; k++) {
             r->lo[w] = fminf(r->lo[w], x[k]);
             r->hi[w] = fmaxf(r->hi[w], x[k]);

@@ -202,10 +202,10 @@ static void add_layer_totals(eval_ctx *e)
     }
 }
 
-/* Rate coding: one run of T steps for sample i, read at every point. */
+/* Rate coding: one run of T steps for sample i (in e->x as stored), read at every point. */
 static void sample_rate(eval_ctx *e, uint32_t coding, uint64_t seed, point *pts, int64_t i)
 {
-    snn_preprocess_f32(e->m, e->ds->x + i * e->ds->sample_size, e->x);
+    snn_preprocess_f32(e->m, e->x, e->x);
     snn_state_begin(e->s, e->x, coding, seed + (uint64_t)i); /* seeded per sample */
     int k = 0, left = e->nex;
     bool stopped[MAX_EXITS] = {false};
@@ -226,11 +226,11 @@ static void sample_rate(eval_ctx *e, uint32_t coding, uint64_t seed, point *pts,
     add_layer_totals(e);
 }
 
-/* TTFS: every point (resolution) for sample i, so it is preprocessed once; the layer totals
- * are the last point's (exact spike times). */
+/* TTFS: every point (resolution) for sample i (in e->x as stored), so it is preprocessed once;
+ * the layer totals are the last point's (exact spike times). */
 static void sample_ttfs(eval_ctx *e, point *pts, int np, int64_t i)
 {
-    snn_preprocess_f32(e->m, e->ds->x + i * e->ds->sample_size, e->x);
+    snn_preprocess_f32(e->m, e->x, e->x);
     for (int k = 0; k < np; k++) {
         snn_state_run_ttfs(e->s, e->x, pts[k].resolution);
         tally(e, &pts[k], i);
@@ -259,6 +259,7 @@ typedef struct {
     exit_point ex[SNN_MAX_THREADS][MAX_EXITS]; /* per worker, from the same template */
     snn_layer_stats *tot[SNN_MAX_THREADS];     /* (n_layers) per worker */
     uint8_t failed[SNN_MAX_THREADS];
+    snn_diag diag[SNN_MAX_THREADS];            /* per worker: why a sample could not be read */
     _Atomic int64_t done;                  /* samples finished, for the progress line */
     bool tty;
     double t0;
@@ -285,7 +286,12 @@ static void eval_worker(void *arg, int w)
     }
     eval_ctx e = {m, &s, r->ds, r->lb, r->n, r->ann_pred, r->tot[w], x, seen,
                   r->pts[w][r->np - 1].steps, r->exit_rule, r->ex[w], r->nex};
+    snn_diag_clear(&r->diag[w]);
     for (int64_t i = begin; i < end; i++) {
+        if (snn_dataset_get(r->ds, i, x, &r->diag[w]) != SNN_OK) {
+            r->failed[w] = 1;
+            break;
+        }
         if (r->ttfs)
             sample_ttfs(&e, r->pts[w], r->np, i);
         else
@@ -632,6 +638,12 @@ int cmd_eval(int argc, char **argv)
         free(run->tot[w]);
         run->tot[w] = NULL;
     }
+    for (int w = 0; w < run->workers; w++)
+        if (run->failed[w] && run->diag[w].msg[0]) {
+            fprintf(stderr, "ann2snn: %s: %s\n", data_path, run->diag[w].msg);
+            rc = EXIT_RUN_FAILED;
+            goto done;
+        }
     if (!ran) {
         fprintf(stderr, "ann2snn: out of memory or threads for %d workers\n", run->workers);
         rc = EXIT_RUN_FAILED;

@@ -332,7 +332,11 @@ int main(int argc, char **argv)
     for (long r = 0; r < repeats; r++) {
         t_full[r] = t_replay[r] = t_i16[r] = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            snn_preprocess_f32(m, ds.x + i * ds.sample_size, x);
+            if (snn_dataset_get(&ds, i, x, &d) != SNN_OK) {
+                fprintf(stderr, "scatter-floor: %s: %s\n", input, d.msg);
+                goto done;
+            }
+            snn_preprocess_f32(m, x, x);
             lg.n = 0;
             if (!run_sample(&s, x, (uint32_t)T, target, &lg))
                 goto oom;

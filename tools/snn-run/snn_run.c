@@ -93,7 +93,8 @@ typedef struct {
     uint32_t exit_rule;  /* SNN_EXIT_*, 0 none */
     float exit_at;
     uint32_t *used;      /* (n) steps each sample ran */
-    uint8_t failed[SNN_MAX_THREADS]; /* (workers) out of memory */
+    uint8_t failed[SNN_MAX_THREADS]; /* (workers) out of memory, or a sample not read */
+    snn_diag diag[SNN_MAX_THREADS];  /* (workers) why a sample could not be read */
 } run_ctx;
 
 static void run_worker(void *arg, int w)
@@ -111,7 +112,11 @@ static void run_worker(void *arg, int w)
         begin = end;
     }
     for (int64_t i = begin; i < end; i++) {
-        snn_preprocess_f32(m, c->ds->x + i * c->ds->sample_size, x); /* the file's preprocessing */
+        if (snn_dataset_get(c->ds, i, x, &c->diag[w]) != SNN_OK) {
+            c->failed[w] = 1;
+            break;
+        }
+        snn_preprocess_f32(m, x, x); /* the file's preprocessing */
         if (c->coding == SNN_CODING_TTFS) {
             snn_state_run_ttfs(&s, x, c->R);
         } else {
@@ -219,7 +224,7 @@ int main(int argc, char **argv)
         fputc('\n', stderr);
         goto done;
     }
-    if (snn_dataset_read(input, &ds, &d) != SNN_OK) {
+    if (snn_dataset_open(input, &ds, &d) != SNN_OK) {
         fprintf(stderr, "snn-run: %s: %s\n", input, d.msg);
         goto done;
     }
@@ -266,7 +271,9 @@ int main(int argc, char **argv)
         rc = 1;
         goto done;
     }
-    run_ctx rc_ctx = {m, &ds, n, cod, T, R, (uint64_t)seed, (int)threads, pred, crc, exit_rule, exit_at, used, {0}};
+    run_ctx rc_ctx = {.m = m, .ds = &ds, .n = n, .coding = cod, .T = T, .R = R, .seed = (uint64_t)seed,
+                      .workers = (int)threads, .pred = pred, .crc = crc, .exit_rule = exit_rule,
+                      .exit_at = exit_at, .used = used};
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (snn_parallel_run((int)threads, run_worker, &rc_ctx, &d) != SNN_OK) {
@@ -276,7 +283,10 @@ int main(int argc, char **argv)
     }
     for (int w = 0; w < (int)threads; w++)
         if (rc_ctx.failed[w]) {
-            fprintf(stderr, "snn-run: out of memory\n");
+            if (rc_ctx.diag[w].msg[0])
+                fprintf(stderr, "snn-run: %s: %s\n", input, rc_ctx.diag[w].msg);
+            else
+                fprintf(stderr, "snn-run: out of memory\n");
             rc = 1;
             goto done;
         }
