@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install the Debian packages ann2snn builds and tests with, only those missing.
-# Usage: tools/install-deps.sh [--train] [--fuzz] [--mcu]
+# Usage: tools/install-deps.sh [--train] [--fuzz] [--mcu] [--mpi]
 #   --train adds PyTorch/ONNX for tools/scripts/train_models.py; --fuzz adds clang and libFuzzer;
-#   --mcu adds the Cortex-M cross compiler, picolibc and QEMU for the device test.
+#   --mcu adds the Cortex-M cross compiler, picolibc and QEMU for the device test;
+#   --mpi adds OpenMPI (mpirun, and the library the build links to split work over ranks).
 set -euo pipefail
 pkgs=(gcc pkg-config meson ninja-build libprotobuf-c-dev protobuf-c-compiler libonnx-dev
       libcjson-dev zlib1g-dev nettle-dev libcmocka-dev libopenblas-dev dataset-fashion-mnist
@@ -16,6 +17,7 @@ for arg in "$@"; do
       command -v npm >/dev/null || pkgs+=(npm) ;;
     --fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
     --mcu) pkgs+=(make gcc-arm-none-eabi picolibc-arm-none-eabi qemu-system-arm) ;;
+    --mpi) pkgs+=(openmpi-bin libopenmpi-dev) ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done

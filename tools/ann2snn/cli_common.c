@@ -1,5 +1,6 @@
 /* Helpers that the ann2snn subcommands share. */
 #include "cli_common.h"
+#include "cli_mpi.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,8 +188,10 @@ typedef struct {
 static void classify_worker(void *arg, int w)
 {
     classify_run *r = arg;
-    int64_t begin, end, size = r->ds->sample_size;
-    snn_parallel_range(r->n, r->workers, w, &begin, &end);
+    int64_t rank_begin, rank_end, begin, end, size = r->ds->sample_size;
+    cli_mpi_range(r->n, &rank_begin, &rank_end); /* this rank's samples, then this worker's */
+    snn_parallel_range(rank_end - rank_begin, r->workers, w, &begin, &end);
+    begin += rank_begin, end += rank_begin;
     snn_eval ev;
     float *x = calloc((size_t)(size * r->batch), sizeof *x); /* (batch, sample) */
     r->st[w] = x ? snn_eval_init(&ev, r->g, &r->diag[w])
@@ -266,7 +269,8 @@ int cli_ann_classify(const char *model, const snn_graph *g, const snn_dataset *d
     int threads = o->threads;
     *r = (classify_run){.g = batch > 1 ? &gb : g, .ds = ds, .pp = pp, .n = n, .pred = pred,
                         .workers = threads < 1 ? 1 : threads > SNN_MAX_THREADS ? SNN_MAX_THREADS : threads,
-                        .batch = batch, .reference = o->reference, .tty = isatty(2), .t0 = cli_now_s()};
+                        .batch = batch, .reference = o->reference, .tty = isatty(2) && cli_mpi_root(),
+                        .t0 = cli_now_s()};
     snn_diag d;
     int rc = 0;
     if (snn_parallel_run(r->workers, classify_worker, r, &d) != SNN_OK)
@@ -278,6 +282,8 @@ int cli_ann_classify(const char *model, const snn_graph *g, const snn_dataset *d
             rc = cli_report(model, r->st[w], &r->diag[w]);
     free(r);
     snn_graph_free(&gb);
+    if (rc == 0)
+        cli_mpi_allgather_i32(pred, n); /* every rank gets every rank's predictions */
     return rc;
 }
 

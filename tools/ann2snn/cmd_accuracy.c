@@ -8,6 +8,7 @@
 #include "base/fileio.h"
 #include "base/parallel.h"
 #include "cli_common.h"
+#include "cli_mpi.h"
 #include "commands.h"
 #include "data/data.h"
 #include "eval/eval.h"
@@ -141,6 +142,10 @@ int cmd_accuracy(int argc, char **argv)
             agree += pred[i] == ref.y[i];
     }
     double t_eval = cli_now_s() - t1;
+    if (!cli_mpi_root()) { /* rank 0 prints and writes */
+        rc = 0;
+        goto done;
+    }
     printf("model      %s\n", model);
     printf("samples    %lld\n", (long long)n);
     printf("preprocess x * %g - %g, / %g\n", (double)pp.scale, (double)pp.mean, (double)pp.std);

@@ -13,6 +13,7 @@
 #include "base/parallel.h"
 #include "calib.h"
 #include "cli_common.h"
+#include "cli_mpi.h"
 #include "commands.h"
 #include "data/data.h"
 #include "eval/eval.h"
@@ -228,8 +229,10 @@ typedef struct {
 static void calib_worker(void *arg, int w)
 {
     calib_run *r = arg;
-    int64_t begin, end;
-    snn_parallel_range(r->n, r->workers, w, &begin, &end);
+    int64_t rank_begin, rank_end, begin, end; /* this rank's samples, then this worker's */
+    cli_mpi_range(r->n, &rank_begin, &rank_end);
+    snn_parallel_range(rank_end - rank_begin, r->workers, w, &begin, &end);
+    begin += rank_begin, end += rank_begin;
     r->lo[w] = INFINITY, r->hi[w] = -INFINITY;
     snn_eval ev;
     memset(&ev, 0, sizeof ev);
@@ -258,6 +261,26 @@ static void calib_worker(void *arg, int w)
     }
     free(x);
     snn_eval_free(&ev);
+}
+
+/* Every MPI rank's statistics and input range merged into each rank's copy, as calib_merge()
+ * merges workers: maxima and counts, so the result is exactly one process's. */
+static void reduce_calib_ranks(calib_stats *cs, float *in_lo, float *in_hi)
+{
+    if (cli_mpi_size() == 1)
+        return;
+    for (int i = 0; i < cs->g->n_tensors; i++) {
+        calib_tensor *t = &cs->t[i];
+        if (!t->channels)
+            continue;
+        cli_mpi_max_f32(t->max, t->channels);
+        cli_mpi_sum_u64(t->n_pos, t->channels);
+        cli_mpi_sum_u64(t->n_total, t->channels);
+        cli_mpi_sum_u32(t->hist, (int64_t)t->channels * CALIB_BINS);
+    }
+    cli_mpi_sum_i64(&cs->samples, 1);
+    cli_mpi_min_f32(in_lo, 1);
+    cli_mpi_max_f32(in_hi, 1);
 }
 
 int cmd_convert(int argc, char **argv)
@@ -429,8 +452,8 @@ int cmd_convert(int argc, char **argv)
             goto done;
         }
         calib_run cr = {.g = &g, .ds = &ds, .pp = &pp, .n = ds.n < calib_count ? ds.n : calib_count,
-                        .workers = (int)threads, .reference = reference, .tty = isatty(2),
-                        .t0 = cli_now_s()};
+                        .workers = (int)threads, .reference = reference,
+                        .tty = isatty(2) && cli_mpi_root(), .t0 = cli_now_s()};
         snn_diag pd;
         st = snn_parallel_run(cr.workers, calib_worker, &cr, &pd);
         if (cr.tty && st == SNN_OK)
@@ -450,6 +473,7 @@ int cmd_convert(int argc, char **argv)
             rc = cli_report(model, st, &pd);
             goto done;
         }
+        reduce_calib_ranks(&cs, &in_lo, &in_hi);
         /* TTFS codes the input range in spike times: raw bytes have theirs (0..255, the
          * build's default); float data take the calibration range. */
         if (!ds.from_uint8 && in_lo < in_hi)
@@ -471,6 +495,10 @@ int cmd_convert(int argc, char **argv)
     }
     if (precision != SNN_DTYPE_F32 && (st = snn_net_quantize(&net, precision, input_absmax, &diag)) != SNN_OK) {
         rc = cli_report(model, st, &diag);
+        goto done;
+    }
+    if (!cli_mpi_root()) { /* rank 0 writes */
+        rc = 0;
         goto done;
     }
     if (!sha256_file(model, net.sha256)) {

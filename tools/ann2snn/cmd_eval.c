@@ -14,6 +14,7 @@
 
 #include "base/fileio.h"
 #include "cli_common.h"
+#include "cli_mpi.h"
 #include "commands.h"
 #include "base/parallel.h"
 #include "data/data.h"
@@ -42,7 +43,8 @@ static void usage(FILE *f)
             "      --pj-ac E         energy of an accumulate, pJ (default 0.9: 45 nm, Horowitz 2014)\n"
             "      --pj-mac E        energy of a multiply-accumulate, pJ (default 4.6)\n"
             "      --threads N       worker threads (default: every core); the numbers are the\n"
-            "                        same for every N\n"
+            "                        same for every N (and under mpirun -n R for every R:\n"
+            "                        docs/scale.md)\n"
             "      --exit RULE[=X,...]\n"
             "                        early exit (rate coding): besides the curve, run each\n"
             "                        sample only until its readout is decisive and report\n"
@@ -278,8 +280,10 @@ static void eval_worker(void *arg, int w)
     uint32_t *seen = calloc(largest, sizeof *seen);
     r->tot[w] = calloc(m->n_layers, sizeof *r->tot[w]);
     snn_state s;
-    int64_t begin, end;
-    snn_parallel_range(r->n, r->workers, w, &begin, &end);
+    int64_t rank_begin, rank_end, begin, end; /* this rank's samples, then this worker's */
+    cli_mpi_range(r->n, &rank_begin, &rank_end);
+    snn_parallel_range(rank_end - rank_begin, r->workers, w, &begin, &end);
+    begin += rank_begin, end += rank_begin;
     if (!mem || !x || !seen || !r->tot[w] || snn_state_init(&s, m, mem, mem_size) != SNN_RT_OK) {
         r->failed[w] = 1;
         begin = end;
@@ -456,6 +460,31 @@ static int write_json(const char *path, const char *model, const snn_model *m, c
 
 /* A table row's accuracy, its difference to the ANN (when known) and the agreement with the
  * ANN's predictions (when given, else NaN). */
+/* The tallies of every MPI rank, summed (counts, and spikes and synops: whole numbers, exact in
+ * doubles) or maximised, into every rank's copy: what one process would have counted. */
+static void reduce_ranks(point *pts, int np, exit_point *ex, int nex, snn_layer_stats *tot, uint32_t n_layers)
+{
+    if (cli_mpi_size() == 1)
+        return;
+    for (int k = 0; k < np; k++) {
+        cli_mpi_sum_i64(&pts[k].correct, 1);
+        cli_mpi_sum_i64(&pts[k].agree, 1);
+        cli_mpi_sum_f64(&pts[k].spikes, 1);
+        cli_mpi_sum_f64(&pts[k].synops, 1);
+        cli_mpi_max_u32(&pts[k].max_spikes, 1);
+    }
+    for (int q = 0; q < nex; q++) {
+        cli_mpi_sum_i64(&ex[q].correct, 1);
+        cli_mpi_sum_i64(&ex[q].agree, 1);
+        cli_mpi_sum_f64(&ex[q].steps, 1);
+        cli_mpi_sum_f64(&ex[q].synops, 1);
+    }
+    for (uint32_t l = 0; l < n_layers; l++) {
+        cli_mpi_sum_u64(&tot[l].spikes, 1);
+        cli_mpi_sum_u64(&tot[l].synops, 1);
+    }
+}
+
 static void print_accuracy(double acc, double ann, double same)
 {
     printf("%9.2f%% ", 100 * acc);
@@ -610,7 +639,8 @@ int cmd_eval(int argc, char **argv)
     }
     *run = (eval_run){.m = m, .ds = &ds, .lb = &lb, .n = n, .ann_pred = ann_pred, .ttfs = ttfs,
                       .coding = coding, .seed = (uint64_t)seed, .np = np, .workers = (int)threads,
-                      .tty = isatty(2), .t0 = cli_now_s(), .exit_rule = exit_rule, .nex = nex};
+                      .tty = isatty(2) && cli_mpi_root(), .t0 = cli_now_s(), .exit_rule = exit_rule,
+                      .nex = nex};
     for (int w = 0; w < run->workers; w++) {
         memcpy(run->pts[w], pts, (size_t)np * sizeof *pts);
         memcpy(run->ex[w], ex, (size_t)nex * sizeof *ex);
@@ -649,7 +679,12 @@ int cmd_eval(int argc, char **argv)
         rc = EXIT_RUN_FAILED;
         goto done;
     }
+    reduce_ranks(pts, np, ex, nex, tot, m->n_layers);
     double t_snn = cli_now_s() - t0;
+    if (!cli_mpi_root()) { /* rank 0 prints and writes */
+        rc = 0;
+        goto done;
+    }
     if (ttfs)
         printf("SNN %s on %lld samples, ttfs coding, %u layer windows (%.1f samples/s per run)\n", path,
                (long long)n, m->latency_windows, (double)n * np / t_snn);

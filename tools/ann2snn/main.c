@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "cli_common.h"
+#include "cli_mpi.h"
+#include "eval/kernels.h"
 #include "commands.h"
 
 #ifndef ANN2SNN_VERSION
@@ -36,7 +38,7 @@ static void usage(FILE *f)
             "Exit status: 0 success, 1 the run failed, 2 bad input or usage.\n");
 }
 
-int main(int argc, char **argv)
+static int run_command(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
@@ -48,7 +50,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("ann2snn %s\n", ANN2SNN_VERSION);
+        printf("ann2snn %s (BLAS evaluator: %s; MPI: %s)\n", ANN2SNN_VERSION,
+               snn_blas_available() ? "OpenBLAS" : "no", cli_mpi_available() ? "yes" : "no");
         return 0;
     }
     if (strcmp(cmd, "infer") == 0)
@@ -69,4 +72,13 @@ int main(int argc, char **argv)
     fprintf(stderr, "ann2snn: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return EXIT_BAD_INPUT;
+}
+
+int main(int argc, char **argv)
+{
+    cli_mpi_init(&argc, &argv);
+    int status = run_command(argc, argv);
+    fflush(stdout);
+    cli_mpi_finish(status);
+    return status;
 }
