@@ -71,6 +71,11 @@ snn_status snn_npy_parse(const uint8_t *buf, size_t len, snn_dataset *ds, snn_di
  * nothing (ds->x stays NULL). The parsers above are this plus snn_values_decode(). */
 snn_status snn_idx_layout(const uint8_t *buf, size_t len, size_t total, snn_dataset *ds, snn_diag *diag);
 snn_status snn_npy_layout(const uint8_t *buf, size_t len, size_t total, snn_dataset *ds, snn_diag *diag);
+/* A layout's last step: n, rank, dims, sample_size and from_uint8 from the file's dims (nd of
+ * them, the first counting samples) and ds->kind. */
+void snn_dataset_set_shape(snn_dataset *ds, const int64_t *dims, int nd);
+/* After a layout: every value of buf (the whole file) decoded into a new ds->x. */
+snn_status snn_dataset_decode_all(const uint8_t *buf, snn_dataset *ds, snn_diag *diag);
 /* Any of the three formats, told apart by their magic bytes; gzip is undone first. */
 snn_status snn_dataset_parse(const uint8_t *buf, size_t len, snn_dataset *ds, snn_diag *diag);
 snn_status snn_dataset_read(const char *path, snn_dataset *ds, snn_diag *diag);

@@ -118,6 +118,12 @@ snn_status snn_idx_layout(const uint8_t *buf, size_t len, size_t total, snn_data
                             total - hdr, (long long)numel * (long long)es);
     }
     ds->data_offset = (int64_t)hdr;
+    snn_dataset_set_shape(ds, dims, nd);
+    return SNN_OK;
+}
+
+void snn_dataset_set_shape(snn_dataset *ds, const int64_t *dims, int nd)
+{
     ds->n = dims[0];
     ds->rank = nd - 1;
     ds->sample_size = 1;
@@ -125,20 +131,21 @@ snn_status snn_idx_layout(const uint8_t *buf, size_t len, size_t total, snn_data
         ds->dims[d - 1] = dims[d];
         ds->sample_size *= dims[d];
     }
-    ds->from_uint8 = type == 0x08;
-    return SNN_OK;
+    ds->from_uint8 = ds->kind == SNN_VALUES_U8;
 }
 
-/* The whole file in memory: the layout, then every value decoded. */
-snn_status snn_idx_parse(const uint8_t *buf, size_t len, snn_dataset *ds, snn_diag *diag)
+snn_status snn_dataset_decode_all(const uint8_t *buf, snn_dataset *ds, snn_diag *diag)
 {
-    snn_status st = snn_idx_layout(buf, len, len, ds, diag);
-    if (st != SNN_OK)
-        return st;
     int64_t numel = ds->n * ds->sample_size;
     ds->x = malloc((size_t)(numel ? numel : 1) * sizeof *ds->x);
     if (!ds->x)
         return snn_diag_set(diag, SNN_ERR_NOMEM, "out of memory for %lld values", (long long)numel);
     snn_values_decode(ds->kind, buf + ds->data_offset, numel, ds->x);
     return SNN_OK;
+}
+
+snn_status snn_idx_parse(const uint8_t *buf, size_t len, snn_dataset *ds, snn_diag *diag)
+{
+    snn_status st = snn_idx_layout(buf, len, len, ds, diag);
+    return st == SNN_OK ? snn_dataset_decode_all(buf, ds, diag) : st;
 }

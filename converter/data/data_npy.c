@@ -117,27 +117,12 @@ snn_status snn_npy_layout(const uint8_t *buf, size_t len, size_t total, snn_data
                             data_len, (long long)numel * (long long)es);
     }
     ds->data_offset = (int64_t)(start + hl);
-    ds->n = dims[0];
-    ds->rank = nd - 1;
-    ds->sample_size = 1;
-    for (int i = 1; i < nd; i++) {
-        ds->dims[i - 1] = dims[i];
-        ds->sample_size *= dims[i];
-    }
-    ds->from_uint8 = ds->kind == SNN_VALUES_U8;
+    snn_dataset_set_shape(ds, dims, nd);
     return SNN_OK;
 }
 
-/* The whole file in memory: the layout, then every value decoded. */
 snn_status snn_npy_parse(const uint8_t *buf, size_t len, snn_dataset *ds, snn_diag *diag)
 {
     snn_status st = snn_npy_layout(buf, len, len, ds, diag);
-    if (st != SNN_OK)
-        return st;
-    int64_t numel = ds->n * ds->sample_size;
-    ds->x = malloc((size_t)(numel ? numel : 1) * sizeof *ds->x);
-    if (!ds->x)
-        return snn_diag_set(diag, SNN_ERR_NOMEM, "out of memory");
-    snn_values_decode(ds->kind, buf + ds->data_offset, numel, ds->x);
-    return SNN_OK;
+    return st == SNN_OK ? snn_dataset_decode_all(buf, ds, diag) : st;
 }
