@@ -6,7 +6,8 @@
 #   --mpi adds OpenMPI (mpirun, and the library the build links to split work over ranks).
 set -euo pipefail
 pkgs=(gcc pkg-config meson ninja-build libprotobuf-c-dev protobuf-c-compiler libonnx-dev
-      libcjson-dev zlib1g-dev nettle-dev libcmocka-dev libopenblas-dev dataset-fashion-mnist
+      libcjson-dev zlib1g-dev nettle-dev libcmocka-dev libopenblas-dev libpng-dev libjpeg-dev
+      dataset-fashion-mnist
       libonnx-testdata)
 for arg in "$@"; do
   case "$arg" in

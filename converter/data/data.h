@@ -33,6 +33,9 @@ size_t snn_values_size(snn_values_kind k);
 /* dst[0..n) = the n values of kind k at src, as floats. */
 void snn_values_decode(snn_values_kind k, const uint8_t *src, int64_t n, float *dst);
 
+/* An image folder's file list (data_image.c). */
+typedef struct snn_image_set snn_image_set;
+
 typedef struct {
     int64_t n;                  /* number of samples (the leading dimension) */
     int rank;                   /* rank of one sample */
@@ -47,7 +50,15 @@ typedef struct {
     int fd;                  /* the open file, when streamed */
     int64_t data_offset;     /* where the first value is, in the file (parsers: in the buffer) */
     snn_values_kind kind;    /* how each value is stored */
+    snn_image_set *images;   /* an image folder (snn_dataset_open_folder), decoded on read */
 } snn_dataset;
+
+/* Image folders: the resize and center crop applied to each image, 0 for none. */
+typedef struct {
+    int resize;   /* the shorter side becomes this many pixels (bilinear) */
+    int crop;     /* then the centre crop x crop pixels */
+    int channels; /* 3 (RGB; also for 0) or 1 (luma 0.299 R + 0.587 G + 0.114 B, as PIL's "L") */
+} snn_image_opts;
 
 typedef struct {
     int64_t n;
@@ -83,6 +94,23 @@ snn_status snn_dataset_read(const char *path, snn_dataset *ds, snn_diag *diag);
  * header is read now, after checking that the file holds every value it declares. Other files
  * are read whole. */
 snn_status snn_dataset_open(const char *path, snn_dataset *ds, snn_diag *diag);
+/* An image folder in torchvision's ImageFolder layout: DIR/CLASS/FILE.png|.jpg|.jpeg, classes
+ * in sorted name order (the label is the index), files sorted within each; other files and
+ * hidden entries are skipped. Samples are (3, H, W) RGB values 0..255 (gray images repeated,
+ * alpha dropped), or (1, H, W) gray with opts->channels 1, decoded by libpng / libjpeg when snn_dataset_get() reads them, resized and
+ * cropped as opts says. H x W is the crop, else the first image's size (after any resize), and
+ * an image of another size is an error naming it. max_samples > 0 keeps that many, spread
+ * evenly over the sorted list (so a calibration subset has every class). lb (optional)
+ * receives the labels. */
+snn_status snn_dataset_open_folder(const char *dir, const snn_image_opts *opts, int64_t max_samples,
+                                   snn_dataset *ds, snn_labels *lb, snn_diag *diag);
+/* Image i of a folder data set into dst (3 x H x W); the message names the file. */
+snn_status snn_image_read(const snn_image_set *set, int64_t i, float *dst, snn_diag *diag);
+void snn_image_set_free(snn_image_set *set);
+/* The file of sample i of a folder data set, NULL otherwise. */
+const char *snn_image_path(const snn_dataset *ds, int64_t i);
+bool snn_path_is_dir(const char *path);
+
 /* Sample i (0 <= i < n) as stored, into dst (sample_size floats). Fails only when a streamed
  * file cannot be read (it changed or shrank since it was opened). Safe to call from several
  * threads at once. */

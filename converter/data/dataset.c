@@ -19,6 +19,7 @@ void snn_dataset_free(snn_dataset *ds)
     free(ds->x);
     if (ds->streamed)
         close(ds->fd);
+    snn_image_set_free(ds->images);
     memset(ds, 0, sizeof *ds);
 }
 
@@ -236,6 +237,8 @@ snn_status snn_dataset_open(const char *path, snn_dataset *ds, snn_diag *diag)
 snn_status snn_dataset_get(const snn_dataset *ds, int64_t i, float *dst, snn_diag *diag)
 {
     size_t S = (size_t)ds->sample_size;
+    if (ds->images)
+        return snn_image_read(ds->images, i, dst, diag);
     if (!ds->streamed) {
         memcpy(dst, ds->x + (size_t)i * S, S * sizeof *dst);
         return SNN_OK;

@@ -145,16 +145,53 @@ int cli_parse_coding(const char *arg, uint32_t *coding)
     return 1;
 }
 
-int cli_load_labelled(const char *data_path, const char *label_path, long long limit,
-                      snn_dataset *ds, snn_labels *lb, int64_t *n)
+int cli_image_opt(int c, const char *arg, snn_image_opts *o)
+{
+    long long v;
+    if (!cli_parse_long(c == CLI_OPT_RESIZE ? "--resize" : "--crop", arg, 1, 16384, &v))
+        return 0;
+    if (c == CLI_OPT_RESIZE)
+        o->resize = (int)v;
+    else
+        o->crop = (int)v;
+    return 1;
+}
+
+bool cli_needs_labels(const char *data_path)
+{
+    return !data_path || !snn_path_is_dir(data_path);
+}
+
+snn_status cli_open_data(const char *path, const snn_image_opts *img, int64_t max, snn_dataset *ds,
+                         snn_labels *lb, snn_diag *diag)
+{
+    if (snn_path_is_dir(path)) {
+        snn_image_opts o = *img;
+        if (o.resize && !o.crop)
+            o.crop = o.resize; /* torchvision's Resize(N) + CenterCrop(N) */
+        return snn_dataset_open_folder(path, &o, max, ds, lb, diag);
+    }
+    if (lb)
+        memset(lb, 0, sizeof *lb);
+    return max > 0 ? snn_dataset_read_prefix(path, max, ds, diag) : snn_dataset_open(path, ds, diag);
+}
+
+int cli_load_labelled(const char *data_path, const char *label_path, const snn_image_opts *img,
+                      long long limit, snn_dataset *ds, snn_labels *lb, int64_t *n)
 {
     snn_diag diag;
     snn_diag_clear(&diag);
     memset(lb, 0, sizeof *lb);
-    snn_status st = snn_dataset_open(data_path, ds, &diag);
+    bool folder = snn_path_is_dir(data_path);
+    if (folder && label_path) {
+        fprintf(stderr, "ann2snn: %s is an image folder: its class sub-folders are the labels; drop --labels\n",
+                data_path);
+        return EXIT_BAD_INPUT;
+    }
+    snn_status st = cli_open_data(data_path, img, 0, ds, folder ? lb : NULL, &diag);
     if (st != SNN_OK)
         return cli_report(data_path, st, &diag);
-    if ((st = snn_labels_read(label_path, lb, &diag)) != SNN_OK)
+    if (!folder && (st = snn_labels_read(label_path, lb, &diag)) != SNN_OK)
         return cli_report(label_path, st, &diag);
     *n = ds->n < lb->n ? ds->n : lb->n;
     if (ds->n != lb->n)

@@ -40,10 +40,30 @@ bool cli_pick_preprocess(const cli_prep_opts *o, const snn_graph *g, bool uint8_
 /* "direct", "poisson" or "ttfs" into *coding (SNN_CODING_*). */
 int cli_parse_coding(const char *arg, uint32_t *coding);
 
+/* Image folders (--data DIR): the options every data-reading command takes, their help lines,
+ * and their parser (c: the option's code; prints the error and returns 0 when arg is bad). */
+#define CLI_OPT_RESIZE 0x200
+#define CLI_OPT_CROP 0x201
+#define CLI_IMAGE_LONGOPTS                                                                  \
+    {"resize", required_argument, NULL, CLI_OPT_RESIZE}, {"crop", required_argument, NULL, CLI_OPT_CROP}
+#define CLI_IMAGE_HELP                                                                      \
+    "      --resize N         image folder: resize each image's shorter side to N pixels\n"  \
+    "      --crop N           image folder: then keep the centre N x N (default: N of\n"     \
+    "                         --resize; without either, every image must have one size)\n"
+int cli_image_opt(int c, const char *arg, snn_image_opts *o);
+
 /* Read samples and labels, and the number of samples to use: both files' common count,
- * capped by limit (<= 0: no cap). Prints and returns an exit code on failure, else 0. */
-int cli_load_labelled(const char *data_path, const char *label_path, long long limit,
-                      snn_dataset *ds, snn_labels *lb, int64_t *n);
+ * capped by limit (<= 0: no cap). data_path may be an image folder (DIR/CLASS/IMAGE, read
+ * with img), which gives the labels: label_path is then NULL. Prints and returns an exit code
+ * on failure, else 0. */
+int cli_load_labelled(const char *data_path, const char *label_path, const snn_image_opts *img,
+                      long long limit, snn_dataset *ds, snn_labels *lb, int64_t *n);
+/* Whether a command needs --labels: not for an image folder. */
+bool cli_needs_labels(const char *data_path);
+/* A data set for calibration or snn-run: an image folder (keeping at most max samples, spread
+ * over its classes) or a file (snn_dataset_read_prefix()). */
+snn_status cli_open_data(const char *path, const snn_image_opts *img, int64_t max, snn_dataset *ds,
+                         snn_labels *lb, snn_diag *diag);
 
 /* How the float evaluator classifies: worker threads, samples per evaluation (a graph made
  * with that batch dimension), and the plain C reference kernels instead of BLAS. */

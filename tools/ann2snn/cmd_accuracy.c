@@ -18,11 +18,14 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "Usage: ann2snn accuracy MODEL.onnx --data FILE --labels FILE [options]\n"
+            "       ann2snn accuracy MODEL.onnx --data IMAGE_DIR [--resize N] [--crop N] [options]\n"
             "\n"
             "Classifies every sample with the float evaluator and prints the accuracy.\n"
             "Data: IDX (.gz or plain), .npy or .pb; labels likewise.\n"
-            "  -d, --data FILE        samples; the leading dimension counts them\n"
-            "  -l, --labels FILE      class index per sample\n"
+            "  -d, --data FILE|DIR    samples; the leading dimension counts them; or an image\n"
+            "                         folder DIR/CLASS/IMAGE.png|jpg (labels: sorted CLASS names)\n"
+            "  -l, --labels FILE      class index per sample (not with an image folder)\n"
+            CLI_IMAGE_HELP
             "      --scale S          multiply raw values by S (default: the model's metadata,\n"
             "                         else 1/255 for uint8 data and 1 otherwise)\n"
             "      --mean M[,M...]    subtract M after scaling, one value or one per input channel\n"
@@ -52,6 +55,7 @@ static snn_status save_predictions(const char *path, uint8_t *buf, int64_t n, sn
 int cmd_accuracy(int argc, char **argv)
 {
     static const struct option opts[] = {
+        CLI_IMAGE_LONGOPTS,
         {"data", required_argument, NULL, 'd'},   {"labels", required_argument, NULL, 'l'},
         {"scale", required_argument, NULL, 's'},  {"mean", required_argument, NULL, 'm'},
         {"std", required_argument, NULL, 'S'},    {"limit", required_argument, NULL, 'n'},
@@ -65,11 +69,13 @@ int cmd_accuracy(int argc, char **argv)
     cli_prep_opts_init(&prep);
     long long limit = -1, threads = snn_cpu_count(), batch = 1;
     bool reference = false;
+    snn_image_opts img = {0, 0, 0};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:l:n:h", opts, NULL)) != -1) {
         switch (c) {
         case 'd': data_path = optarg; break;
+        case CLI_OPT_RESIZE: case CLI_OPT_CROP: if (!cli_image_opt(c, optarg, &img)) return EXIT_BAD_INPUT; break;
         case 'l': label_path = optarg; break;
         case 's': case 'm': case 'S': if (!cli_prep_opt(&prep, c, optarg)) return EXIT_BAD_INPUT; break;
         case 'n': if (!cli_parse_long("--limit", optarg, 1, 1LL << 40, &limit)) return EXIT_BAD_INPUT; break;
@@ -82,7 +88,7 @@ int cmd_accuracy(int argc, char **argv)
         default: usage(stderr); return EXIT_BAD_INPUT;
         }
     }
-    if (argc - optind != 1 || !data_path || !label_path) {
+    if (argc - optind != 1 || !data_path || (!label_path && cli_needs_labels(data_path))) {
         usage(stderr);
         return EXIT_BAD_INPUT;
     }
@@ -106,7 +112,9 @@ int cmd_accuracy(int argc, char **argv)
         goto done;
     }
     int64_t n;
-    if ((rc = cli_load_labelled(data_path, label_path, limit, &ds, &lb, &n)) != 0)
+    if (g.n_inputs == 1 && g.tensors[g.inputs[0]].rank == 4 && g.tensors[g.inputs[0]].dims[1] == 1)
+        img.channels = 1; /* an image folder is read as gray for a one-channel model */
+    if ((rc = cli_load_labelled(data_path, label_path, &img, limit, &ds, &lb, &n)) != 0)
         goto done;
     rc = EXIT_BAD_INPUT;
     if (ref_path && (st = snn_labels_read(ref_path, &ref, &diag)) != SNN_OK) {

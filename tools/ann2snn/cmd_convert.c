@@ -28,9 +28,13 @@ static void usage(FILE *f)
             "\n"
             "Converts a ReLU network into a spiking network (.snn) for snn-run and the runtime.\n"
             "  -o, --output FILE        output file (default: MODEL.snn next to the model)\n"
-            "      --calib FILE         calibration samples (IDX/.npy/.pb); without it the\n"
-            "                           conversion falls back to model-based normalisation\n"
-            "      --calib-count N      use the first N calibration samples (default 1000)\n"
+            "      --calib FILE|DIR     calibration samples (IDX/.npy/.pb, or an image folder\n"
+            "                           DIR/CLASS/IMAGE.png|jpg); without it the conversion falls\n"
+            "                           back to model-based normalisation\n"
+            "      --calib-count N      use the first N calibration samples (default 1000; of a\n"
+            "                           folder, N spread over its sorted files)\n"
+            "      --resize N, --crop N image folder: shorter side to N pixels, then the centre\n"
+            "                           N x N (as ann2snn accuracy --help says)\n"
             "      --scale S, --mean M[,M...], --std D[,D...]\n"
             "                           preprocessing x = (raw * S - M) / D (default: the model's\n"
             "                           metadata, else 1/255 for uint8 data); M and D one value or\n"
@@ -286,6 +290,7 @@ static void reduce_calib_ranks(calib_stats *cs, float *in_lo, float *in_hi)
 int cmd_convert(int argc, char **argv)
 {
     static const struct option opts[] = {
+        CLI_IMAGE_LONGOPTS,
         {"output", required_argument, NULL, 'o'}, {"calib", required_argument, NULL, 'c'},
         {"calib-count", required_argument, NULL, 'n'}, {"scale", required_argument, NULL, 's'},
         {"mean", required_argument, NULL, 'm'}, {"std", required_argument, NULL, 'S'},
@@ -307,6 +312,7 @@ int cmd_convert(int argc, char **argv)
     cli_prep_opts_init(&prep);
     snn_build_opts bo;
     snn_build_opts_init(&bo);
+    snn_image_opts img = {0, 0, 0};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
@@ -315,6 +321,7 @@ int cmd_convert(int argc, char **argv)
         case 'W': if (!cli_parse_long("--threads", optarg, 1, SNN_MAX_THREADS, &threads)) return EXIT_BAD_INPUT; break;
         case 'c': calib_path = optarg; break;
         case 'K': reference = true; break;
+        case CLI_OPT_RESIZE: case CLI_OPT_CROP: if (!cli_image_opt(c, optarg, &img)) return EXIT_BAD_INPUT; break;
         case 'n': if (!cli_parse_long("--calib-count", optarg, 1, 1LL << 30, &calib_count)) return EXIT_BAD_INPUT; break;
         case 's': case 'm': case 'S': if (!cli_prep_opt(&prep, c, optarg)) return EXIT_BAD_INPUT; break;
         case 'N':
@@ -435,7 +442,9 @@ int cmd_convert(int argc, char **argv)
             bo.input_max = fmaxf(bo.input_max, fmaxf((255.0f * pp.scale - mean) / std, (0.0f - mean) / std));
         }
     } else {
-        if ((st = snn_dataset_read_prefix(calib_path, calib_count, &ds, &diag)) != SNN_OK) {
+        if (g.n_inputs == 1 && g.tensors[g.inputs[0]].rank == 4 && g.tensors[g.inputs[0]].dims[1] == 1)
+            img.channels = 1; /* an image folder is read as gray for a one-channel model */
+        if ((st = cli_open_data(calib_path, &img, calib_count, &ds, NULL, &diag)) != SNN_OK) {
             rc = cli_report(calib_path, st, &diag);
             goto done;
         }

@@ -31,8 +31,10 @@ static void usage(FILE *f)
             "\n"
             "Runs the SNN on every sample for T steps and prints accuracy, spikes per neuron and\n"
             "synaptic operations per inference at every power of two up to T.\n"
-            "  -d, --data FILE       samples (IDX/.npy/.pb), raw: the file's preprocessing applies\n"
-            "  -l, --labels FILE     class per sample\n"
+            "  -d, --data FILE|DIR   samples (IDX/.npy/.pb, or an image folder DIR/CLASS/IMAGE),\n"
+            "                        raw: the file's preprocessing applies\n"
+            "  -l, --labels FILE     class per sample (an image folder's are its CLASS names)\n"
+            CLI_IMAGE_HELP
             "      --onnx MODEL.onnx ANN accuracy on the same samples (else the stored one)\n"
             "  -T, --steps T         time steps (default: the file's)\n"
             "      --coding MODE     direct | poisson | ttfs (default: the file's)\n"
@@ -499,6 +501,7 @@ static void print_accuracy(double acc, double ann, double same)
 int cmd_eval(int argc, char **argv)
 {
     static const struct option opts[] = {
+        CLI_IMAGE_LONGOPTS,
         {"data", required_argument, NULL, 'd'}, {"labels", required_argument, NULL, 'l'},
         {"onnx", required_argument, NULL, 'o'}, {"steps", required_argument, NULL, 'T'},
         {"coding", required_argument, NULL, 'c'}, {"seed", required_argument, NULL, 'S'},
@@ -514,11 +517,13 @@ int cmd_eval(int argc, char **argv)
     uint32_t coding = UINT32_MAX, exit_rule = 0;
     exit_point ex[MAX_EXITS];
     int nex = 0;
+    snn_image_opts img = {0, 0, 0};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:l:T:n:r:h", opts, NULL)) != -1) {
         switch (c) {
         case 'd': data_path = optarg; break;
+        case CLI_OPT_RESIZE: case CLI_OPT_CROP: if (!cli_image_opt(c, optarg, &img)) return EXIT_BAD_INPUT; break;
         case 'l': label_path = optarg; break;
         case 'o': onnx = optarg; break;
         case 'T': if (!cli_parse_long("--steps", optarg, 1, 1 << 20, &steps)) return EXIT_BAD_INPUT; break;
@@ -552,7 +557,7 @@ int cmd_eval(int argc, char **argv)
         default: usage(stderr); return EXIT_BAD_INPUT;
         }
     }
-    if (argc - optind != 1 || !data_path || !label_path) {
+    if (argc - optind != 1 || !data_path || (!label_path && cli_needs_labels(data_path))) {
         usage(stderr);
         return EXIT_BAD_INPUT;
     }
@@ -574,7 +579,8 @@ int cmd_eval(int argc, char **argv)
         goto done;
     rc = EXIT_BAD_INPUT;
     int64_t n;
-    if ((rc = cli_load_labelled(data_path, label_path, limit, &ds, &lb, &n)) != 0)
+    img.channels = m->input_c == 1 ? 1 : 3; /* an image folder is read as gray for a one-channel model */
+    if ((rc = cli_load_labelled(data_path, label_path, &img, limit, &ds, &lb, &n)) != 0)
         goto done;
     rc = EXIT_BAD_INPUT;
     snn_diag d;

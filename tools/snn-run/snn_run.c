@@ -23,8 +23,11 @@ static void usage(FILE *f)
             "\n"
             "Runs the spiking network on every sample of FILE (IDX, .npy or .pb; raw values, the\n"
             "file's preprocessing applies) and prints one predicted class per line.\n"
-            "  -i, --input FILE     samples\n"
+            "  -i, --input FILE     samples; or an image folder DIR/CLASS/IMAGE.png|jpg, whose\n"
+            "                       sorted CLASS names are the labels (accuracy is printed)\n"
             "  -l, --labels FILE    class per sample: also print the accuracy\n"
+            "      --resize N       image folder: shorter side to N pixels (bilinear)\n"
+            "      --crop N         image folder: then the centre N x N (default: N of --resize)\n"
             "  -T, --steps T        time steps (default: the file's)\n"
             "  -c, --coding MODE    direct | poisson | ttfs (default: the file's; ttfs needs a file\n"
             "                       converted with --coding ttfs)\n"
@@ -145,9 +148,12 @@ int main(int argc, char **argv)
         {"resolution", required_argument, NULL, 'r'}, {"threads", required_argument, NULL, 'j'},
         {"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, 'h'},
         {"membranes", no_argument, NULL, 'm'},   {"exit", required_argument, NULL, 'e'},
-        {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0},
+        {"version", no_argument, NULL, 'V'},     {"resize", required_argument, NULL, 'R'},
+        {"crop", required_argument, NULL, 'C'},  {NULL, 0, NULL, 0},
     };
     const char *input = NULL, *labels = NULL;
+    snn_image_opts img = {0, 0, 0};
+    long long side;
     long long steps = 0, seed = 1, limit = -1, resolution = -1, threads = snn_cpu_count();
     int coding = -1, quiet = 0, membranes = 0, c;
     uint32_t *crc = NULL, *used = NULL, exit_rule = 0;
@@ -156,6 +162,11 @@ int main(int argc, char **argv)
         switch (c) {
         case 'i': input = optarg; break;
         case 'l': labels = optarg; break;
+        case 'R': case 'C':
+            if (!parse_ll(c == 'R' ? "--resize" : "--crop", optarg, 1, &side)) return 2;
+            if (side > 16384) { fprintf(stderr, "snn-run: --%s: at most 16384\n", c == 'R' ? "resize" : "crop"); return 2; }
+            *(c == 'R' ? &img.resize : &img.crop) = (int)side;
+            break;
         case 'T': if (!parse_ll("--steps", optarg, 1, &steps)) return 2; break;
         case 's': if (!parse_ll("--seed", optarg, 0, &seed)) return 2; break;
         case 'n': if (!parse_ll("--limit", optarg, 1, &limit)) return 2; break;
@@ -224,11 +235,21 @@ int main(int argc, char **argv)
         fputc('\n', stderr);
         goto done;
     }
-    if (snn_dataset_open(input, &ds, &d) != SNN_OK) {
+    bool folder = snn_path_is_dir(input);
+    img.channels = m->input_c == 1 ? 1 : 3; /* an image folder is read as gray for a one-channel model */
+    if (folder && img.resize && !img.crop)
+        img.crop = img.resize; /* torchvision's Resize(N) + CenterCrop(N) */
+    if (folder && labels) {
+        fprintf(stderr, "snn-run: %s is an image folder: its class sub-folders are the labels; drop --labels\n", input);
+        goto done;
+    }
+    if ((folder ? snn_dataset_open_folder(input, &img, 0, &ds, &lb, &d) : snn_dataset_open(input, &ds, &d)) != SNN_OK) {
         fprintf(stderr, "snn-run: %s: %s\n", input, d.msg);
         goto done;
     }
-    if (labels && snn_labels_read(labels, &lb, &d) != SNN_OK) {
+    if (folder)
+        labels = input; /* the folder's labels are in lb */
+    if (labels && !folder && snn_labels_read(labels, &lb, &d) != SNN_OK) {
         fprintf(stderr, "snn-run: %s: %s\n", labels, d.msg);
         goto done;
     }
