@@ -2,8 +2,12 @@
 # The float evaluator's BLAS path classifies every bundled model's full test set exactly as
 # the plain C reference kernels do, one sample at a time and in batches (32, and 7, which
 # leaves a short last batch); and conversion with --reference-kernels still writes a file.
+# Under the sanitizers (tools/test.sh's second build, ASAN_OPTIONS set) the first 2,000 samples
+# of each set are enough to check memory use, and take a quarter of the time.
 # Usage: check_blas.sh ANN2SNN MODELS_DIR FASHION_MNIST_DIR
 set -u
+limit=()
+[ -n "${ASAN_OPTIONS:-}" ] && limit=(--limit 2000)
 ann2snn=$1 models=$2 fm=$3
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -20,7 +24,7 @@ for m in fmnist_mlp fmnist_cnn_avg fmnist_cnn_maxbn fmnist_resnet mnist_lenet; d
     run() { # NAME OPTIONS...: predictions into $work/$m.NAME.idx
         local name=$1
         shift
-        "$ann2snn" accuracy "$models/$m.onnx" --data "$data" --labels "$labels" "$@" \
+        "$ann2snn" accuracy "$models/$m.onnx" --data "$data" --labels "$labels" "${limit[@]}" "$@" \
             --save-pred "$work/$m.$name.idx" >"$work/$m.$name.txt" 2>&1 || fail "$m: accuracy $*"
     }
     run reference --reference-kernels
