@@ -120,16 +120,25 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* The generated folder "set", opened with opts. */
+static void open_set(snn_image_opts opts, int64_t max, snn_dataset *ds, snn_labels *lb)
+{
+    char dir[256];
+    path_of(dir, sizeof dir, "set");
+    snn_diag d;
+    snn_status st = snn_dataset_open_folder(dir, &opts, max, ds, lb, &d);
+    if (st != SNN_OK)
+        print_error("%s\n", d.msg);
+    assert_int_equal(st, SNN_OK);
+}
+
 static void test_labels_and_pixels(void **state)
 {
     (void)state;
-    char dir[256];
-    path_of(dir, sizeof dir, "set");
-    snn_image_opts o = {0, 0, 3};
     snn_dataset ds;
     snn_labels lb;
     snn_diag d;
-    assert_int_equal(snn_dataset_open_folder(dir, &o, 0, &ds, &lb, &d), SNN_OK);
+    open_set((snn_image_opts){0, 0, 3}, 0, &ds, &lb);
     assert_int_equal(ds.n, 4);
     assert_int_equal(lb.n, 4);
     assert_true(ds.from_uint8);
@@ -159,8 +168,7 @@ static void test_labels_and_pixels(void **state)
     snn_dataset_free(&ds);
     snn_labels_free(&lb);
 
-    o.channels = 1; /* luma */
-    assert_int_equal(snn_dataset_open_folder(dir, &o, 0, &ds, NULL, &d), SNN_OK);
+    open_set((snn_image_opts){0, 0, 1}, 0, &ds, NULL); /* luma */
     assert_int_equal(ds.sample_size, 24);
     assert_int_equal(snn_dataset_get(&ds, 0, x, &d), SNN_OK);
     double r = 1 + 40 * 5 + 9 * 3;
@@ -172,15 +180,12 @@ static void test_labels_and_pixels(void **state)
 static void test_resize_and_crop(void **state)
 {
     (void)state;
-    char dir[256];
-    path_of(dir, sizeof dir, "set");
     /* 4 x 6 resized so the shorter side is 2: 2 x 3 (h rounds 6*2/4), then the centre 2 x 2:
      * rows 0..1 of the 3 (y0 = (3-2)/2 = 0). Output pixel (y, x) samples the source at
      * ((x + 0.5) * 2 - 0.5, (y + 0.5) * 2 - 0.5): between pixels, so the mean of a 2 x 2 block. */
-    snn_image_opts o = {2, 2, 3};
     snn_dataset ds;
     snn_diag d;
-    assert_int_equal(snn_dataset_open_folder(dir, &o, 0, &ds, NULL, &d), SNN_OK);
+    open_set((snn_image_opts){2, 2, 3}, 0, &ds, NULL);
     assert_int_equal(ds.sample_size, 12);
     float x[12];
     assert_int_equal(snn_dataset_get(&ds, 0, x, &d), SNN_OK);
@@ -196,13 +201,9 @@ static void test_resize_and_crop(void **state)
 static void test_subset_keeps_classes(void **state)
 {
     (void)state;
-    char dir[256];
-    path_of(dir, sizeof dir, "set");
-    snn_image_opts o = {0, 0, 3};
     snn_dataset ds;
     snn_labels lb;
-    snn_diag d;
-    assert_int_equal(snn_dataset_open_folder(dir, &o, 2, &ds, &lb, &d), SNN_OK);
+    open_set((snn_image_opts){0, 0, 3}, 2, &ds, &lb);
     assert_int_equal(ds.n, 2);
     assert_int_equal(lb.y[0], 0);
     assert_int_equal(lb.y[1], 1);
