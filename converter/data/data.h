@@ -111,6 +111,10 @@ void snn_image_set_free(snn_image_set *set);
 const char *snn_image_path(const snn_dataset *ds, int64_t i);
 bool snn_path_is_dir(const char *path);
 
+/* Samples first .. first + count - 1 as stored, into dst (count x sample_size floats): a
+ * streamed file in one read. */
+snn_status snn_dataset_get_range(const snn_dataset *ds, int64_t first, int64_t count, float *dst,
+                                 snn_diag *diag);
 /* Sample i (0 <= i < n) as stored, into dst (sample_size floats). Fails only when a streamed
  * file cannot be read (it changed or shrank since it was opened). Safe to call from several
  * threads at once. */
@@ -140,5 +144,7 @@ snn_status snn_gunzip(const uint8_t *in, size_t in_len, size_t max_bytes, uint8_
  * channel when pp->channels > 1 (sample_size must then be a multiple of it). */
 snn_status snn_preprocess_sample(const snn_dataset *ds, int64_t i, const snn_preprocess *pp,
                                  float *dst, snn_diag *diag);
+/* The preprocessing alone, in place on one sample of ds as stored (sample_size floats). */
+void snn_preprocess_values(const snn_dataset *ds, const snn_preprocess *pp, float *dst);
 
 #endif

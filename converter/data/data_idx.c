@@ -22,51 +22,30 @@ size_t snn_values_size(snn_values_kind k)
     }
 }
 
+/* One loop per kind, so the common kinds (uint8, little-endian float32) run without a
+ * branch per value. */
 void snn_values_decode(snn_values_kind k, const uint8_t *p, int64_t n, float *dst)
 {
-    size_t es = snn_values_size(k);
-    for (int64_t i = 0; i < n; i++, p += es) {
-        float v;
-        switch (k) {
-        case SNN_VALUES_U8: v = p[0]; break;
-        case SNN_VALUES_I8: v = (int8_t)p[0]; break;
-        case SNN_VALUES_I16_BE: v = (int16_t)(uint16_t)(p[0] << 8 | p[1]); break;
-        case SNN_VALUES_I32_BE: v = (float)(int32_t)be32(p); break;
-        case SNN_VALUES_F32_BE: {
-            uint32_t u = be32(p);
-            memcpy(&v, &u, 4);
-            break;
-        }
-        case SNN_VALUES_F64_BE: {
-            uint64_t u = (uint64_t)be32(p) << 32 | be32(p + 4);
-            double d;
-            memcpy(&d, &u, 8);
-            v = (float)d;
-            break;
-        }
-        /* .npy: little-endian, as x86 and Arm store them (the reader accepts only '<' types) */
-        case SNN_VALUES_I32_LE: {
-            int32_t w;
-            memcpy(&w, p, 4);
-            v = (float)w;
-            break;
-        }
-        case SNN_VALUES_I64_LE: {
-            int64_t w;
-            memcpy(&w, p, 8);
-            v = (float)w;
-            break;
-        }
-        case SNN_VALUES_F32_LE: memcpy(&v, p, 4); break;
-        default: {
-            double d;
-            memcpy(&d, p, 8);
-            v = (float)d;
-            break;
-        }
-        }
-        dst[i] = v;
+#define DECODE(SIZE, EXPR)                                                                  \
+    for (int64_t i = 0; i < n; i++, p += (SIZE)) {                                          \
+        EXPR;                                                                               \
+    }                                                                                       \
+    return
+    switch (k) {
+    case SNN_VALUES_U8: DECODE(1, dst[i] = p[0]);
+    case SNN_VALUES_I8: DECODE(1, dst[i] = (int8_t)p[0]);
+    case SNN_VALUES_I16_BE: DECODE(2, dst[i] = (int16_t)(uint16_t)(p[0] << 8 | p[1]));
+    case SNN_VALUES_I32_BE: DECODE(4, dst[i] = (float)(int32_t)be32(p));
+    case SNN_VALUES_F32_BE: DECODE(4, uint32_t u = be32(p); memcpy(&dst[i], &u, 4));
+    case SNN_VALUES_F64_BE: DECODE(8, uint64_t u = (uint64_t)be32(p) << 32 | be32(p + 4); double d;
+                                   memcpy(&d, &u, 8); dst[i] = (float)d);
+    /* .npy: little-endian, as x86 and Arm store them (the reader accepts only '<' types) */
+    case SNN_VALUES_I32_LE: DECODE(4, int32_t w; memcpy(&w, p, 4); dst[i] = (float)w);
+    case SNN_VALUES_I64_LE: DECODE(8, int64_t w; memcpy(&w, p, 8); dst[i] = (float)w);
+    case SNN_VALUES_F32_LE: memmove(dst, p, (size_t)n * 4); return; /* in place when streamed */
+    case SNN_VALUES_F64_LE: DECODE(8, double d; memcpy(&d, p, 8); dst[i] = (float)d);
     }
+#undef DECODE
 }
 
 snn_status snn_idx_layout(const uint8_t *buf, size_t len, size_t total, snn_dataset *ds, snn_diag *diag)

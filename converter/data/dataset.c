@@ -234,38 +234,52 @@ snn_status snn_dataset_open(const char *path, snn_dataset *ds, snn_diag *diag)
     return snn_dataset_read(path, ds, diag);
 }
 
-snn_status snn_dataset_get(const snn_dataset *ds, int64_t i, float *dst, snn_diag *diag)
+snn_status snn_dataset_get_range(const snn_dataset *ds, int64_t first, int64_t count, float *dst,
+                                 snn_diag *diag)
 {
-    size_t S = (size_t)ds->sample_size;
-    if (ds->images)
-        return snn_image_read(ds->images, i, dst, diag);
+    size_t S = (size_t)ds->sample_size, total = S * (size_t)count;
+    if (ds->images) {
+        for (int64_t k = 0; k < count; k++) {
+            snn_status st = snn_image_read(ds->images, first + k, dst + (size_t)k * S, diag);
+            if (st != SNN_OK)
+                return st;
+        }
+        return SNN_OK;
+    }
     if (!ds->streamed) {
-        memcpy(dst, ds->x + (size_t)i * S, S * sizeof *dst);
+        memcpy(dst, ds->x + (size_t)first * S, total * sizeof *dst);
         return SNN_OK;
     }
     size_t es = snn_values_size(ds->kind);
-    off_t at = (off_t)(ds->data_offset + (int64_t)((size_t)i * S * es));
-    /* Values of at most 4 bytes are read into the end of dst and decoded front to back in
-     * place: value k is read before float k is written, and float k never reaches a value
-     * after k. Wider values go through a buffer, a block at a time. */
+    off_t at = (off_t)(ds->data_offset + (int64_t)((size_t)first * S * es));
+    /* Values of at most 4 bytes are read in one call into the end of dst and decoded front to
+     * back in place: value k is read before float k is written, and float k never reaches a
+     * value after k. Wider values go through a buffer, a block at a time. */
     uint8_t block[4096];
-    size_t per = es <= 4 ? S : sizeof block / es;
-    for (size_t done = 0; done < S; done += per) {
-        size_t cnt = S - done < per ? S - done : per, want = cnt * es, have = 0;
-        uint8_t *raw = es <= 4 ? (uint8_t *)dst + (4 - es) * S : block;
+    size_t per = es <= 4 ? total : sizeof block / es;
+    for (size_t done = 0; done < total; done += per) {
+        size_t cnt = total - done < per ? total - done : per, want = cnt * es, have = 0;
+        uint8_t *raw = es <= 4 ? (uint8_t *)dst + (4 - es) * total : block;
         while (have < want) {
             ssize_t r = pread(ds->fd, raw + have, want - have, at + (off_t)have);
             if (r < 0 && errno == EINTR)
                 continue;
-            if (r <= 0)
-                return snn_diag_set(diag, SNN_ERR_IO, "cannot read sample %lld: %s", (long long)i,
+            if (r <= 0) {
+                int64_t bad = first + (int64_t)((done * es + have) / (S * es));
+                return snn_diag_set(diag, SNN_ERR_IO, "cannot read sample %lld: %s", (long long)bad,
                                     r < 0 ? strerror(errno) : "the file is shorter than when it was opened");
+            }
             have += (size_t)r;
         }
         snn_values_decode(ds->kind, raw, (int64_t)cnt, dst + done);
         at += (off_t)want;
     }
     return SNN_OK;
+}
+
+snn_status snn_dataset_get(const snn_dataset *ds, int64_t i, float *dst, snn_diag *diag)
+{
+    return snn_dataset_get_range(ds, i, 1, dst, diag);
 }
 
 /* Size in bytes of one IDX element of type code t, 0 if the code is not defined. */
@@ -384,8 +398,13 @@ snn_status snn_preprocess_sample(const snn_dataset *ds, int64_t i, const snn_pre
                                  float *dst, snn_diag *diag)
 {
     snn_status st = snn_dataset_get(ds, i, dst, diag);
-    if (st != SNN_OK)
-        return st;
+    if (st == SNN_OK)
+        snn_preprocess_values(ds, pp, dst);
+    return st;
+}
+
+void snn_preprocess_values(const snn_dataset *ds, const snn_preprocess *pp, float *dst)
+{
     const float *src = dst; /* element by element: in place */
     if (pp->channels > 1) {
         int64_t plane = ds->sample_size / pp->channels;
@@ -394,10 +413,9 @@ snn_status snn_preprocess_sample(const snn_dataset *ds, int64_t i, const snn_pre
             for (int64_t k = c * plane; k < (c + 1) * plane; k++)
                 dst[k] = (src[k] * pp->scale - mean) * inv_std;
         }
-        return SNN_OK;
+        return;
     }
     float inv_std = 1.0f / pp->std;
     for (int64_t k = 0; k < ds->sample_size; k++)
         dst[k] = (src[k] * pp->scale - pp->mean) * inv_std;
-    return SNN_OK;
 }

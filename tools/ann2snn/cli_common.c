@@ -241,10 +241,10 @@ static void classify_worker(void *arg, int w)
     int64_t n_out = snn_tensor_numel(&r->g->tensors[r->g->outputs[0]]) / r->batch;
     for (int64_t i = begin; i < end && r->st[w] == SNN_OK; i += r->batch) {
         int64_t cnt = end - i < r->batch ? end - i : r->batch; /* the last batch may be short */
-        for (int64_t s = 0; s < cnt && r->st[w] == SNN_OK; s++)
-            r->st[w] = snn_preprocess_sample(r->ds, i + s, r->pp, x + s * size, &r->diag[w]);
-        if (r->st[w] != SNN_OK)
-            break;
+        if ((r->st[w] = snn_dataset_get_range(r->ds, i, cnt, x, &r->diag[w])) != SNN_OK)
+            break; /* the batch's samples in one read */
+        for (int64_t s = 0; s < cnt; s++)
+            snn_preprocess_values(r->ds, r->pp, x + s * size);
         const float *feed[1] = {x};
         if ((r->st[w] = snn_eval_run(&ev, feed, &r->diag[w])) != SNN_OK)
             break;
