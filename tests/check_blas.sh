@@ -15,6 +15,10 @@ fail() { echo "FAIL: $*"; exit 1; }
 if ! "$ann2snn" accuracy --help | grep -q -- --reference-kernels; then
     fail "accuracy has no --reference-kernels"
 fi
+if ! "$ann2snn" --version | grep -q "BLAS evaluator: OpenBLAS"; then
+    echo "skipped: ann2snn was built without OpenBLAS (install libopenblas-dev and reconfigure)"
+    exit 77
+fi
 for m in fmnist_mlp fmnist_cnn_avg fmnist_cnn_maxbn fmnist_resnet mnist_lenet; do
     case $m in
     mnist_*) data=$models/data/mnist-digits-test-images-idx3-ubyte.gz
