@@ -98,7 +98,8 @@ snn_status snn_dataset_open(const char *path, snn_dataset *ds, snn_diag *diag);
  * in sorted name order (the label is the index), files sorted within each; other files and
  * hidden entries are skipped. Samples are (3, H, W) RGB values 0..255 (gray images repeated,
  * alpha dropped), or (1, H, W) gray with opts->channels 1, decoded by libpng / libjpeg when snn_dataset_get() reads them, resized and
- * cropped as opts says. H x W is the crop, else the first image's size (after any resize), and
+ * cropped as opts says (a resize without a crop crops to N x N, as torchvision's Resize(N) +
+ * CenterCrop(N)). H x W is the crop, else the first image's size, and
  * an image of another size is an error naming it. max_samples > 0 keeps that many, spread
  * evenly over the sorted list (so a calibration subset has every class). lb (optional)
  * receives the labels. */

@@ -53,15 +53,10 @@ static char *join(const char *a, const char *b)
     return s;
 }
 
-static bool is_dir(const char *path)
+bool snn_path_is_dir(const char *path)
 {
     struct stat sb;
     return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
-bool snn_path_is_dir(const char *path)
-{
-    return is_dir(path);
 }
 
 /* Sorted entries of dir that are directories (want_dirs) or image files; *names (count). */
@@ -83,7 +78,7 @@ static snn_status list_dir(const char *dir, bool want_dirs, char ***names, int64
             st = snn_diag_set(diag, SNN_ERR_NOMEM, "out of memory");
             break;
         }
-        bool keep = want_dirs ? is_dir(full) : has_image_ext(e->d_name) && !is_dir(full);
+        bool keep = want_dirs ? snn_path_is_dir(full) : has_image_ext(e->d_name) && !snn_path_is_dir(full);
         if (!keep) {
             free(full);
             continue;
@@ -335,6 +330,8 @@ snn_status snn_dataset_open_folder(const char *dir, const snn_image_opts *opts, 
         goto fail;
     }
     set->opts = *opts;
+    if (set->opts.resize && !set->opts.crop)
+        set->opts.crop = set->opts.resize; /* torchvision's Resize(N) + CenterCrop(N) */
     for (int64_t k = 0; k < n_classes && st == SNN_OK; k++) {
         char **files;
         int64_t nf;
@@ -381,15 +378,15 @@ snn_status snn_dataset_open_folder(const char *dir, const snn_image_opts *opts, 
         set->n = max_samples;
     }
     /* The samples' size: the crop, or the first image's size (after any resize). */
-    if (opts->crop > 0) {
-        set->width = set->height = opts->crop;
+    if (set->opts.crop > 0) {
+        set->width = set->height = set->opts.crop;
     } else {
         uint8_t *rgb;
         int64_t w, h;
         if ((st = decode(set->paths[0], &rgb, &w, &h, diag)) != SNN_OK)
             goto fail;
         free(rgb);
-        resized(w, h, opts->resize, &set->width, &set->height);
+        resized(w, h, set->opts.resize, &set->width, &set->height);
     }
     ds->images = set;
     ds->streamed = false;

@@ -157,6 +157,12 @@ int cli_image_opt(int c, const char *arg, snn_image_opts *o)
     return 1;
 }
 
+int cli_image_channels(const snn_graph *g)
+{
+    const snn_tensor *in = g->n_inputs == 1 ? &g->tensors[g->inputs[0]] : NULL;
+    return in && in->rank == 4 && in->dims[1] == 1 ? 1 : 3;
+}
+
 bool cli_needs_labels(const char *data_path)
 {
     return !data_path || !snn_path_is_dir(data_path);
@@ -165,12 +171,8 @@ bool cli_needs_labels(const char *data_path)
 snn_status cli_open_data(const char *path, const snn_image_opts *img, int64_t max, snn_dataset *ds,
                          snn_labels *lb, snn_diag *diag)
 {
-    if (snn_path_is_dir(path)) {
-        snn_image_opts o = *img;
-        if (o.resize && !o.crop)
-            o.crop = o.resize; /* torchvision's Resize(N) + CenterCrop(N) */
-        return snn_dataset_open_folder(path, &o, max, ds, lb, diag);
-    }
+    if (snn_path_is_dir(path))
+        return snn_dataset_open_folder(path, img, max, ds, lb, diag);
     if (lb)
         memset(lb, 0, sizeof *lb);
     return max > 0 ? snn_dataset_read_prefix(path, max, ds, diag) : snn_dataset_open(path, ds, diag);
@@ -225,10 +227,8 @@ typedef struct {
 static void classify_worker(void *arg, int w)
 {
     classify_run *r = arg;
-    int64_t rank_begin, rank_end, begin, end, size = r->ds->sample_size;
-    cli_mpi_range(r->n, &rank_begin, &rank_end); /* this rank's samples, then this worker's */
-    snn_parallel_range(rank_end - rank_begin, r->workers, w, &begin, &end);
-    begin += rank_begin, end += rank_begin;
+    int64_t begin, end, size = r->ds->sample_size;
+    cli_mpi_worker_range(r->n, r->workers, w, &begin, &end);
     snn_eval ev;
     float *x = calloc((size_t)(size * r->batch), sizeof *x); /* (batch, sample) */
     r->st[w] = x ? snn_eval_init(&ev, r->g, &r->diag[w])

@@ -51,6 +51,9 @@ int cli_parse_coding(const char *arg, uint32_t *coding);
     "      --crop N           image folder: then keep the centre N x N (default: N of\n"     \
     "                         --resize; without either, every image must have one size)\n"
 int cli_image_opt(int c, const char *arg, snn_image_opts *o);
+/* The channels an image folder is read with for graph g: 1 (gray) when its one input has one
+ * channel, else 3 (RGB). */
+int cli_image_channels(const snn_graph *g);
 
 /* Read samples and labels, and the number of samples to use: both files' common count,
  * capped by limit (<= 0: no cap). data_path may be an image folder (DIR/CLASS/IMAGE, read

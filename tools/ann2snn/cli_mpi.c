@@ -90,11 +90,13 @@ void cli_mpi_allgather_i32(int32_t *all, int64_t n) { (void)all, (void)n; }
 #endif
 
 bool cli_mpi_available(void) { return SNN_HAVE_MPI != 0; }
-int cli_mpi_rank(void) { return rank; }
 int cli_mpi_size(void) { return size; }
 bool cli_mpi_root(void) { return rank == 0; }
 
-void cli_mpi_range(int64_t n, int64_t *begin, int64_t *end)
+void cli_mpi_worker_range(int64_t n, int workers, int w, int64_t *begin, int64_t *end)
 {
-    snn_parallel_range(n, size, rank, begin, end);
+    int64_t rank_begin, rank_end;
+    snn_parallel_range(n, size, rank, &rank_begin, &rank_end);
+    snn_parallel_range(rank_end - rank_begin, workers, w, begin, end);
+    *begin += rank_begin, *end += rank_begin;
 }

@@ -24,12 +24,12 @@ void cli_mpi_init(int *argc, char ***argv);
  * every rank (a rank that fails alone must not leave the others waiting in a reduction). */
 void cli_mpi_finish(int status);
 
-int cli_mpi_rank(void);
 int cli_mpi_size(void);
 /* Rank 0 (or no MPI): the process that prints and writes. */
 bool cli_mpi_root(void);
-/* This rank's contiguous range [begin, end) of n samples. */
-void cli_mpi_range(int64_t n, int64_t *begin, int64_t *end);
+/* Worker w's contiguous range [begin, end) of n samples: this rank's range, split over its
+ * `workers` threads. */
+void cli_mpi_worker_range(int64_t n, int workers, int w, int64_t *begin, int64_t *end);
 
 /* In place, over every rank; each rank ends with the result. */
 void cli_mpi_sum_i64(int64_t *v, int n);
@@ -39,7 +39,7 @@ void cli_mpi_sum_f64(double *v, int n);
 void cli_mpi_max_f32(float *v, int n);
 void cli_mpi_min_f32(float *v, int n);
 void cli_mpi_max_u32(uint32_t *v, int n);
-/* all (n): each rank has filled its own cli_mpi_range() of it; afterwards every rank has all. */
+/* all (n): each rank has filled its own range of it (its workers' ranges together); afterwards every rank has all. */
 void cli_mpi_allgather_i32(int32_t *all, int64_t n);
 
 #endif

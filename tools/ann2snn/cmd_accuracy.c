@@ -112,8 +112,7 @@ int cmd_accuracy(int argc, char **argv)
         goto done;
     }
     int64_t n;
-    if (g.n_inputs == 1 && g.tensors[g.inputs[0]].rank == 4 && g.tensors[g.inputs[0]].dims[1] == 1)
-        img.channels = 1; /* an image folder is read as gray for a one-channel model */
+    img.channels = cli_image_channels(&g); /* an image folder is read as gray for a one-channel model */
     if ((rc = cli_load_labelled(data_path, label_path, &img, limit, &ds, &lb, &n)) != 0)
         goto done;
     rc = EXIT_BAD_INPUT;

@@ -233,10 +233,8 @@ typedef struct {
 static void calib_worker(void *arg, int w)
 {
     calib_run *r = arg;
-    int64_t rank_begin, rank_end, begin, end; /* this rank's samples, then this worker's */
-    cli_mpi_range(r->n, &rank_begin, &rank_end);
-    snn_parallel_range(rank_end - rank_begin, r->workers, w, &begin, &end);
-    begin += rank_begin, end += rank_begin;
+    int64_t begin, end;
+    cli_mpi_worker_range(r->n, r->workers, w, &begin, &end);
     r->lo[w] = INFINITY, r->hi[w] = -INFINITY;
     snn_eval ev;
     memset(&ev, 0, sizeof ev);
@@ -442,8 +440,7 @@ int cmd_convert(int argc, char **argv)
             bo.input_max = fmaxf(bo.input_max, fmaxf((255.0f * pp.scale - mean) / std, (0.0f - mean) / std));
         }
     } else {
-        if (g.n_inputs == 1 && g.tensors[g.inputs[0]].rank == 4 && g.tensors[g.inputs[0]].dims[1] == 1)
-            img.channels = 1; /* an image folder is read as gray for a one-channel model */
+        img.channels = cli_image_channels(&g); /* an image folder is read as gray for a one-channel model */
         if ((st = cli_open_data(calib_path, &img, calib_count, &ds, NULL, &diag)) != SNN_OK) {
             rc = cli_report(calib_path, st, &diag);
             goto done;

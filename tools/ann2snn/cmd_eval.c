@@ -282,10 +282,8 @@ static void eval_worker(void *arg, int w)
     uint32_t *seen = calloc(largest, sizeof *seen);
     r->tot[w] = calloc(m->n_layers, sizeof *r->tot[w]);
     snn_state s;
-    int64_t rank_begin, rank_end, begin, end; /* this rank's samples, then this worker's */
-    cli_mpi_range(r->n, &rank_begin, &rank_end);
-    snn_parallel_range(rank_end - rank_begin, r->workers, w, &begin, &end);
-    begin += rank_begin, end += rank_begin;
+    int64_t begin, end;
+    cli_mpi_worker_range(r->n, r->workers, w, &begin, &end);
     if (!mem || !x || !seen || !r->tot[w] || snn_state_init(&s, m, mem, mem_size) != SNN_RT_OK) {
         r->failed[w] = 1;
         begin = end;

@@ -237,8 +237,6 @@ int main(int argc, char **argv)
     }
     bool folder = snn_path_is_dir(input);
     img.channels = m->input_c == 1 ? 1 : 3; /* an image folder is read as gray for a one-channel model */
-    if (folder && img.resize && !img.crop)
-        img.crop = img.resize; /* torchvision's Resize(N) + CenterCrop(N) */
     if (folder && labels) {
         fprintf(stderr, "snn-run: %s is an image folder: its class sub-folders are the labels; drop --labels\n", input);
         goto done;
