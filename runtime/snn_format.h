@@ -11,9 +11,11 @@
 #define SNN_MAGIC "A2SNN\r\n\x1a" /* 8 bytes: catches text-mode and truncated transfers */
 #define SNN_MAGIC_LEN 8
 #define SNN_VERSION_MAJOR 1
-#define SNN_VERSION_MINOR 4 /* 1.1: TTFS coding (SNN_FEATURE_TTFS); 1.2: signed spikes;
+#define SNN_VERSION_MINOR 5 /* 1.1: TTFS coding (SNN_FEATURE_TTFS); 1.2: signed spikes;
                               * 1.3: per-channel preprocessing (PREP, SNN_FEATURE_CHANNEL_PREP);
-                              * 1.4: integer weights and membranes (SNN_FEATURE_INT) */
+                              * 1.4: integer weights and membranes (SNN_FEATURE_INT);
+                              * 1.5: T-aware scales and bias correction (META 124-135, no
+                              * feature bit: a 1.4 reader runs these files as they are) */
 #define SNN_ALIGN 64 /* every section starts on a multiple of this */
 
 /* Header: 64 bytes at offset 0. */
@@ -72,6 +74,11 @@ enum {
 #define SNN_META_WEIGHT_DTYPE 108 /* u32: SNN_DTYPE_F32; I16 or I8 with SNN_FEATURE_INT */
 #define SNN_META_TTFS_IN_LO 112 /* f32, 1.1, TTFS: input value that spikes at its window's end */
 #define SNN_META_TTFS_IN_HI 116 /* f32, 1.1, TTFS: input value that spikes at its window's start */
+#define SNN_META_TARGET_STEPS 124 /* u32, 1.5: the T the scales were searched for (norms 4, 5), else 0 */
+#define SNN_META_CORRECT_STEPS 128 /* u32, 1.5: the T the biases were corrected for, else 0 */
+#define SNN_META_CORRECT_COUNT 132 /* u32, 1.5: calibration samples the bias correction used */
+#define SNN_META_BURST 136      /* u32, 1.5, with SNN_FEATURE_BURST: most spikes a neuron emits in
+                                 * one step, 1 to SNN_MAX_BURST (else 0, read as 1) */
 #define SNN_META_INPUT_FRAC 120 /* u32, 1.4, integer files: fractional bits of the direct input,
                                  * x_q = round(x * 2^frac) (at most SNN_MAX_INPUT_FRAC) */
 
@@ -141,11 +148,17 @@ enum {
 };
 #define SNN_FEATURE_CHANNEL_PREP (1u << 2) /* 1.3: a PREP section replaces META's mean and std */
 #define SNN_FEATURE_INT (1u << 3) /* 1.4: int8/int16 weights in QWGT, int32 membranes; rate coding */
+#define SNN_FEATURE_BURST (1u << 4) /* 1.5: burst spikes, up to META burst per neuron and step;
+                                    * float rate coding with reset by subtraction */
 #define SNN_FEATURES_KNOWN \
-    (SNN_FEATURE_TTFS | SNN_FEATURE_SIGNED | SNN_FEATURE_CHANNEL_PREP | SNN_FEATURE_INT)
+    (SNN_FEATURE_TTFS | SNN_FEATURE_SIGNED | SNN_FEATURE_CHANNEL_PREP | SNN_FEATURE_INT | SNN_FEATURE_BURST)
 enum { SNN_RESET_SUBTRACT = 0, SNN_RESET_ZERO = 1 };
 enum { SNN_READOUT_MEMBRANE = 0, SNN_READOUT_SPIKES = 1 };
-enum { SNN_NORM_MODEL = 0, SNN_NORM_MAX = 1, SNN_NORM_PERCENTILE = 2, SNN_NORM_CHANNEL = 3 };
+enum {
+    SNN_NORM_MODEL = 0, SNN_NORM_MAX = 1, SNN_NORM_PERCENTILE = 2, SNN_NORM_CHANNEL = 3,
+    SNN_NORM_TSEARCH = 4,       /* 1.5: per channel, the scale that best fits a T-step rate code */
+    SNN_NORM_TSEARCH_LAYER = 5, /* 1.5: the same per layer */
+};
 enum { SNN_DTYPE_F32 = 0, SNN_DTYPE_I16 = 1, SNN_DTYPE_I8 = 2 };
 
 /* PREP (1.3, with SNN_FEATURE_CHANNEL_PREP): count = input_c; input_c float32 means, then
@@ -159,6 +172,7 @@ enum { SNN_DTYPE_F32 = 0, SNN_DTYPE_I16 = 1, SNN_DTYPE_I8 = 2 };
 #define SNN_MAX_PROJ 256
 #define SNN_MAX_NEURONS (1u << 26) /* per buffer */
 #define SNN_MAX_RESOLUTION (1u << 20) /* TTFS steps per layer window */
+#define SNN_MAX_BURST 16 /* spikes per neuron and step (SNN_FEATURE_BURST) */
 /* Integer files (1.4): bounds that keep every sum inside int32 and int64 (docs/snn-format.md). */
 #define SNN_MAX_INPUT_FRAC 16          /* fractional bits of the direct input */
 #define SNN_MAX_INPUT_Q (1 << 20)      /* |x_q| is clamped to this */

@@ -223,6 +223,9 @@ static snn_rt_status read_meta(snn_model *m, const section *s, const section *la
     m->norm = rd32(p + SNN_META_NORM);
     m->percentile = rdf32(p + SNN_META_PERCENTILE);
     m->calib_count = rd32(p + SNN_META_CALIB_COUNT);
+    m->target_steps = rd32(p + SNN_META_TARGET_STEPS);
+    m->correct_steps = rd32(p + SNN_META_CORRECT_STEPS);
+    m->correct_count = rd32(p + SNN_META_CORRECT_COUNT);
     memcpy(m->source_sha256, p + SNN_META_SHA256, 32);
     if (m->features & ~(uint32_t)SNN_FEATURES_KNOWN)
         return FAIL(d, SNN_RT_ERR_VERSION, o + SNN_META_FEATURES,
@@ -246,6 +249,15 @@ static snn_rt_status read_meta(snn_model *m, const section *s, const section *la
     if ((m->features & SNN_FEATURE_SIGNED) && (ttfs || m->reset != SNN_RESET_SUBTRACT))
         return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_META_FEATURES,
                     "signed spikes need rate coding with reset by subtraction");
+    m->burst = 1;
+    if (m->features & SNN_FEATURE_BURST) {
+        m->burst = rd32(p + SNN_META_BURST);
+        if (m->burst < 1 || m->burst > SNN_MAX_BURST || ttfs || (m->features & SNN_FEATURE_INT) ||
+            m->reset != SNN_RESET_SUBTRACT)
+            return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_META_BURST,
+                        "burst %" PRIu32 ": burst spikes need 1 to %d spikes per step, float rate coding "
+                        "and reset by subtraction", m->burst, SNN_MAX_BURST);
+    }
     if (ttfs && m->readout != SNN_READOUT_MEMBRANE)
         return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_META_READOUT, "a TTFS file reads out the membrane");
     m->weight_dtype = rd32(p + SNN_META_WEIGHT_DTYPE);

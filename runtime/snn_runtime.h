@@ -86,6 +86,8 @@ typedef struct {
                                           * pre_mean and pre_std hold for every value */
     uint32_t n_classes;
     uint32_t coding, steps, reset, readout, norm, calib_count, features;
+    uint32_t target_steps, correct_steps, correct_count; /* 1.5 provenance (META 124-135) */
+    uint32_t burst; /* most spikes per neuron and step: 1, or META burst with SNN_FEATURE_BURST */
     float v_init, ann_accuracy, percentile;
     float ttfs_in_lo, ttfs_in_hi; /* TTFS: input values spiking at the window's end and start */
     uint32_t weight_dtype;        /* SNN_DTYPE_*: F32, or I16 / I8 with SNN_FEATURE_INT */
@@ -223,6 +225,13 @@ int snn_state_decisive(const snn_state *s, uint32_t rule, float threshold);
 /* The score that snn_state_decisive() compares with its threshold (thresholds are >= 0); -1
  * before n_layers steps. */
 float snn_state_exit_score(const snn_state *s, uint32_t rule);
+
+/* Rate coding, after a step: add the spikes that layer i's neurons emitted in that step (+1,
+ * or -1 for a signed file's negative spikes) to acc (the layer's buffer size, channel-last:
+ * neuron (y, x, c) at (y W + x) C + c). For tools that measure rates layer by layer (bias
+ * correction, diagnostics). Returns 0 (and adds nothing) for the output layer, a TTFS file or
+ * before the first step. */
+int snn_state_add_step_spikes(const snn_state *s, uint32_t i, int32_t *acc);
 
 const char *snn_rt_status_name(snn_rt_status st);
 

@@ -66,15 +66,29 @@ static int buffer_needs_events(const snn_model *m, uint32_t b)
 }
 
 /* An input-only layer fires on the timing wheel (which lists events, not flags) when no layer
- * reads it densely. */
+ * reads it densely. The wheel schedules one spike per step at most: not with burst spikes. */
 static int wheel_ok(const snn_model *m, uint32_t i)
 {
-    if (!snn_input_only(m, i))
+    if (!snn_input_only(m, i) || m->burst > 1)
         return 0;
     for (uint32_t k = 0; k < m->n_proj; k++)
         if (m->proj[k].source == i + 1 && proj_dense(m, k))
             return 0;
     return 1;
+}
+
+/* Events buffer b can hold in one step. A neuron emits at most `burst` spikes per step, each
+ * its own event. A max-pool output follows the largest count in its window: within a step it
+ * can fall (an input's -1 spikes) and then rise again (another input's), so twice that; a
+ * concat layer holds its sources' events. */
+static uint32_t event_capacity(const snn_model *m, uint32_t b)
+{
+    uint32_t per = 1;
+    if (b > 0 && m->layers[b - 1].kind != SNN_LAYER_NEURON)
+        per = 2;
+    if (b > 0)
+        per *= m->burst;
+    return per * m->buffer_size[b];
 }
 
 /* Walks the layout once; with mem == NULL it only measures. */
@@ -88,7 +102,7 @@ static size_t layout(snn_state *s, const snn_model *m, uint8_t *mem)
         off += snn_align_up((size_t)(n) * sizeof(type));                                       \
     } while (0)
     for (uint32_t b = 0; b <= m->n_layers; b++) {
-        TAKE(s->spike_idx[b], uint32_t, m->buffer_size[b]);
+        TAKE(s->spike_idx[b], uint32_t, event_capacity(m, b));
         TAKE(s->yx[b], uint32_t, m->buffer_size[b]);
         if (needs_count(m, b))
             TAKE(s->count[b], float, m->buffer_size[b]);
@@ -426,6 +440,53 @@ static void fire(snn_state *s, uint32_t i)
         list_events(flag, size, s->spike_idx[i + 1]);
 }
 
+/* Burst spikes (SNN_FEATURE_BURST): Li & Zeng 2022, "Efficient and Accurate Conversion of
+ * Spiking Neural Network with Burst Spikes" (IJCAI). In one step a neuron applies fire()'s rule
+ * up to G = m->burst times, so it emits s = clamp(floor(v / theta), 0, G) spikes and keeps
+ * v - s theta; with signed spikes, as many -1 spikes as its membrane is thetas below 0, at most
+ * G and at most its count. G = 1 is fire()'s neuron operation for operation. Its flag is s
+ * (-G..G), which the dense projections multiply by; every spike is an event of its own, so
+ * spike counts and synaptic operations count a burst of k as k. */
+static void fire_burst(snn_state *s, uint32_t i)
+{
+    const snn_model *m = s->m;
+    const snn_layer *L = &m->layers[i];
+    float *restrict v = s->v[i];
+    const float *restrict k = s->constant[i];
+    const float *restrict th = s->th_full[i];
+    float *restrict flag = s->flag[i];
+    float *restrict cnt = s->count[i + 1];
+    uint32_t n = 0, size = L->size, G = m->burst;
+    if ((L->flags & SNN_LAYER_F_OUTPUT) && m->readout == SNN_READOUT_MEMBRANE) {
+        for (uint32_t j = 0; j < size; j++)
+            v[j] += k[j];
+        s->n_spikes[i + 1] = 0;
+        return;
+    }
+    bool signed_fire = (m->features & SNN_FEATURE_SIGNED) && !s->steady[i];
+    uint32_t *out = s->events[i + 1] ? s->spike_idx[i + 1] : NULL;
+    for (uint32_t j = 0; j < size; j++) {
+        float vj = v[j] + k[j], sum = 0.0f, c = cnt ? cnt[j] : 0.0f;
+        for (uint32_t g = 0; g < G; g++) {
+            float f = (vj >= th[j] ? 1.0f : 0.0f) - (signed_fire && vj < 0.0f && c + sum > 0.0f ? 1.0f : 0.0f);
+            if (f == 0.0f)
+                break;
+            vj = vj - f * th[j];
+            sum += f;
+        }
+        v[j] = vj;
+        flag[j] = sum;
+        if (cnt && (signed_fire || !s->steady[i] || s->pool_reads[i + 1]))
+            cnt[j] = c + sum;
+        uint32_t a = (uint32_t)fabsf(sum);
+        if (out)
+            for (uint32_t q = 0; q < a; q++)
+                out[n + q] = j | (sum < 0.0f ? SNN_SPIKE_NEG : 0);
+        n += a;
+    }
+    s->n_spikes[i + 1] = n;
+}
+
 /* o += w * f over n floats, with loops of fixed length for common channel counts (as
  * snn_axpy()). */
 static inline void mul_add(float *restrict o, const float *restrict w, const float *restrict f, uint32_t n)
@@ -487,9 +548,9 @@ static uint64_t dense_proj_run(const snn_proj *p, const snn_layer *L, const floa
                         continue;
                     const float *restrict f = flag + ((size_t)iy * p->src_w + (uint32_t)ix) * C;
                     mul_add(o, w, f, C);
-                    if (count)
+                    if (count) /* a burst of k spikes is k operations */
                         for (uint32_t c = 0; c < C; c++)
-                            ops += f[c] != 0.0f;
+                            ops += (uint32_t)fabsf(f[c]);
                 }
             }
         }
@@ -515,7 +576,7 @@ static float window_max(const snn_layer *L, const snn_layer *S, const float *cnt
  * winner changes. Here an output spikes when an input in its window reaches a spike count
  * above the output's own count, so the output's count equals the largest input count in its
  * window after every step: the max of rates, exact up to one spike, with no estimate. (An
- * input's count moves by at most one per step, so the output fires at most once per step.)
+ * input that bursts k spikes lists k events, and each moves the output by at most one.)
  * With signed spikes an input's -1 spike can lower the window's largest count; the output
  * then emits a -1 spike too. */
 static void maxpool(snn_state *s, uint32_t i)
@@ -593,6 +654,8 @@ void snn_fsim_step(snn_state *s)
             }
             if (s->scheduled[i])
                 fire_scheduled(s, i);
+            else if (m->features & SNN_FEATURE_BURST)
+                fire_burst(s, i);
             else
                 fire(s, i);
         } else if (L->kind == SNN_LAYER_MAXPOOL) {

@@ -73,6 +73,45 @@ static float readout(const snn_state *s, const float *v, uint32_t k)
     return s->count[m->n_layers] ? s->count[m->n_layers][k] : v[k];
 }
 
+/* Bit j of a bit set. */
+static int bit_of(const uint32_t *b, uint32_t j)
+{
+    return (int)(b[j >> 5] >> (j & 31) & 1u);
+}
+
+int snn_state_add_step_spikes(const snn_state *s, uint32_t i, int32_t *acc)
+{
+    const snn_model *m = s->m;
+    if (i >= m->n_layers || (m->features & SNN_FEATURE_TTFS))
+        return 0;
+    const snn_layer *L = &m->layers[i];
+    if ((L->flags & SNN_LAYER_F_OUTPUT) || s->t == 0)
+        return 0;
+    uint32_t size = m->buffer_size[i + 1];
+    if (is_int(m)) {
+        const uint32_t *bits = s->bits[i + 1], *neg = s->neg_bits[i + 1];
+        for (uint32_t j = 0; j < size; j++)
+            if (bit_of(bits, j))
+                acc[j] += neg && bit_of(neg, j) ? -1 : 1;
+        return 1;
+    }
+#ifndef SNN_NO_FLOAT
+    if (L->kind == SNN_LAYER_NEURON && !s->scheduled[i]) { /* fire() leaves every neuron's flag */
+        for (uint32_t j = 0; j < size; j++)
+            acc[j] += (int32_t)s->flag[i][j];
+        return 1;
+    }
+    /* The timing wheel, max-pool and concat layers list their events. */
+    for (uint32_t q = 0; q < s->n_spikes[i + 1]; q++) {
+        uint32_t e = s->spike_idx[i + 1][q];
+        acc[SNN_SPIKE_INDEX(e)] += e & SNN_SPIKE_NEG ? -1 : 1;
+    }
+    return 1;
+#else
+    return 0;
+#endif
+}
+
 int snn_state_decisive(const snn_state *s, uint32_t rule, float threshold)
 {
     return snn_state_exit_score(s, rule) >= threshold;
