@@ -65,6 +65,8 @@ void snn_build_opts_init(snn_build_opts *o)
     o->coding = SNN_CODING_DIRECT;
     o->steps = 64;
     o->input_max = 1.0f;
+    o->target_steps = 8;
+    o->burst = 1;
     o->input_lo = o->input_hi = NAN;
     o->headroom = 1.0f;
 }
@@ -309,7 +311,8 @@ static uint32_t commit_layer(builder *b, float *lambda)
  * 2015, model-based normalisation): sum of positive weights times source lambda, plus bias. */
 static float model_bound(builder *b, const value *v)
 {
-#define LS(ch) (ls ? ls[ch] : in_bound[0])
+    /* A source neuron's largest value: its scale times the most spikes it emits in a step. */
+#define LS(ch) (ls ? ls[ch] * (float)(b->o->burst > 1 ? b->o->burst : 1) : in_bound[0])
     float worst = 0.0f;
     uint32_t hw = v->h * v->w;
     float *acc = calloc((size_t)v->c * hw, sizeof *acc);
@@ -377,16 +380,24 @@ static snn_status choose_lambda(builder *b, const value *v, int t, float cap, fl
         layer = calib_max(b->cs, t, -1);
     else if (o->norm == SNN_NORM_PERCENTILE)
         layer = calib_percentile(b->cs, t, -1, o->percentile);
+    /* With bursts of up to G spikes a neuron covers [0, G lambda] in steps of lambda / T: the
+     * range keeps the method's value and lambda is a G-th of it, so a step of T carries what
+     * G T steps of single spikes do. The T-aware search fits that resolution. */
+    uint32_t G = o->burst > 1 ? o->burst : 1, T_eff = o->target_steps * G;
+    if (o->norm == SNN_NORM_TSEARCH_LAYER)
+        layer = calib_search_scale(b->cs, t, -1, T_eff, o->v_init);
     for (uint32_t c = 0; c < v->c; c++) {
         float l = layer;
         if (o->norm == SNN_NORM_CHANNEL) {
             /* Channels of a dense layer are single neurons: per-channel then means per-neuron. */
             l = calib_percentile(b->cs, t, (int)c, o->percentile);
+        } else if (o->norm == SNN_NORM_TSEARCH) {
+            l = calib_search_scale(b->cs, t, (int)c, T_eff, o->v_init);
         }
         l *= o->headroom; /* before the cap: a Clip bound is exact as it is */
         if (l > cap)
             l = cap;
-        lam[c] = l > 0.0f ? l : 1.0f; /* a silent channel: any positive scale will do */
+        lam[c] = l > 0.0f ? l / (float)G : 1.0f; /* a silent channel: any positive scale will do */
     }
     *out = lam;
     return SNN_OK;
@@ -985,7 +996,7 @@ SPIKING_FN(relu)
         return node_fail(b, n, "input has no spiking representation");
     if (x->kind == V_SPIKES) {
         /* Already rectified; a Clip below the scale would need a lower ceiling. */
-        if (cap < INFINITY && x->buffer && b->lambda[x->buffer][0] > cap)
+        if (cap < INFINITY && x->buffer && b->lambda[x->buffer][0] * (float)b->o->burst > cap)
             return node_fail(b, n, "clipping a spiking layer's output below its scale is not supported");
         return value_copy(b, x, y);
     }
@@ -1142,6 +1153,8 @@ snn_status snn_build(const snn_graph *g, const calib_stats *cs, const snn_build_
     net->norm = o->norm;
     net->percentile = (float)o->percentile;
     net->calib_count = cs ? (uint32_t)cs->samples : 0;
+    net->burst = o->burst > 1 ? o->burst : 0;
+    net->target_steps = o->norm == SNN_NORM_TSEARCH || o->norm == SNN_NORM_TSEARCH_LAYER ? o->target_steps : 0;
     net->ann_accuracy = NAN;
     net->ttfs_in_lo = o->input_lo, net->ttfs_in_hi = o->input_hi;
     if (isnan(o->input_lo) || isnan(o->input_hi)) {

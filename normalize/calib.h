@@ -41,6 +41,10 @@ void calib_merge(calib_stats *dst, const calib_stats *src);
  * the maximum, or the p-th percentile (0 < p <= 100) of the positive values. 0 if none. */
 float calib_max(const calib_stats *cs, int t, int c);
 float calib_percentile(const calib_stats *cs, int t, int c, double p);
+/* The scale lambda whose T-step rate code (lambda / T * clamp(floor(x T / lambda + v0), 0, T),
+ * v0 the initial membrane as a fraction of the threshold) best fits max(0, x) in squared error
+ * over tensor t, channel c (-1: all channels); the maximum when nothing is positive. */
+float calib_search_scale(const calib_stats *cs, int t, int c, uint32_t T, float v0);
 /* Fraction of all values of tensor t, channel c (-1: all) above v: exact 0 when v is at least
  * the maximum, else an upper bound (whole histogram bins that reach above v). */
 double calib_fraction_above(const calib_stats *cs, int t, int c, float v);

@@ -45,6 +45,9 @@ typedef struct {
     uint32_t pre_channels; /* > 1: per input channel (PREP section) */
     float pre_mean_c[SNN_MAX_PREP_CHANNELS], pre_std_c[SNN_MAX_PREP_CHANNELS]; /* (pre_channels) */
     uint32_t coding, steps, reset, readout, norm, calib_count;
+    uint32_t target_steps;  /* norms TSEARCH*: the T the scales fit, else 0 */
+    uint32_t correct_steps, correct_count; /* bias correction: its T and samples, else 0 */
+    uint32_t burst; /* > 1: SNN_FEATURE_BURST with this many spikes per step at most */
     uint32_t signed_spikes; /* 1: SNN_FEATURE_SIGNED */
     float v_init, ann_accuracy, percentile;
     float ttfs_in_lo, ttfs_in_hi; /* TTFS: input values spiking at the window's end and start */
@@ -66,6 +69,8 @@ typedef struct {
     uint32_t steps;     /* default steps stored in the file */
     float headroom;     /* every hidden scale times this (>= 1 leaves room above calibration) */
     float input_max;    /* model-based norm: largest input value (after preprocessing) */
+    uint32_t target_steps; /* SNN_NORM_TSEARCH*: the time steps T the scales are fitted to */
+    uint32_t burst;        /* most spikes per neuron and step (1: single spikes); rate coding */
     /* TTFS: input range coded by spike times; NaN (the default): the preprocessed values of
      * raw bytes 0 and 255. */
     float input_lo, input_hi;

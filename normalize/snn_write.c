@@ -203,7 +203,9 @@ snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn
     wr32(meta + SNN_META_FEATURES, (net->coding == SNN_CODING_TTFS ? SNN_FEATURE_TTFS : 0) |
                                        (net->signed_spikes ? SNN_FEATURE_SIGNED : 0) |
                                        (channel_prep ? SNN_FEATURE_CHANNEL_PREP : 0) |
-                                       (integer ? SNN_FEATURE_INT : 0));
+                                       (integer ? SNN_FEATURE_INT : 0) |
+                                       (net->burst ? SNN_FEATURE_BURST : 0));
+    wr32(meta + SNN_META_BURST, net->burst);
     /* PREP: C means, then C stds. */
     float prep[2 * SNN_MAX_PREP_CHANNELS];
     uint32_t pc = channel_prep ? net->pre_channels : 0;
@@ -213,6 +215,9 @@ snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn
     wr32(meta + SNN_META_NORM, net->norm);
     wrf32(meta + SNN_META_PERCENTILE, net->percentile);
     wr32(meta + SNN_META_CALIB_COUNT, net->calib_count);
+    wr32(meta + SNN_META_TARGET_STEPS, net->target_steps);
+    wr32(meta + SNN_META_CORRECT_STEPS, net->correct_steps);
+    wr32(meta + SNN_META_CORRECT_COUNT, net->correct_count);
     memcpy(meta + SNN_META_SHA256, net->sha256, 32);
     wr32(meta + SNN_META_WEIGHT_DTYPE, net->weight_dtype);
     wr32(meta + SNN_META_INPUT_FRAC, integer ? net->input_frac : 0);
@@ -252,7 +257,9 @@ snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn
         goto nomem;
     memcpy(buf + SNN_HDR_MAGIC, SNN_MAGIC, SNN_MAGIC_LEN);
     wr16(buf + SNN_HDR_MAJOR, SNN_VERSION_MAJOR);
-    wr16(buf + SNN_HDR_MINOR, integer ? 4 : channel_prep ? 3 : 2); /* the oldest minor that describes the file */
+    bool tuned = net->target_steps || net->correct_steps || net->burst; /* 1.5 fields */
+    /* the oldest minor that describes the file */
+    wr16(buf + SNN_HDR_MINOR, tuned ? 5 : integer ? 4 : channel_prep ? 3 : 2);
     wr32(buf + SNN_HDR_HEADER_SIZE, SNN_HDR_SIZE);
     wr32(buf + SNN_HDR_N_SECTIONS, (uint32_t)n_sec);
     wr32(buf + SNN_HDR_TABLE_OFFSET, SNN_HDR_SIZE);

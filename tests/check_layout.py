@@ -28,6 +28,7 @@ LOWER = {
     "converter/onnx": ["converter/proto", "converter/passes", "converter/eval", "converter/ir",
                        "converter/base"],
     "normalize": ["converter/eval", "converter/ir", "converter/base", "runtime"],
+    "normalize/correct": ["normalize", "converter/eval", "converter/ir", "converter/base", "runtime"],
 }
 LIBRARIES = list(LOWER)
 LOWER.update({
@@ -48,8 +49,9 @@ PRIVATE = {
     "converter/proto/tensorproto_pb.h": ["converter/proto", "converter/onnx"],
     # The runtime's inner loops, shared with the tool that replays them and the tests.
     "runtime/snn_internal.h": ["runtime", "tools/scatter-floor", "tests"],
-    # normalize/ takes the file format from the runtime, nothing else.
-    "runtime/snn_runtime.h": ["runtime", "tools", "tests", "docs"],
+    # normalize/ takes the file format from the runtime, nothing else; its bias correction
+    # (normalize/correct/) runs networks through it.
+    "runtime/snn_runtime.h": ["runtime", "normalize/correct", "tools", "tests", "docs"],
 }
 # Headers that the build generates: name -> folders that may include it.
 GENERATED = {"onnx.pb-c.h": ["converter/proto", "converter/onnx"]}
