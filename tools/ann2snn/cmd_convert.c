@@ -15,6 +15,7 @@
 #include "cli_common.h"
 #include "cli_mpi.h"
 #include "commands.h"
+#include "correct/correct.h"
 #include "data/data.h"
 #include "eval/eval.h"
 #include "onnx/onnx_import.h"
@@ -39,15 +40,29 @@ static void usage(FILE *f)
             "                           preprocessing x = (raw * S - M) / D (default: the model's\n"
             "                           metadata, else 1/255 for uint8 data); M and D one value or\n"
             "                           one per input channel; stored in the file\n"
-            "      --norm METHOD        max | percentile=P | channel=P | model\n"
-            "                           (default channel=99.9: per-channel robust percentile)\n"
+            "      --norm METHOD        max | percentile=P | channel=P | model | tsearch[=T] |\n"
+            "                           tsearch-layer[=T] (default channel=99.9: per-channel robust\n"
+            "                           percentile; tsearch: per channel (or layer) the scale whose\n"
+            "                           T-step rate code best fits the activations, T from\n"
+            "                           --calibrate-for, else 8)\n"
+            "      --calibrate-for T    bias correction for T time steps: layer by layer, each\n"
+            "                           channel's bias moves so that its mean rate over T steps\n"
+            "                           matches the ANN's mean activation (needs --calib)\n"
+            "      --correct-count N    calibration samples the bias correction runs (default 256)\n"
+            "      --correct-rounds R   measure-and-shift rounds per layer (default 3; 1 as Li et al.)\n"
+            "      --burst G            burst spikes: a neuron emits up to G spikes in one step\n"
+            "                           (Li & Zeng 2022), its scale a G-th of its range, so that T\n"
+            "                           steps resolve as finely as G T single-spike steps (every\n"
+            "                           spike counts in spikes and synops; float32 rate coding;\n"
+            "                           1 to 16, default 1)\n"
             "      --reset MODE         subtract (default) | zero\n"
             "      --spikes MODE        signed (default with subtract): a neuron that has fired\n"
             "                           emits a -1 spike when its membrane falls below 0, so its\n"
             "                           count follows the ReLU of its summed input | positive\n"
             "                           (the classic integrate-and-fire neuron; the default with\n"
             "                           --reset zero or --coding ttfs)\n"
-            "      --v-init F           initial membrane as a fraction of the threshold (default 0.5)\n"
+            "      --v-init F           initial membrane as a fraction of the threshold (default 0.5)\n");
+    fprintf(f,
             "      --readout MODE       membrane (default) | spikes\n"
             "      --coding MODE        coding stored in the file: direct | poisson (rate coding)\n"
             "                           | ttfs (time-to-first-spike, one spike per neuron at most;\n"
@@ -94,6 +109,17 @@ static int parse_norm(const char *s, snn_build_opts *o)
         return 1;
     }
     const char *eq = strchr(s, '=');
+    size_t name_len = eq ? (size_t)(eq - s) : strlen(s);
+    if ((name_len == 7 && strncmp(s, "tsearch", 7) == 0) || (name_len == 13 && strncmp(s, "tsearch-layer", 13) == 0)) {
+        o->norm = name_len == 7 ? SNN_NORM_TSEARCH : SNN_NORM_TSEARCH_LAYER;
+        if (!eq)
+            return 1; /* T from --calibrate-for, else the default */
+        long t = strtol(eq + 1, &end, 10);
+        if (end == eq + 1 || *end || t < 1 || t > 4096)
+            return 0;
+        o->target_steps = (uint32_t)t;
+        return 2; /* T given */
+    }
     if (strncmp(s, "percentile", 10) == 0)
         o->norm = SNN_NORM_PERCENTILE;
     else if (strncmp(s, "channel", 7) == 0)
@@ -126,8 +152,8 @@ static int sha256_file(const char *path, uint8_t out[32])
 
 static const char *norm_name(uint32_t n)
 {
-    static const char *const names[] = {"model", "max", "percentile", "channel"};
-    return n < 4 ? names[n] : "?";
+    static const char *const names[] = {"model", "max", "percentile", "channel", "tsearch", "tsearch-layer"};
+    return n < sizeof names / sizeof names[0] ? names[n] : "?";
 }
 
 static int write_report(const char *path, const snn_net *net, const snn_graph *g,
@@ -265,6 +291,18 @@ static void calib_worker(void *arg, int w)
     snn_eval_free(&ev);
 }
 
+/* Calibration samples for the bias correction, preprocessed. */
+typedef struct {
+    const snn_dataset *ds;
+    const snn_preprocess *pp;
+} sample_source;
+
+static snn_status preprocessed_sample(void *ctx, int64_t i, float *x, snn_diag *diag)
+{
+    const sample_source *src = ctx;
+    return snn_preprocess_sample(src->ds, i, src->pp, x, diag);
+}
+
 /* Every MPI rank's statistics and input range merged into each rank's copy, as calib_merge()
  * merges workers: maxima and counts, so the result is exactly one process's. */
 static void reduce_calib_ranks(calib_stats *cs, float *in_lo, float *in_hi)
@@ -299,11 +337,14 @@ int cmd_convert(int argc, char **argv)
         {"report", required_argument, NULL, 'j'}, {"spikes", required_argument, NULL, 'P'},
         {"threads", required_argument, NULL, 'W'}, {"help", no_argument, NULL, 'h'},
         {"precision", required_argument, NULL, 'Q'}, {"reference-kernels", no_argument, NULL, 'K'},
+        {"calibrate-for", required_argument, NULL, 'F'}, {"correct-count", required_argument, NULL, 'k'},
+        {"burst", required_argument, NULL, 'B'}, {"correct-rounds", required_argument, NULL, 'G'},
         {NULL, 0, NULL, 0},
     };
     const char *out_path = NULL, *calib_path = NULL, *report = NULL;
     long long calib_count = 1000, steps = -1, threads = snn_cpu_count();
-    int norm_set = 0, spikes_set = 0;
+    long long correct_for = 0, correct_count = 256, correct_rounds = 3;
+    int norm_set = 0, spikes_set = 0, tsearch_t_set = 0;
     bool reference = false;
     uint32_t precision = SNN_DTYPE_F32;
     cli_prep_opts prep;
@@ -324,11 +365,22 @@ int cmd_convert(int argc, char **argv)
         case 's': case 'm': case 'S': if (!cli_prep_opt(&prep, c, optarg)) return EXIT_BAD_INPUT; break;
         case 'N':
             norm_set = 1;
-            if (!parse_norm(optarg, &bo)) {
-                fprintf(stderr, "ann2snn: --norm: '%s' is not max, percentile=P, channel=P or model (0 < P <= 100)\n", optarg);
+            if (!(tsearch_t_set = parse_norm(optarg, &bo))) {
+                fprintf(stderr, "ann2snn: --norm: '%s' is not max, percentile=P, channel=P, model, tsearch[=T] "
+                                "or tsearch-layer[=T] (0 < P <= 100, 1 <= T <= 4096)\n", optarg);
                 return EXIT_BAD_INPUT;
             }
+            tsearch_t_set = tsearch_t_set == 2;
             break;
+        case 'F': if (!cli_parse_long("--calibrate-for", optarg, 1, 4096, &correct_for)) return EXIT_BAD_INPUT; break;
+        case 'B': {
+            long long g;
+            if (!cli_parse_long("--burst", optarg, 1, SNN_MAX_BURST, &g)) return EXIT_BAD_INPUT;
+            bo.burst = (uint32_t)g;
+            break;
+        }
+        case 'k': if (!cli_parse_long("--correct-count", optarg, 1, 1LL << 30, &correct_count)) return EXIT_BAD_INPUT; break;
+        case 'G': if (!cli_parse_long("--correct-rounds", optarg, 1, 16, &correct_rounds)) return EXIT_BAD_INPUT; break;
         case 'r':
             if (strcmp(optarg, "subtract") == 0) bo.reset = SNN_RESET_SUBTRACT;
             else if (strcmp(optarg, "zero") == 0) bo.reset = SNN_RESET_ZERO;
@@ -370,6 +422,16 @@ int cmd_convert(int argc, char **argv)
     }
     if (argc - optind != 1) {
         usage(stderr);
+        return EXIT_BAD_INPUT;
+    }
+    if (bo.burst > 1 && (bo.coding == SNN_CODING_TTFS || precision != SNN_DTYPE_F32 || bo.reset != SNN_RESET_SUBTRACT)) {
+        fprintf(stderr, "ann2snn: --burst needs float32 rate coding with --reset subtract\n");
+        return EXIT_BAD_INPUT;
+    }
+    if (correct_for && !tsearch_t_set)
+        bo.target_steps = (uint32_t)correct_for; /* tsearch fits the T that the biases are corrected for */
+    if (correct_for && (bo.coding == SNN_CODING_TTFS || !calib_path)) {
+        fprintf(stderr, "ann2snn: --calibrate-for needs rate coding and --calib data\n");
         return EXIT_BAD_INPUT;
     }
     if (bo.signed_spikes && (bo.coding == SNN_CODING_TTFS || bo.reset != SNN_RESET_SUBTRACT)) {
@@ -499,6 +561,20 @@ int cmd_convert(int argc, char **argv)
         rc = cli_report(model, st, &diag);
         goto done;
     }
+    if (correct_for) {
+        sample_source src = {.ds = &ds, .pp = &pp};
+        snn_correct_opts co = {.steps = (uint32_t)correct_for,
+                               .samples = ds.n < correct_count ? ds.n : correct_count,
+                               .rounds = (uint32_t)correct_rounds,
+                               .sample = preprocessed_sample, .ctx = &src,
+                               .workers = (int)threads, .reference = reference};
+        if (co.samples > calib_count)
+            co.samples = calib_count;
+        if ((st = snn_net_correct_bias(&net, &g, &co, &diag)) != SNN_OK) {
+            rc = cli_report(model, st, &diag);
+            goto done;
+        }
+    }
     if (precision != SNN_DTYPE_F32 && (st = snn_net_quantize(&net, precision, input_absmax, &diag)) != SNN_OK) {
         rc = cli_report(model, st, &diag);
         goto done;
@@ -538,6 +614,10 @@ int cmd_convert(int argc, char **argv)
     printf(net.coding == SNN_CODING_TTFS ? "; coding ttfs" : net.signed_spikes ? "; signed spikes" : "; positive spikes");
     if (precision != SNN_DTYPE_F32)
         printf("; %s", precision == SNN_DTYPE_I8 ? "int8" : "int16");
+    if (net.burst)
+        printf("; bursts of up to %u", net.burst);
+    if (net.correct_steps)
+        printf("; biases corrected for T = %u", net.correct_steps);
     printf("; %.3f s (calibration %.3f s)\n", t_end - t0, t_cal - t0);
     rc = 0;
 done:

@@ -68,7 +68,7 @@ static const char *pick(const char *const *names, size_t n, uint32_t v)
 static const char *const codings[] = {"direct", "poisson", "ttfs"};
 static const char *const resets[] = {"subtract", "zero"};
 static const char *const readouts[] = {"membrane", "spikes"};
-static const char *const norms[] = {"model", "max", "percentile", "channel"};
+static const char *const norms[] = {"model", "max", "percentile", "channel", "tsearch", "tsearch-layer"};
 static const char *const layer_kinds[] = {"?", "neuron", "maxpool", "concat"};
 static const char *const proj_kinds[] = {"?", "dense", "conv", "avgpool", "globalavg", "identity", "copy"};
 
@@ -146,7 +146,11 @@ static int print_snn_text(const char *path, const snn_model *m, const uint8_t *f
     printf("  normalise   %s", PICK(norms, m->norm));
     if (m->norm == SNN_NORM_PERCENTILE || m->norm == SNN_NORM_CHANNEL)
         printf(" (%gth percentile)", (double)m->percentile);
+    if (m->target_steps)
+        printf(" (fitted to T = %u)", m->target_steps);
     printf(", %u calibration samples", m->calib_count);
+    if (m->correct_steps)
+        printf("; biases corrected for T = %u on %u samples", m->correct_steps, m->correct_count);
     if (m->ann_accuracy == m->ann_accuracy)
         printf(", ANN accuracy %.4f", (double)m->ann_accuracy);
     printf("\n  input       %u x %u x %u, x = (raw * %g - mean) / std, ", m->input_c, m->input_h,
@@ -205,6 +209,9 @@ static int print_snn_json(const char *path, const snn_model *m, const uint8_t *f
     cJSON_AddStringToObject(prov, "norm", PICK(norms, m->norm));
     cJSON_AddNumberToObject(prov, "percentile", (double)m->percentile);
     cJSON_AddNumberToObject(prov, "calibration_samples", m->calib_count);
+    cJSON_AddNumberToObject(prov, "target_steps", m->target_steps);
+    cJSON_AddNumberToObject(prov, "bias_correction_steps", m->correct_steps);
+    cJSON_AddNumberToObject(prov, "bias_correction_samples", m->correct_count);
     if (m->ann_accuracy == m->ann_accuracy)
         cJSON_AddNumberToObject(prov, "ann_accuracy", (double)m->ann_accuracy);
     else
