@@ -366,6 +366,16 @@ static float model_bound(builder *b, const value *v)
 #undef LS
 }
 
+/* Layer L carries IR tensor t; its name goes in the file (TENS) when it fits. */
+static void set_tensor(builder *b, net_layer *L, int t)
+{
+    L->tensor = t;
+    const char *name = t >= 0 ? b->g->tensors[t].name : NULL;
+    L->tensor_name[0] = '\0';
+    if (name && strlen(name) < sizeof L->tensor_name)
+        strcpy(L->tensor_name, name);
+}
+
 /* Per-channel lambda of tensor t's rectified activation (v is its LINEAR value). */
 static snn_status choose_lambda(builder *b, const value *v, int t, float cap, float **out)
 {
@@ -427,7 +437,7 @@ static snn_status materialize(builder *b, value *v, int t, float cap, uint32_t f
     L->kind = SNN_LAYER_NEURON;
     L->flags = flags;
     L->c = v->c, L->h = v->h, L->w = v->w;
-    L->tensor = t;
+    set_tensor(b, L, t);
     snprintf(L->name, sizeof L->name, "%s", name);
     L->bias = malloc(v->c * sizeof *L->bias);
     L->threshold = malloc(v->c * sizeof *L->threshold);
@@ -904,7 +914,7 @@ static snn_status op_maxpool(builder *b, const snn_node *n, value *x_in, value *
     L->kh = (uint16_t)kernel[0], L->kw = (uint16_t)kernel[1];
     L->sh = (uint16_t)strides[0], L->sw = (uint16_t)strides[1];
     L->pt = (uint16_t)pads[0], L->pl = (uint16_t)pads[1], L->pb = (uint16_t)pads[2], L->pr = (uint16_t)pads[3];
-    L->tensor = n->outputs[0];
+    set_tensor(b, L, n->outputs[0]);
     snprintf(L->name, sizeof L->name, "%s", n->name);
     float *lam = fdup(b->lambda[x->buffer], x->c); /* the max of spikes keeps their scale */
     if (!lam)
@@ -934,7 +944,7 @@ static snn_status op_concat(builder *b, const snn_node *n, value *out)
     L->kind = SNN_LAYER_CONCAT;
     L->c = c_total, L->h = (uint32_t)Y->dims[2], L->w = (uint32_t)Y->dims[3];
     L->proj_first = b->net->n_proj;
-    L->tensor = n->outputs[0];
+    set_tensor(b, L, n->outputs[0]);
     snprintf(L->name, sizeof L->name, "%s", n->name);
     uint32_t off = 0;
     for (int k = 0; k < n->n_inputs; k++) {

@@ -31,6 +31,7 @@ typedef struct {
     uint16_t kh, kw, sh, sw, pt, pl, pb, pr;
     char name[SNN_NAME_SIZE];
     int tensor;       /* IR tensor whose (rectified) activation the layer's rates carry */
+    char tensor_name[SNN_TENS_NAME_SIZE]; /* its name, "" if none or too long (TENS section) */
     int32_t *qparam;  /* (3 c) integer files, NEURON: biases, thresholds, initial membranes */
     float *unit;      /* (c) integer files, NEURON: the float value of channel c's integer 1 */
 } net_layer;

@@ -134,6 +134,28 @@ snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn
     uint8_t *names = calloc(nl ? nl : 1, SNN_NAME_SIZE), meta[SNN_META_SIZE] = {0};
     uint8_t *buf = NULL;
     snn_status st = SNN_OK;
+    /* SCAL and TENS (diagnostics) for float files whose every layer knows its scales. */
+    float *scales = NULL;
+    uint8_t *tens = NULL;
+    uint32_t n_scales = 0;
+    bool diag_scales = !integer && nl > 0;
+    for (uint32_t i = 0; i < nl && diag_scales; i++) {
+        diag_scales = net->layers[i].lambda != NULL;
+        n_scales += net->layers[i].c;
+    }
+    if (diag_scales) {
+        scales = malloc((size_t)n_scales * sizeof *scales);
+        tens = calloc(nl, SNN_TENS_NAME_SIZE);
+        if (!scales || !tens)
+            goto nomem;
+        for (uint32_t i = 0, k = 0; i < nl; i++) {
+            const net_layer *L = &net->layers[i];
+            for (uint32_t c = 0; c < L->c; c++)
+                scales[k++] = L->lambda[c];
+            memcpy(tens + (size_t)i * SNN_TENS_NAME_SIZE, L->tensor_name,
+                   strnlen(L->tensor_name, SNN_TENS_NAME_SIZE - 1));
+        }
+    }
     if (!layr || !proj || !names)
         goto nomem;
     for (uint32_t i = 0; i < np; i++) {
@@ -228,7 +250,7 @@ snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn
         uint32_t tag, count;
         const uint8_t *data;
         size_t size;
-    } sec[8];
+    } sec[10];
     int n_sec = 0;
 #define SECTION(TAG, COUNT, DATA, SIZE) \
     sec[n_sec].tag = TAG, sec[n_sec].count = COUNT, sec[n_sec].data = DATA, sec[n_sec].size = SIZE, n_sec++
@@ -240,13 +262,17 @@ snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn
     if (channel_prep)
         SECTION(SNN_TAG_PREP, pc, (const uint8_t *)prep, (size_t)pc * 2 * sizeof(float));
     SECTION(SNN_TAG_WGHT, wp.n, (const uint8_t *)wp.data, (size_t)wp.n * sizeof(float));
+    if (diag_scales) {
+        SECTION(SNN_TAG_SCAL, n_scales, (const uint8_t *)scales, (size_t)n_scales * sizeof(float));
+        SECTION(SNN_TAG_TENS, nl, tens, (size_t)nl * SNN_TENS_NAME_SIZE);
+    }
     if (integer) {
         size_t es = net->weight_dtype == SNN_DTYPE_I8 ? 1 : 2;
         SECTION(SNN_TAG_QWGT, (uint32_t)(qw.n / es), qw.data, qw.n);
         SECTION(SNN_TAG_QPAR, (uint32_t)(qp.n / 4), qp.data, qp.n);
     }
 #undef SECTION
-    size_t offs[8], pos = align64(SNN_HDR_SIZE + (size_t)n_sec * SNN_SEC_ENTRY_SIZE);
+    size_t offs[10], pos = align64(SNN_HDR_SIZE + (size_t)n_sec * SNN_SEC_ENTRY_SIZE);
     for (int i = 0; i < n_sec; i++) {
         offs[i] = pos;
         pos = align64(pos + sec[i].size);
@@ -257,7 +283,8 @@ snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn
         goto nomem;
     memcpy(buf + SNN_HDR_MAGIC, SNN_MAGIC, SNN_MAGIC_LEN);
     wr16(buf + SNN_HDR_MAJOR, SNN_VERSION_MAJOR);
-    bool tuned = net->target_steps || net->correct_steps || net->burst; /* 1.5 fields */
+    /* 1.5 fields; SCAL and TENS alone do not count: every reader skips sections it does not know */
+    bool tuned = net->target_steps || net->correct_steps || net->burst;
     /* the oldest minor that describes the file */
     wr16(buf + SNN_HDR_MINOR, tuned ? 5 : integer ? 4 : channel_prep ? 3 : 2);
     wr32(buf + SNN_HDR_HEADER_SIZE, SNN_HDR_SIZE);
@@ -289,6 +316,8 @@ done:
     free(layr);
     free(proj);
     free(names);
+    free(scales);
+    free(tens);
     free(wp.data);
     free(qw.data);
     free(qp.data);

@@ -47,6 +47,8 @@ enum {
     SNN_TAG_PREP = 0x50455250, /* "PREP", 1.3: per-channel mean and std of the input */
     SNN_TAG_QWGT = 0x54475751, /* "QWGT", 1.4: int8 or int16 weights (META weight type) */
     SNN_TAG_QPAR = 0x52415051, /* "QPAR", 1.4: int32 bias, threshold, initial membrane */
+    SNN_TAG_SCAL = 0x4c414353, /* "SCAL", 1.5, optional: each layer's activation scales */
+    SNN_TAG_TENS = 0x534e4554, /* "TENS", 1.5, optional: each layer's ANN tensor name */
 };
 
 /* META: one 256-byte record. */
@@ -166,6 +168,13 @@ enum { SNN_DTYPE_F32 = 0, SNN_DTYPE_I16 = 1, SNN_DTYPE_I8 = 2 };
 
 /* NAME: n_layers records of 32 bytes, NUL-padded layer names (for reports). */
 #define SNN_NAME_SIZE 32
+/* SCAL (1.5, optional, float files; with TENS or not at all): for every layer in order, its C
+ * float32 activation scales: a neuron of channel c at a rate of r spikes per step stands for
+ * r * scale[c] of the ANN's activation (1 for the output layer). count = the sum of the C.
+ * TENS: n_layers records of 64 bytes, the NUL-padded name of the ANN tensor (after import and
+ * graph passes) whose rectified values layer i's rates carry; empty when there is none. For
+ * diagnostics that compare layers with the ANN (ann2snn eval --layers); running needs neither. */
+#define SNN_TENS_NAME_SIZE 64
 
 /* Limits a reader enforces (and a writer respects). */
 #define SNN_MAX_LAYERS 128

@@ -95,7 +95,7 @@ static uint32_t window_out(uint32_t in, uint32_t k, uint32_t s, uint32_t d, uint
 
 /* The sections a reader knows; others are skipped. */
 typedef struct {
-    section meta, layr, proj, wght, name, prep, qwgt, qpar;
+    section meta, layr, proj, wght, name, prep, qwgt, qpar, scal, tens;
 } sections;
 
 static snn_rt_status read_sections(const uint8_t *b, size_t len, sections *x, snn_rt_diag *d)
@@ -138,7 +138,8 @@ static snn_rt_status read_sections(const uint8_t *b, size_t len, sections *x, sn
         section *dst = tag == SNN_TAG_META ? &x->meta : tag == SNN_TAG_LAYR ? &x->layr
                      : tag == SNN_TAG_PROJ ? &x->proj : tag == SNN_TAG_WGHT ? &x->wght
                      : tag == SNN_TAG_NAME ? &x->name : tag == SNN_TAG_PREP ? &x->prep
-                     : tag == SNN_TAG_QWGT ? &x->qwgt : tag == SNN_TAG_QPAR ? &x->qpar : NULL;
+                     : tag == SNN_TAG_QWGT ? &x->qwgt : tag == SNN_TAG_QPAR ? &x->qpar
+                     : tag == SNN_TAG_SCAL ? &x->scal : tag == SNN_TAG_TENS ? &x->tens : NULL;
         if (!dst)
             continue; /* unknown section: skipped, as the spec allows */
         if (dst->present)
@@ -151,8 +152,43 @@ static snn_rt_status read_sections(const uint8_t *b, size_t len, sections *x, sn
         x->proj.size != (uint64_t)x->proj.count * SNN_PROJ_SIZE || x->wght.size != (uint64_t)x->wght.count * 4 ||
         (x->name.present && x->name.size != (uint64_t)x->name.count * SNN_NAME_SIZE) ||
         (x->prep.present && x->prep.size != (uint64_t)x->prep.count * 8) ||
-        (x->qpar.present && x->qpar.size != (uint64_t)x->qpar.count * 4))
+        (x->qpar.present && x->qpar.size != (uint64_t)x->qpar.count * 4) ||
+        (x->scal.present && x->scal.size != (uint64_t)x->scal.count * 4) ||
+        (x->tens.present && x->tens.size != (uint64_t)x->tens.count * SNN_TENS_NAME_SIZE))
         return FAIL(d, SNN_RT_ERR_FORMAT, SNN_HDR_SIZE, "a section's size does not match its record count");
+    return SNN_RT_OK;
+}
+
+/* SCAL and TENS (1.5): both or neither, in float files; every layer's C scales (finite,
+ * positive) and one NUL-terminated name per layer. After the layers are read. */
+static snn_rt_status read_diagnostics(snn_model *m, const section *sc, const section *tn, snn_rt_diag *d)
+{
+    m->scale = NULL;
+    m->tensor_names = NULL;
+    if (!sc->present && !tn->present)
+        return SNN_RT_OK;
+    if (sc->present != tn->present || (m->features & SNN_FEATURE_INT))
+        return FAIL(d, SNN_RT_ERR_FORMAT, SNN_HDR_SIZE,
+                    "SCAL and TENS come together, and only in float files");
+    uint64_t want = 0;
+    for (uint32_t i = 0; i < m->n_layers; i++)
+        want += m->layers[i].c;
+    if (sc->count != want || tn->count != m->n_layers)
+        return FAIL(d, SNN_RT_ERR_FORMAT, (int64_t)sc->offset,
+                    "SCAL holds %" PRIu32 " scales and TENS %" PRIu32 " names; the layers need %llu and %" PRIu32,
+                    sc->count, tn->count, (unsigned long long)want, m->n_layers);
+    for (uint32_t k = 0; k < sc->count; k++) {
+        float v = rdf32(sc->p + 4 * (size_t)k);
+        if (!(isfinite(v) && v > 0.0f))
+            return FAIL(d, SNN_RT_ERR_FORMAT, (int64_t)sc->offset + 4 * (int64_t)k,
+                        "SCAL value %" PRIu32 " is not a finite positive scale", k);
+    }
+    for (uint32_t i = 0; i < tn->count; i++)
+        if (tn->p[(size_t)i * SNN_TENS_NAME_SIZE + SNN_TENS_NAME_SIZE - 1] != 0)
+            return FAIL(d, SNN_RT_ERR_FORMAT, (int64_t)tn->offset + (int64_t)i * SNN_TENS_NAME_SIZE,
+                        "TENS name %" PRIu32 " is not NUL-terminated", i);
+    m->scale = (const float *)(const void *)sc->p; /* 64-byte aligned in a 4-byte aligned buffer */
+    m->tensor_names = (const char *)tn->p;
     return SNN_RT_OK;
 }
 
@@ -599,6 +635,8 @@ snn_rt_status snn_model_load(snn_model *m, const void *buf, size_t len, snn_rt_d
         st = read_proj(m, i, &proj, &wght, &x.qwgt, d);
     for (uint32_t i = 0; st == SNN_RT_OK && i < m->n_layers; i++)
         st = read_layer(m, i, &layr, &wght, &name, &x.qpar, d);
+    if (st == SNN_RT_OK)
+        st = read_diagnostics(m, &x.scal, &x.tens, d);
     if (st != SNN_RT_OK)
         return st;
     /* Each projection belongs to exactly one layer, in order. */

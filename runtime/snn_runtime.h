@@ -88,6 +88,8 @@ typedef struct {
     uint32_t coding, steps, reset, readout, norm, calib_count, features;
     uint32_t target_steps, correct_steps, correct_count; /* 1.5 provenance (META 124-135) */
     uint32_t burst; /* most spikes per neuron and step: 1, or META burst with SNN_FEATURE_BURST */
+    const float *scale;       /* SCAL (1.5): every layer's C activation scales in order, or NULL */
+    const char *tensor_names; /* TENS (1.5): n_layers NUL-terminated names of 64 bytes, or NULL */
     float v_init, ann_accuracy, percentile;
     float ttfs_in_lo, ttfs_in_hi; /* TTFS: input values spiking at the window's end and start */
     uint32_t weight_dtype;        /* SNN_DTYPE_*: F32, or I16 / I8 with SNN_FEATURE_INT */

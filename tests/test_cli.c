@@ -159,10 +159,14 @@ static void test_info_snn(void **state)
     assert_string_equal(cJSON_GetObjectItem(hidden, "spikes")->valuestring, "signed");
     assert_string_equal(cJSON_GetObjectItem(output, "kind")->valuestring, "output");
     assert_string_equal(cJSON_GetObjectItem(j, "coding")->valuestring, "direct");
-    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "sections")), 5);
+    /* META LAYR PROJ NAME WGHT, and the diagnostics' SCAL (3 + 2 scales) and TENS */
+    cJSON *secs = cJSON_GetObjectItem(j, "sections");
+    assert_int_equal(cJSON_GetArraySize(secs), 7);
+    assert_non_null(strstr(out, "\"SCAL\""));
+    assert_non_null(strstr(out, "\"TENS\""));
     cJSON_Delete(j);
 
-    /* Flip one weight byte: the CRC check names the file. */
+    /* Flip a byte of the last section: the CRC check names the file. */
     FILE *f = fopen(snn, "r+b");
     assert_non_null(f);
     fseek(f, -4, SEEK_END);

@@ -285,9 +285,9 @@ static void test_corrupt_files(void **state)
     uint8_t *good = good_file(&len), *b = malloc(len);
 #define FRESH() memcpy(b, good, len)
     /* Truncated at every section boundary and in the header. */
-    size_t cuts[16] = {0, 8, 63, 64, len - 1};
+    size_t cuts[5 + 2 * SNN_MAX_SECTIONS] = {0, 8, 63, 64, len - 1};
     int nc = 5;
-    for (int i = 0; i < 5; i++) {
+    for (uint32_t i = 0; i < rd32(good + SNN_HDR_N_SECTIONS); i++) {
         uint64_t off = rd32(sec_entry(good, i) + SNN_SEC_OFFSET);
         cuts[nc++] = (size_t)off;
         cuts[nc++] = (size_t)off + 1;
@@ -345,6 +345,57 @@ static void test_corrupt_files(void **state)
     }
     FRESH();
     expect(b, len, SNN_RT_OK, ""); /* the untouched copy still loads */
+#undef FRESH
+    free(b);
+    free(good);
+}
+
+/* The 1.5 fields: the diagnostics' SCAL and TENS sections and burst spikes. */
+static void test_corrupt_15_fields(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *good = good_file(&len), *b = malloc(len);
+#define FRESH() memcpy(b, good, len)
+    uint8_t *scal = sec_data(good, len, SNN_TAG_SCAL), *tens = sec_data(good, len, SNN_TAG_TENS);
+    assert_non_null(scal);
+    assert_non_null(tens);
+    assert_true(strlen((const char *)tens) > 0); /* the first layer names its ANN tensor */
+    snn_model *m = malloc(sizeof *m);
+    snn_rt_diag rd;
+    assert_int_equal(snn_model_load(m, good, len, &rd), SNN_RT_OK);
+    assert_non_null(m->scale);
+    assert_ptr_equal(m->tensor_names, (const char *)tens);
+    free(m);
+    FRESH(); wr32(sec_data(b, len, SNN_TAG_SCAL), 0x7fc00000u); reseal(b, len); /* NaN scale */
+    expect(b, len, SNN_RT_ERR_FORMAT, "SCAL value 0 is not a finite positive scale");
+    FRESH(); wr32(sec_data(b, len, SNN_TAG_SCAL) + 4, 0); reseal(b, len);
+    expect(b, len, SNN_RT_ERR_FORMAT, "SCAL value 1 is not a finite positive scale");
+    FRESH(); memset(sec_data(b, len, SNN_TAG_TENS), 'x', SNN_TENS_NAME_SIZE); reseal(b, len);
+    expect(b, len, SNN_RT_ERR_FORMAT, "TENS name 0 is not NUL-terminated");
+    uint32_t n_sec = rd32(good + SNN_HDR_N_SECTIONS);
+    for (uint32_t i = 0; i < n_sec; i++)
+        if (rd32(sec_entry(good, i) + SNN_SEC_TAG) == SNN_TAG_SCAL) {
+            FRESH(); /* one scale fewer: the count and size both say so */
+            wr32(sec_entry(b, i) + SNN_SEC_COUNT, rd32(sec_entry(b, i) + SNN_SEC_COUNT) - 1);
+            wr32(sec_entry(b, i) + SNN_SEC_SIZE, rd32(sec_entry(b, i) + SNN_SEC_SIZE) - 4);
+            reseal(b, len);
+            expect(b, len, SNN_RT_ERR_FORMAT, "the layers need");
+            FRESH(); /* renamed: TENS alone */
+            wr32(sec_entry(b, i) + SNN_SEC_TAG, 0x58585858u);
+            reseal(b, len);
+            expect(b, len, SNN_RT_ERR_FORMAT, "SCAL and TENS come together");
+        }
+    uint8_t *meta = NULL;
+#define META() (meta = sec_data(b, len, SNN_TAG_META))
+    FRESH(); META(); wr32(meta + SNN_META_FEATURES, rd32(meta + SNN_META_FEATURES) | SNN_FEATURE_BURST);
+    wr32(meta + SNN_META_BURST, 4); reseal(b, len);
+    expect(b, len, SNN_RT_OK, "");
+    wr32(meta + SNN_META_BURST, 0); reseal(b, len);
+    expect(b, len, SNN_RT_ERR_FORMAT, "burst 0: burst spikes need");
+    wr32(meta + SNN_META_BURST, SNN_MAX_BURST + 1); reseal(b, len);
+    expect(b, len, SNN_RT_ERR_FORMAT, "burst spikes need");
+#undef META
 #undef FRESH
     free(b);
     free(good);
@@ -564,6 +615,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_rates_approach_activations),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_corrupt_files),
+        cmocka_unit_test(test_corrupt_15_fields),
         cmocka_unit_test(test_corrupt_int_files),
         cmocka_unit_test(test_concat_clip_maxpool),
         cmocka_unit_test(test_poisson),

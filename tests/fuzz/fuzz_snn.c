@@ -1,5 +1,5 @@
-/* .snn loader, then a few simulation steps of whatever loads: direct and Poisson rate coding,
- * and TTFS (exact and at resolution 4) for TTFS files. Each input is loaded twice: as it is,
+/* .snn loader, then a few simulation steps of whatever loads: direct and Poisson rate coding
+ * (with the first layer's per-step spike tally), and TTFS (exact and at resolution 4) for TTFS files. Each input is loaded twice: as it is,
  * and with its checksums recomputed, since a mutated file almost never passes its CRCs and
  * the fuzzer would not get past them to the checks behind. */
 #include <stdlib.h>
@@ -45,8 +45,13 @@ static void load_and_run(const uint8_t *data, size_t size, int resealed)
         for (int t = 0; t < 3; t++)
             snn_state_step(&s);
         snn_state_begin(&s, x, SNN_CODING_POISSON, 2);
-        for (int t = 0; t < 2; t++)
+        int32_t *count = calloc(m->n_layers ? m->buffer_size[1] : 1, sizeof *count);
+        for (int t = 0; t < 2; t++) {
             snn_state_step(&s);
+            if (count && m->n_layers) /* the per-step tally that bias correction reads */
+                snn_state_add_step_spikes(&s, 0, count);
+        }
+        free(count);
         (void)snn_state_predict(&s);
         if (m->features & SNN_FEATURE_TTFS) {
             snn_state_run_ttfs(&s, x, 0);

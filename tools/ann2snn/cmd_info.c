@@ -166,6 +166,8 @@ static int print_snn_text(const char *path, const snn_model *m, const uint8_t *f
     printf("  coding      %s, %s %u, reset %s, v_init %g, readout %s, %u classes\n",
            PICK(codings, m->coding), m->coding == SNN_CODING_TTFS ? "resolution" : "steps", m->steps,
            PICK(resets, m->reset), (double)m->v_init, PICK(readouts, m->readout), m->n_classes);
+    if (m->burst > 1)
+        printf("  burst       up to %u spikes per neuron and step\n", m->burst);
     printf("  %-3s %-24s %-8s %-16s %9s %9s %-12s %-21s %s\n", "#", "layer", "kind", "shape (C,H,W)",
            "neurons", "weights", "thresholds", "inputs", "spikes");
     for (uint32_t i = 0; i < m->n_layers; i++) {
@@ -234,6 +236,7 @@ static int print_snn_json(const char *path, const snn_model *m, const uint8_t *f
     cJSON_AddStringToObject(root, "reset", PICK(resets, m->reset));
     cJSON_AddNumberToObject(root, "v_init", (double)m->v_init);
     cJSON_AddStringToObject(root, "readout", PICK(readouts, m->readout));
+    cJSON_AddNumberToObject(root, "burst", m->burst);
     cJSON_AddNumberToObject(root, "classes", m->n_classes);
     cJSON *layers = cJSON_AddArrayToObject(root, "layers");
     for (uint32_t i = 0; i < m->n_layers; i++) {
