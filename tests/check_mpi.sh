@@ -29,6 +29,11 @@ calib=(--calib "$fm/train-images-idx3-ubyte.gz" --calib-count 301 --threads 1)
 mpi "$ann2snn" "$model" "${calib[@]}" -o "$work/three.snn" >"$work/convert3.txt" || fail "mpirun conversion"
 cmp -s "$work/one.snn" "$work/three.snn" || fail ".snn bytes differ between 1 process and 3 ranks"
 [ "$(grep -c -- '->' "$work/convert3.txt")" -eq 1 ] || fail "conversion printed its summary $(grep -c -- '->' "$work/convert3.txt") times"
+# Bias correction runs whole on every rank, on the same samples: the same bytes again.
+tuned=(--burst 2 --calibrate-for 4 --correct-count 23)
+"$ann2snn" "$model" "${calib[@]}" "${tuned[@]}" -o "$work/tuned1.snn" >/dev/null || fail "bias-corrected conversion"
+mpi "$ann2snn" "$model" "${calib[@]}" "${tuned[@]}" -o "$work/tuned3.snn" >/dev/null || fail "mpirun bias-corrected conversion"
+cmp -s "$work/tuned1.snn" "$work/tuned3.snn" || fail "bias-corrected .snn bytes differ between 1 process and 3 ranks"
 run_eval() { # NAME ARGS...: one process and 3 ranks, same JSON and same table but the speed line
     local name=$1
     shift
@@ -40,7 +45,7 @@ run_eval() { # NAME ARGS...: one process and 3 ranks, same JSON and same table b
     diff <(grep -v 'samples/s' "$work/$name.1.txt") <(grep -v 'samples/s' "$work/$name.3.txt") >/dev/null ||
         fail "eval $name: table differs between 1 process and 3 ranks"
 }
-run_eval rate --limit 157 --steps 16 --onnx "$model" --exit confidence --threads 1
+run_eval rate --limit 157 --steps 16 --onnx "$model" --exit confidence --layers --threads 1
 run_eval poisson --limit 101 --steps 8 --coding poisson --threads 2
 "$ann2snn" accuracy "$model" --data "$data" --labels "$labels" --limit 1001 --save-pred "$work/acc1.idx" \
     >"$work/acc1.txt" || fail "accuracy"

@@ -13,8 +13,11 @@ data=$fm/t10k-images-idx3-ubyte.gz labels=$fm/t10k-labels-idx1-ubyte.gz
 for j in 1 2 3; do
     "$ann2snn" "$model" --calib "$fm/train-images-idx3-ubyte.gz" --calib-count 301 --threads $j \
         -o "$work/$j.snn" >/dev/null || fail "conversion with --threads $j"
+    "$ann2snn" "$model" --calib "$fm/train-images-idx3-ubyte.gz" --calib-count 301 --threads $j \
+        --burst 2 --norm tsearch --calibrate-for 4 --correct-count 37 -o "$work/tuned$j.snn" >/dev/null \
+        || fail "conversion with --burst, tsearch and bias correction, --threads $j"
     "$ann2snn" eval "$work/1.snn" --data "$data" --labels "$labels" --limit 157 --steps 16 \
-        --threads $j --json "$work/eval$j.json" >/dev/null || fail "eval with --threads $j"
+        --onnx "$model" --layers --threads $j --json "$work/eval$j.json" >/dev/null || fail "eval with --threads $j"
     "$ann2snn" eval "$work/1.snn" --data "$data" --labels "$labels" --limit 101 --steps 8 \
         --coding poisson --threads $j --json "$work/poisson$j.json" >/dev/null || fail "eval --coding poisson --threads $j"
     "$snn_run" "$work/1.snn" --input "$data" --limit 157 --steps 16 --threads $j > "$work/run$j.txt" \
@@ -24,6 +27,7 @@ for j in 1 2 3; do
 done
 for j in 2 3; do
     cmp -s "$work/1.snn" "$work/$j.snn" || fail ".snn bytes differ between --threads 1 and $j"
+    cmp -s "$work/tuned1.snn" "$work/tuned$j.snn" || fail "bias-corrected .snn bytes differ between --threads 1 and $j"
     cmp -s "$work/eval1.json" "$work/eval$j.json" || fail "eval JSON differs between --threads 1 and $j"
     cmp -s "$work/poisson1.json" "$work/poisson$j.json" || fail "Poisson eval JSON differs between --threads 1 and $j"
     cmp -s "$work/run1.txt" "$work/run$j.txt" || fail "snn-run output differs between --threads 1 and $j"
@@ -44,6 +48,16 @@ for p in a["curve"]:
     assert abs(p["energy_vs_ann"] - want) <= 1e-12 * max(1.0, want), (p, want)
     assert abs(p["energy_uj"] - p["synops"] * 0.9e-6) <= 1e-9 * max(1.0, p["energy_uj"])
 assert abs(b["energy"]["ann_uj"] / a["energy"]["ann_uj"] - 2) < 1e-6  # options parse as float
+# --layers: every hidden neuron layer names its ANN tensor; its error shrinks as T grows
+hidden = [l for l in a["layers"] if "error" in l]
+assert len(hidden) == 3, [l["name"] for l in a["layers"]]
+for l in hidden:
+    e = [p["relative_error"] for p in l["error"]]
+    assert [p["steps"] for p in l["error"]] == [1, 2, 4, 8, 16], l
+    assert e[-1] < 0.2 and e[-1] < e[0] / 4, (l["name"], e)
+    assert all(0 <= p["saturated"] <= 1 for p in l["error"])
 PY
+"$ann2snn" eval "$work/1.snn" --data "$data" --labels "$labels" --limit 5 --layers >/dev/null 2>&1 \
+    && fail "--layers without --onnx accepted"
 "$ann2snn" eval "$work/1.snn" --data "$data" --labels "$labels" --pj-ac 0 >/dev/null 2>&1 && fail "--pj-ac 0 accepted"
-echo "--threads 1, 2, 3: identical .snn bytes, eval JSON (direct and Poisson), snn-run and accuracy predictions; energy figures consistent"
+echo "--threads 1, 2, 3: identical .snn bytes (also with bias correction), eval JSON (direct with --layers, and Poisson), snn-run and accuracy predictions; energy figures consistent"

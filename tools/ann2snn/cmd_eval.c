@@ -15,6 +15,7 @@
 #include "base/fileio.h"
 #include "cli_common.h"
 #include "cli_mpi.h"
+#include "eval_layers.h"
 #include "commands.h"
 #include "base/parallel.h"
 #include "data/data.h"
@@ -55,6 +56,10 @@ static void usage(FILE *f)
             "                        default X 0.5,0.6,0.7,0.8,0.9,0.95,0.99,0.999) or margin\n"
             "                        (top two outputs apart by >= X per step; default X\n"
             "                        0.01,0.02,0.05,0.1,0.2,0.5,1,2)\n"
+            "      --layers          per spiking layer and point of the curve (rate coding, needs\n"
+            "                        --onnx and a float32 file): the relative error between\n"
+            "                        rate x scale and the ANN activation, and the fraction of\n"
+            "                        neurons at their most spikes (saturated)\n"
             "      --json FILE       write the results as JSON (ann_accuracy, curve, layers,\n"
             "                        early_exit)\n"
             "      --plot FILE       write accuracy against time steps as SVG\n"
@@ -169,6 +174,10 @@ typedef struct {
     uint32_t exit_rule;      /* SNN_EXIT_*, 0: no early exit */
     exit_point *ex;          /* (nex) this worker's early-exit tallies */
     int nex;
+    const layer_plan *plan;  /* --layers, or NULL */
+    layer_tally *lt;         /* this worker's layer tallies (with plan) */
+    snn_diag *diag;          /* why the ANN could not run */
+    bool failed;
 } eval_ctx;
 
 /* Sample i's state now: whether its prediction is right and agrees with the ANN, its hidden
@@ -210,13 +219,21 @@ static void add_layer_totals(eval_ctx *e)
 static void sample_rate(eval_ctx *e, uint32_t coding, uint64_t seed, point *pts, int64_t i)
 {
     snn_preprocess_f32(e->m, e->x, e->x);
+    if (e->plan && layer_tally_begin(e->lt, e->plan, e->x, e->diag) != SNN_OK)
+        e->failed = true;
+    const layer_plan *plan = e->failed ? NULL : e->plan;
     snn_state_begin(e->s, e->x, coding, seed + (uint64_t)i); /* seeded per sample */
     int k = 0, left = e->nex;
     bool stopped[MAX_EXITS] = {false};
     for (uint32_t t = 1; t <= e->last_steps; t++) {
         snn_state_step(e->s);
-        if (t == pts[k].steps)
+        if (plan)
+            layer_tally_step(e->lt, plan, e->s);
+        if (t == pts[k].steps) {
+            if (plan)
+                layer_tally_point(e->lt, plan, e->m, k);
             tally(e, &pts[k++], i);
+        }
         if (!left)
             continue;
         float score = snn_state_exit_score(e->s, e->exit_rule); /* SEENN-I, one score per step */
@@ -261,6 +278,9 @@ typedef struct {
     uint32_t exit_rule;
     int nex;
     exit_point ex[SNN_MAX_THREADS][MAX_EXITS]; /* per worker, from the same template */
+    const layer_plan *plan;                    /* --layers, or NULL */
+    const snn_graph *g;                        /* with plan: the ANN */
+    layer_tally *lt;                           /* (workers) with plan */
     snn_layer_stats *tot[SNN_MAX_THREADS];     /* (n_layers) per worker */
     uint8_t failed[SNN_MAX_THREADS];
     snn_diag diag[SNN_MAX_THREADS];            /* per worker: why a sample could not be read */
@@ -284,13 +304,15 @@ static void eval_worker(void *arg, int w)
     snn_state s;
     int64_t begin, end;
     cli_mpi_worker_range(r->n, r->workers, w, &begin, &end);
-    if (!mem || !x || !seen || !r->tot[w] || snn_state_init(&s, m, mem, mem_size) != SNN_RT_OK) {
+    snn_diag_clear(&r->diag[w]);
+    if (!mem || !x || !seen || !r->tot[w] || snn_state_init(&s, m, mem, mem_size) != SNN_RT_OK ||
+        (r->plan && layer_tally_init(&r->lt[w], r->plan, m, r->g, &r->diag[w]) != SNN_OK)) {
         r->failed[w] = 1;
         begin = end;
     }
     eval_ctx e = {m, &s, r->ds, r->lb, r->n, r->ann_pred, r->tot[w], x, seen,
-                  r->pts[w][r->np - 1].steps, r->exit_rule, r->ex[w], r->nex};
-    snn_diag_clear(&r->diag[w]);
+                  r->pts[w][r->np - 1].steps, r->exit_rule, r->ex[w], r->nex,
+                  r->plan, r->plan ? &r->lt[w] : NULL, &r->diag[w], false};
     for (int64_t i = begin; i < end; i++) {
         if (snn_dataset_get(r->ds, i, x, &r->diag[w]) != SNN_OK) {
             r->failed[w] = 1;
@@ -300,6 +322,10 @@ static void eval_worker(void *arg, int w)
             sample_ttfs(&e, r->pts[w], r->np, i);
         else
             sample_rate(&e, r->coding, r->seed, r->pts[w], i);
+        if (e.failed) {
+            r->failed[w] = 1;
+            break;
+        }
         int64_t d = ++r->done;
         if (w == 0 && r->tty && d % 50 == 0 && d < r->n)
             cli_progress("SNN", d, r->n, r->t0);
@@ -385,7 +411,8 @@ typedef struct {
 static int write_json(const char *path, const char *model, const snn_model *m, const point *pts,
                       int np, int64_t n, double ann, uint64_t neurons, uint32_t coding,
                       const snn_layer_stats *layer_tot, bool with_agreement, const energy_model *en,
-                      uint32_t exit_rule, const exit_point *ex, int nex)
+                      uint32_t exit_rule, const exit_point *ex, int nex, const layer_plan *plan,
+                      const layer_tally *lt)
 {
     static const char *const codings[] = {"direct", "poisson", "ttfs"};
     cJSON *root = cJSON_CreateObject();
@@ -448,6 +475,19 @@ static int write_json(const char *path, const char *model, const snn_model *m, c
         cJSON_AddNumberToObject(o, "neurons", m->layers[i].size);
         cJSON_AddNumberToObject(o, "spikes_per_inference", (double)layer_tot[i].spikes / (double)n);
         cJSON_AddNumberToObject(o, "synops_per_inference", (double)layer_tot[i].synops / (double)n);
+        for (int q = 0; plan && q < plan->n; q++) {
+            if (plan->layer[q] != i)
+                continue;
+            cJSON_AddStringToObject(o, "ann_tensor", m->tensor_names + (size_t)i * SNN_TENS_NAME_SIZE);
+            cJSON *errs = cJSON_AddArrayToObject(o, "error");
+            for (int k = 0; k < plan->n_points; k++) {
+                cJSON *e = cJSON_CreateObject();
+                cJSON_AddNumberToObject(e, "steps", plan->steps[k]);
+                cJSON_AddNumberToObject(e, "relative_error", layer_relative_error(lt, q, k));
+                cJSON_AddNumberToObject(e, "saturated", layer_saturated(lt, q, k));
+                cJSON_AddItemToArray(errs, e);
+            }
+        }
         cJSON_AddItemToArray(layers, o);
     }
     char *text = cJSON_Print(root);
@@ -456,6 +496,29 @@ static int write_json(const char *path, const char *model, const snn_model *m, c
     int ok = text && snn_file_write_atomic(path, text, strlen(text), &d) == SNN_OK;
     free(text);
     return ok;
+}
+
+/* --layers: one row per measured layer, one column per point: the relative error of rate x
+ * scale against the ANN activation, and the percentage of neurons at their most spikes. */
+static void print_layer_errors(const snn_model *m, const layer_plan *plan, const layer_tally *lt)
+{
+    printf("\nper layer (--layers): sum |rate x scale - ANN| / sum ANN, (%% of neurons saturated: at the\n"
+           "most spikes %u per step allow)\n%-24s", m->burst, "layer");
+    for (int k = 0; k < plan->n_points; k++) {
+        char head[24];
+        snprintf(head, sizeof head, "T=%u", plan->steps[k]);
+        printf(" %15s", head);
+    }
+    printf("\n");
+    for (int q = 0; q < plan->n; q++) {
+        printf("%-24.24s", m->layers[plan->layer[q]].name);
+        for (int k = 0; k < plan->n_points; k++) {
+            char cell[32];
+            snprintf(cell, sizeof cell, "%.3f (%.1f%%)", layer_relative_error(lt, q, k), 100.0 * layer_saturated(lt, q, k));
+            printf(" %15s", cell);
+        }
+        printf("\n");
+    }
 }
 
 /* A table row's accuracy, its difference to the ANN (when known) and the agreement with the
@@ -507,8 +570,9 @@ int cmd_eval(int argc, char **argv)
         {"plot", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
         {"resolution", required_argument, NULL, 'r'}, {"threads", required_argument, NULL, 'W'},
         {"pj-ac", required_argument, NULL, 'A'}, {"pj-mac", required_argument, NULL, 'M'},
-        {"exit", required_argument, NULL, 'E'}, {NULL, 0, NULL, 0},
+        {"exit", required_argument, NULL, 'E'}, {"layers", no_argument, NULL, 'L'}, {NULL, 0, NULL, 0},
     };
+    bool layers = false;
     const char *data_path = NULL, *label_path = NULL, *onnx = NULL, *json = NULL, *plot = NULL;
     long long steps = 0, limit = -1, seed = 1, resolution = -1, threads = snn_cpu_count();
     double pj_ac = PJ_PER_AC, pj_mac = PJ_PER_MAC;
@@ -544,6 +608,7 @@ int cmd_eval(int argc, char **argv)
             break;
         }
         case 'p': plot = optarg; break;
+        case 'L': layers = true; break;
         case 'E':
             if (!(nex = parse_exit(optarg, &exit_rule, ex))) {
                 fprintf(stderr, "ann2snn: --exit: '%s' is not confidence[=A,...] or margin[=M,...] (values >= 0, "
@@ -572,6 +637,10 @@ int cmd_eval(int argc, char **argv)
     memset(&lb, 0, sizeof lb);
     snn_layer_stats *tot = NULL;
     eval_run *run = NULL;
+    layer_plan *plan = NULL; /* --layers */
+    layer_tally *ltot = NULL;
+    snn_graph lg;
+    bool lg_loaded = false;
     int32_t *ann_pred = NULL;
     if ((rc = cli_load_snn(path, &file, &len, &m)) != 0)
         goto done;
@@ -595,6 +664,10 @@ int cmd_eval(int argc, char **argv)
     }
     if (ttfs && exit_rule) {
         fprintf(stderr, "ann2snn: --exit needs rate coding\n");
+        goto done;
+    }
+    if (layers && (ttfs || !onnx)) {
+        fprintf(stderr, "ann2snn: --layers needs rate coding and --onnx MODEL.onnx (the ANN to compare with)\n");
         goto done;
     }
     uint32_t T = steps ? (uint32_t)steps : ttfs ? 64 : m->steps;
@@ -625,6 +698,29 @@ int cmd_eval(int argc, char **argv)
             pts[np++] = (point){.steps = t};
         pts[np++] = (point){.steps = T};
     }
+    if (layers) {
+        snn_status st_layers = snn_onnx_load_file(onnx, NULL, &lg, &diag);
+        if (st_layers != SNN_OK) {
+            rc = cli_report(onnx, st_layers, &diag);
+            goto done;
+        }
+        lg_loaded = true;
+        uint32_t psteps[MAX_POINTS];
+        for (int k = 0; k < np; k++)
+            psteps[k] = pts[k].steps;
+        char why[256];
+        plan = malloc(sizeof *plan);
+        ltot = calloc(1, sizeof *ltot);
+        if (!plan || !ltot) {
+            fprintf(stderr, "ann2snn: out of memory\n");
+            rc = EXIT_RUN_FAILED;
+            goto done;
+        }
+        if (!layer_plan_make(plan, m, &lg, psteps, np, why, sizeof why)) {
+            fprintf(stderr, "ann2snn: --layers: %s: %s\n", path, why);
+            goto done;
+        }
+    }
     uint64_t neurons = 0;
     for (uint32_t i = 0; i < m->n_layers; i++)
         if (m->layers[i].kind == SNN_LAYER_NEURON && i != m->output_layer)
@@ -644,7 +740,13 @@ int cmd_eval(int argc, char **argv)
     *run = (eval_run){.m = m, .ds = &ds, .lb = &lb, .n = n, .ann_pred = ann_pred, .ttfs = ttfs,
                       .coding = coding, .seed = (uint64_t)seed, .np = np, .workers = (int)threads,
                       .tty = isatty(2) && cli_mpi_root(), .t0 = cli_now_s(), .exit_rule = exit_rule,
-                      .nex = nex};
+                      .nex = nex, .plan = plan, .g = lg_loaded ? &lg : NULL,
+                      .lt = plan ? calloc((size_t)threads, sizeof(layer_tally)) : NULL};
+    if (plan && !run->lt) {
+        fprintf(stderr, "ann2snn: out of memory\n");
+        rc = EXIT_RUN_FAILED;
+        goto done;
+    }
     for (int w = 0; w < run->workers; w++) {
         memcpy(run->pts[w], pts, (size_t)np * sizeof *pts);
         memcpy(run->ex[w], ex, (size_t)nex * sizeof *ex);
@@ -669,6 +771,10 @@ int cmd_eval(int argc, char **argv)
         }
         for (uint32_t l = 0; run->tot[w] && l < m->n_layers; l++)
             tot[l].spikes += run->tot[w][l].spikes, tot[l].synops += run->tot[w][l].synops;
+        if (plan) {
+            layer_tally_add(ltot, &run->lt[w], plan);
+            layer_tally_free(&run->lt[w], plan);
+        }
         free(run->tot[w]);
         run->tot[w] = NULL;
     }
@@ -684,6 +790,8 @@ int cmd_eval(int argc, char **argv)
         goto done;
     }
     reduce_ranks(pts, np, ex, nex, tot, m->n_layers);
+    if (plan)
+        layer_tally_reduce_ranks(ltot, plan);
     double t_snn = cli_now_s() - t0;
     if (!cli_mpi_root()) { /* rank 0 prints and writes */
         rc = 0;
@@ -742,10 +850,12 @@ int cmd_eval(int argc, char **argv)
                    ex[q].synops / (double)n * pj_ac / (macs * pj_mac));
         }
     }
+    if (plan)
+        print_layer_errors(m, plan, ltot);
     rc = 0;
     energy_model en = {macs, pj_ac, pj_mac};
     if (json && !write_json(json, path, m, pts, np, n, ann, neurons, coding, tot, ann_pred != NULL, &en,
-                            exit_rule, ex, nex)) {
+                            exit_rule, ex, nex, plan, ltot)) {
         fprintf(stderr, "ann2snn: %s: cannot write\n", json);
         rc = EXIT_RUN_FAILED;
     }
@@ -755,6 +865,12 @@ int cmd_eval(int argc, char **argv)
         rc = EXIT_RUN_FAILED;
     }
 done:
+    if (run && run->lt)
+        free(run->lt);
+    free(plan);
+    free(ltot);
+    if (lg_loaded)
+        snn_graph_free(&lg);
     free(ann_pred);
     free(run);
     free(tot);
