@@ -49,6 +49,7 @@ typedef struct {
     uint32_t target_steps;  /* norms TSEARCH*: the T the scales fit, else 0 */
     uint32_t correct_steps, correct_count; /* bias correction: its T and samples, else 0 */
     uint32_t burst; /* > 1: SNN_FEATURE_BURST with this many spikes per step at most */
+    uint32_t calib_source; /* SNN_CALIB_* */
     uint32_t signed_spikes; /* 1: SNN_FEATURE_SIGNED */
     float v_init, ann_accuracy, percentile;
     float ttfs_in_lo, ttfs_in_hi; /* TTFS: input values spiking at the window's end and start */

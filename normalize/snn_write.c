@@ -240,6 +240,7 @@ snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn
     wr32(meta + SNN_META_TARGET_STEPS, net->target_steps);
     wr32(meta + SNN_META_CORRECT_STEPS, net->correct_steps);
     wr32(meta + SNN_META_CORRECT_COUNT, net->correct_count);
+    wr32(meta + SNN_META_CALIB_SOURCE, net->calib_source);
     memcpy(meta + SNN_META_SHA256, net->sha256, 32);
     wr32(meta + SNN_META_WEIGHT_DTYPE, net->weight_dtype);
     wr32(meta + SNN_META_INPUT_FRAC, integer ? net->input_frac : 0);
@@ -284,7 +285,7 @@ snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn
     memcpy(buf + SNN_HDR_MAGIC, SNN_MAGIC, SNN_MAGIC_LEN);
     wr16(buf + SNN_HDR_MAJOR, SNN_VERSION_MAJOR);
     /* 1.5 fields; SCAL and TENS alone do not count: every reader skips sections it does not know */
-    bool tuned = net->target_steps || net->correct_steps || net->burst;
+    bool tuned = net->target_steps || net->correct_steps || net->burst || net->calib_source;
     /* the oldest minor that describes the file */
     wr16(buf + SNN_HDR_MINOR, tuned ? 5 : integer ? 4 : channel_prep ? 3 : 2);
     wr32(buf + SNN_HDR_HEADER_SIZE, SNN_HDR_SIZE);

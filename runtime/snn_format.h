@@ -79,6 +79,7 @@ enum {
 #define SNN_META_TARGET_STEPS 124 /* u32, 1.5: the T the scales were searched for (norms 4, 5), else 0 */
 #define SNN_META_CORRECT_STEPS 128 /* u32, 1.5: the T the biases were corrected for, else 0 */
 #define SNN_META_CORRECT_COUNT 132 /* u32, 1.5: calibration samples the bias correction used */
+#define SNN_META_CALIB_SOURCE 140 /* u32, 1.5: SNN_CALIB_*, what calibrated the scales */
 #define SNN_META_BURST 136      /* u32, 1.5, with SNN_FEATURE_BURST: most spikes a neuron emits in
                                  * one step, 1 to SNN_MAX_BURST (else 0, read as 1) */
 #define SNN_META_INPUT_FRAC 120 /* u32, 1.4, integer files: fractional bits of the direct input,
@@ -162,6 +163,9 @@ enum {
     SNN_NORM_TSEARCH_LAYER = 5, /* 1.5: the same per layer */
 };
 enum { SNN_DTYPE_F32 = 0, SNN_DTYPE_I16 = 1, SNN_DTYPE_I8 = 2 };
+/* META calib source (1.5): real samples (or none, with model-based norm), or synthetic images
+ * (converter/data/data_synthetic.c): uniform noise, smoothed noise, half of each. */
+enum { SNN_CALIB_DATA = 0, SNN_CALIB_SYNTH_UNIFORM = 1, SNN_CALIB_SYNTH_SMOOTH = 2, SNN_CALIB_SYNTH_MIX = 3 };
 
 /* PREP (1.3, with SNN_FEATURE_CHANNEL_PREP): count = input_c; input_c float32 means, then
  * input_c float32 stds: x = (raw * scale - mean[c]) / std[c] for the values of channel c. */

@@ -262,6 +262,7 @@ static snn_rt_status read_meta(snn_model *m, const section *s, const section *la
     m->target_steps = rd32(p + SNN_META_TARGET_STEPS);
     m->correct_steps = rd32(p + SNN_META_CORRECT_STEPS);
     m->correct_count = rd32(p + SNN_META_CORRECT_COUNT);
+    m->calib_source = rd32(p + SNN_META_CALIB_SOURCE);
     memcpy(m->source_sha256, p + SNN_META_SHA256, 32);
     if (m->features & ~(uint32_t)SNN_FEATURES_KNOWN)
         return FAIL(d, SNN_RT_ERR_VERSION, o + SNN_META_FEATURES,

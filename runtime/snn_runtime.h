@@ -87,6 +87,7 @@ typedef struct {
     uint32_t n_classes;
     uint32_t coding, steps, reset, readout, norm, calib_count, features;
     uint32_t target_steps, correct_steps, correct_count; /* 1.5 provenance (META 124-135) */
+    uint32_t calib_source; /* 1.5: SNN_CALIB_*, what calibrated the scales (provenance) */
     uint32_t burst; /* most spikes per neuron and step: 1, or META burst with SNN_FEATURE_BURST */
     const float *scale;       /* SCAL (1.5): every layer's C activation scales in order, or NULL */
     const char *tensor_names; /* TENS (1.5): n_layers NUL-terminated names of 64 bytes, or NULL */

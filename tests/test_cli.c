@@ -142,10 +142,23 @@ static void test_info_snn(void **state)
     assert_int_equal(run(args, out, sizeof out), 0);
     assert_non_null(strstr(out, ".snn 1."));
     assert_non_null(strstr(out, "2 layers"));
-    assert_non_null(strstr(out, "normalise   model"));
+    /* no --calib: calibrated on synthetic uniform noise with the layer-wise maximum */
+    assert_non_null(strstr(out, "normalise   max, 1000 calibration samples (synthetic: uniform noise)"));
     assert_non_null(strstr(out, "coding      direct, steps 64, reset subtract"));
     assert_non_null(strstr(out, "signed"));
     assert_non_null(strstr(out, "WGHT"));
+
+    snprintf(args, sizeof args, "'%s/dense2.onnx' --data-free model -o %s.model", snn_dir, snn);
+    assert_int_equal(run(args, out, sizeof out), 0);
+    assert_non_null(strstr(out, "model-based normalisation"));
+    snprintf(args, sizeof args, "info %s.model", snn);
+    assert_int_equal(run(args, out, sizeof out), 0);
+    assert_non_null(strstr(out, "normalise   model, 0 calibration samples\n"));
+    snprintf(args, sizeof args, "rm -f %s.model", snn);
+    assert_int_equal(system(args), 0);
+    snprintf(args, sizeof args, "'%s/dense2.onnx' --data-free nothing -o %s.x", snn_dir, snn);
+    assert_int_equal(run(args, out, sizeof out), 2);
+    assert_non_null(strstr(out, "is not uniform, smooth, mix or model"));
 
     snprintf(args, sizeof args, "info --json %s", snn);
     assert_int_equal(run(args, out, sizeof out), 0);
@@ -176,12 +189,18 @@ static void test_info_snn(void **state)
     assert_int_equal(run(args, out, sizeof out), 2);
     assert_non_null(strstr(out, snn));
     /* Per-channel --mean/--std: one value per input channel, or refused with the counts. */
-    snprintf(args, sizeof args, "'%s/rgb_net.onnx' --mean 0.1,0.2,0.3 --std 0.5,0.25,2 -o %s", snn_dir, snn);
+    snprintf(args, sizeof args, "'%s/rgb_net.onnx' --mean 0.1,0.2,0.3 --std 0.5,0.25,2 --data-free model -o %s",
+             snn_dir, snn);
     assert_int_equal(run(args, out, sizeof out), 0);
     snprintf(args, sizeof args, "info %s", snn);
     assert_int_equal(run(args, out, sizeof out), 0);
     assert_non_null(strstr(out, "per channel: 0.1/0.5 0.2/0.25 0.3/2"));
-    assert_non_null(strstr(out, ".snn 1.3"));
+    assert_non_null(strstr(out, ".snn 1.3")); /* the oldest version with every field it uses */
+    snprintf(args, sizeof args, "'%s/rgb_net.onnx' --mean 0.1,0.2,0.3 --std 0.5,0.25,2 -o %s", snn_dir, snn);
+    assert_int_equal(run(args, out, sizeof out), 0);
+    snprintf(args, sizeof args, "info %s", snn);
+    assert_int_equal(run(args, out, sizeof out), 0);
+    assert_non_null(strstr(out, ".snn 1.5")); /* synthetic calibration is recorded (1.5) */
     snprintf(args, sizeof args, "'%s/rgb_net.onnx' --mean 0.1,0.2 -o %s.bad", snn_dir, snn);
     assert_int_equal(run(args, out, sizeof out), 2);
     assert_non_null(strstr(out, "2 and 1 values for a model input of 3 channels"));

@@ -125,6 +125,14 @@ snn_status snn_dataset_get(const snn_dataset *ds, int64_t i, float *dst, snn_dia
 snn_status snn_dataset_read_prefix(const char *path, int64_t max_samples, snn_dataset *ds,
                                    snn_diag *diag);
 void snn_dataset_free(snn_dataset *ds);
+
+/* Synthetic calibration samples for a conversion without data (data_synthetic.c): n samples
+ * of shape dims (rank values, no batch), raw bytes 0..255 (from_uint8): uniform noise, noise
+ * smoothed by a Gaussian of 2 pixels over the last two dimensions and stretched to 0..255, or
+ * the first half of one and the second of the other. The same set on every machine. */
+typedef enum { SNN_SYNTH_UNIFORM, SNN_SYNTH_SMOOTH, SNN_SYNTH_MIX } snn_synthetic_kind;
+snn_status snn_dataset_synthetic(snn_dataset *ds, const int64_t *dims, int rank, int64_t n, snn_synthetic_kind kind,
+                                 snn_diag *diag);
 /* SNN_OK when every sample of ds has sample_size values; else SNN_ERR_INVALID with "samples
  * have N values, <what> takes M" (what: the consumer, e.g. "the SNN"). */
 snn_status snn_dataset_check_size(const snn_dataset *ds, int64_t sample_size, const char *what,

@@ -148,7 +148,9 @@ static int print_snn_text(const char *path, const snn_model *m, const uint8_t *f
         printf(" (%gth percentile)", (double)m->percentile);
     if (m->target_steps)
         printf(" (fitted to T = %u)", m->target_steps);
-    printf(", %u calibration samples", m->calib_count);
+    static const char *const sources[] = {"", " (synthetic: uniform noise)", " (synthetic: smoothed noise)",
+                                          " (synthetic: uniform and smoothed noise)"};
+    printf(", %u calibration samples%s", m->calib_count, PICK(sources, m->calib_source));
     if (m->correct_steps)
         printf("; biases corrected for T = %u on %u samples", m->correct_steps, m->correct_count);
     if (m->ann_accuracy == m->ann_accuracy)
@@ -211,6 +213,8 @@ static int print_snn_json(const char *path, const snn_model *m, const uint8_t *f
     cJSON_AddStringToObject(prov, "norm", PICK(norms, m->norm));
     cJSON_AddNumberToObject(prov, "percentile", (double)m->percentile);
     cJSON_AddNumberToObject(prov, "calibration_samples", m->calib_count);
+    static const char *const source_names[] = {"data", "uniform", "smooth", "mix"};
+    cJSON_AddStringToObject(prov, "calibration_source", PICK(source_names, m->calib_source));
     cJSON_AddNumberToObject(prov, "target_steps", m->target_steps);
     cJSON_AddNumberToObject(prov, "bias_correction_steps", m->correct_steps);
     cJSON_AddNumberToObject(prov, "bias_correction_samples", m->correct_count);
