@@ -65,7 +65,7 @@ void snn_build_opts_init(snn_build_opts *o)
     o->coding = SNN_CODING_DIRECT;
     o->steps = 64;
     o->input_max = 1.0f;
-    o->target_steps = 8;
+    o->target_steps = SNN_DEFAULT_TARGET_STEPS;
     o->burst = 1;
     o->input_lo = o->input_hi = NAN;
     o->headroom = 1.0f;

@@ -80,6 +80,15 @@ typedef struct {
 
 void snn_build_opts_init(snn_build_opts *o);
 
+/* What the converter (ann2snn) uses for float32 rate-coded files with reset by subtraction,
+ * unless told otherwise; chosen on the first half of the bundled models' test sets and checked
+ * on the second (docs/models.md, "Low latency"). snn_build_opts_init() keeps the plain neuron
+ * (burst 1, channel-wise 99.9th percentile), which integer and TTFS files use. */
+#define SNN_DEFAULT_BURST 4        /* bursts of up to 4 spikes per step */
+#define SNN_DEFAULT_NORM SNN_NORM_TSEARCH /* with calibration data */
+#define SNN_DEFAULT_TARGET_STEPS 4 /* the T the T-aware search fits (times the burst) */
+#define SNN_DEFAULT_BURST_STEPS 16 /* the stored default T of a burst file (64 without) */
+
 /* Map graph g to spiking layers, balancing thresholds with the calibration statistics cs
  * (NULL only for SNN_NORM_MODEL). */
 snn_status snn_build(const snn_graph *g, const calib_stats *cs, const snn_build_opts *o, snn_net *net,

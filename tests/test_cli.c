@@ -144,7 +144,9 @@ static void test_info_snn(void **state)
     assert_non_null(strstr(out, "2 layers"));
     /* no --calib: calibrated on synthetic uniform noise with the layer-wise maximum */
     assert_non_null(strstr(out, "normalise   max, 1000 calibration samples (synthetic: uniform noise)"));
-    assert_non_null(strstr(out, "coding      direct, steps 64, reset subtract"));
+    /* the defaults: bursts of up to 4 spikes, and 16 steps stored */
+    assert_non_null(strstr(out, "coding      direct, steps 16, reset subtract"));
+    assert_non_null(strstr(out, "burst       up to 4 spikes per neuron and step"));
     assert_non_null(strstr(out, "signed"));
     assert_non_null(strstr(out, "WGHT"));
 
@@ -189,7 +191,7 @@ static void test_info_snn(void **state)
     assert_int_equal(run(args, out, sizeof out), 2);
     assert_non_null(strstr(out, snn));
     /* Per-channel --mean/--std: one value per input channel, or refused with the counts. */
-    snprintf(args, sizeof args, "'%s/rgb_net.onnx' --mean 0.1,0.2,0.3 --std 0.5,0.25,2 --data-free model -o %s",
+    snprintf(args, sizeof args, "'%s/rgb_net.onnx' --mean 0.1,0.2,0.3 --std 0.5,0.25,2 --data-free model --burst 1 -o %s",
              snn_dir, snn);
     assert_int_equal(run(args, out, sizeof out), 0);
     snprintf(args, sizeof args, "info %s", snn);

@@ -44,10 +44,11 @@ static void usage(FILE *f)
             "                           metadata, else 1/255 for uint8 data); M and D one value or\n"
             "                           one per input channel; stored in the file\n"
             "      --norm METHOD        max | percentile=P | channel=P | model | tsearch[=T] |\n"
-            "                           tsearch-layer[=T] (default channel=99.9: per-channel robust\n"
-            "                           percentile; tsearch: per channel (or layer) the scale whose\n"
-            "                           T-step rate code best fits the activations, T from\n"
-            "                           --calibrate-for, else 8)\n"
+            "                           tsearch-layer[=T] (tsearch: per channel (or layer) the\n"
+            "                           scale whose T-step rate code best fits the activations, T\n"
+            "                           from --calibrate-for, else 4, times the burst; the default\n"
+            "                           with --calib, where bursts are; else channel=99.9, the\n"
+            "                           per-channel robust percentile)\n"
             "      --calibrate-for T    bias correction for T time steps: layer by layer, each\n"
             "                           channel's bias moves so that its mean rate over T steps\n"
             "                           matches the ANN's mean activation (needs --calib)\n"
@@ -56,8 +57,8 @@ static void usage(FILE *f)
             "      --burst G            burst spikes: a neuron emits up to G spikes in one step\n"
             "                           (Li & Zeng 2022), its scale a G-th of its range, so that T\n"
             "                           steps resolve as finely as G T single-spike steps (every\n"
-            "                           spike counts in spikes and synops; float32 rate coding;\n"
-            "                           1 to 16, default 1)\n"
+            "                           spike counts in spikes and synops); 1 to 16, default 4 for\n"
+            "                           float32 rate coding with reset by subtraction, else 1\n"
             "      --reset MODE         subtract (default) | zero\n"
             "      --spikes MODE        signed (default with subtract): a neuron that has fired\n"
             "                           emits a -1 spike when its membrane falls below 0, so its\n"
@@ -70,7 +71,8 @@ static void usage(FILE *f)
             "      --coding MODE        coding stored in the file: direct | poisson (rate coding)\n"
             "                           | ttfs (time-to-first-spike, one spike per neuron at most;\n"
             "                           default norm channel=100, the per-channel maximum)\n"
-            "      --steps T            default time steps stored in the file (default 64); with\n"
+            "      --steps T            default time steps stored in the file (default 16 with\n"
+            "                           bursts, else 64); with\n"
             "                           ttfs: steps per layer window, 0 for exact spike times\n"
             "                           (default 0)\n"
             "      --resolution R       the same as --steps, the name used for ttfs\n"
@@ -347,7 +349,7 @@ int cmd_convert(int argc, char **argv)
     const char *out_path = NULL, *calib_path = NULL, *report = NULL;
     long long calib_count = 1000, steps = -1, threads = snn_cpu_count();
     long long correct_for = 0, correct_count = 256, correct_rounds = 3;
-    int norm_set = 0, spikes_set = 0, tsearch_t_set = 0;
+    int norm_set = 0, spikes_set = 0, tsearch_t_set = 0, burst_set = 0;
     int data_free = SNN_CALIB_SYNTH_UNIFORM; /* SNN_CALIB_* without --calib; SNN_CALIB_DATA: model-based */
     bool reference = false;
     uint32_t precision = SNN_DTYPE_F32;
@@ -388,6 +390,7 @@ int cmd_convert(int argc, char **argv)
             long long g;
             if (!cli_parse_long("--burst", optarg, 1, SNN_MAX_BURST, &g)) return EXIT_BAD_INPUT;
             bo.burst = (uint32_t)g;
+            burst_set = 1;
             break;
         }
         case 'k': if (!cli_parse_long("--correct-count", optarg, 1, 1LL << 30, &correct_count)) return EXIT_BAD_INPUT; break;
@@ -458,6 +461,13 @@ int cmd_convert(int argc, char **argv)
         fprintf(stderr, "ann2snn: --precision int16/int8 files are rate-coded; TTFS runs in float32\n");
         return EXIT_BAD_INPUT;
     }
+    /* The low-latency defaults (snn_net.h) for the files that can burst: float32, rate coding,
+     * reset by subtraction. Integer and TTFS files keep the plain neuron. */
+    bool can_burst = bo.coding != SNN_CODING_TTFS && precision == SNN_DTYPE_F32 && bo.reset == SNN_RESET_SUBTRACT;
+    if (can_burst && !burst_set)
+        bo.burst = SNN_DEFAULT_BURST;
+    if (can_burst && !norm_set && calib_path)
+        bo.norm = SNN_DEFAULT_NORM;
     if (bo.coding == SNN_CODING_TTFS) {
         if (!norm_set) { /* no clipping where calibration reaches: exact on those values */
             bo.norm = SNN_NORM_CHANNEL;
@@ -472,7 +482,7 @@ int cmd_convert(int argc, char **argv)
         fprintf(stderr, "ann2snn: --steps 0 (exact spike times) needs --coding ttfs\n");
         return EXIT_BAD_INPUT;
     }
-    bo.steps = (uint32_t)(steps < 0 ? 64 : steps);
+    bo.steps = (uint32_t)(steps < 0 ? (bo.burst > 1 ? SNN_DEFAULT_BURST_STEPS : 64) : steps);
     const char *model = argv[optind];
     char default_out[4096];
     if (!out_path) {

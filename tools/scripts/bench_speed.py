@@ -19,6 +19,13 @@ same additions on 16-bit integers.
 With the default model, the same conversion is also written as int16 and int8 files
 (`--precision`), and snn-run's integer step loop is timed on them in the same run, interleaved
 with the float32 file's repeats, so that the ratios compare like with like.
+
+  /usr/bin/python3 tools/scripts/bench_speed.py --at-ann-accuracy [--models a,b] [--max-steps 32]
+
+Speed at ANN accuracy, one row per bundled model: convert with the default options, find on the
+full test set (`ann2snn eval --onnx`) the smallest T whose accuracy is within 0.1 pp of the
+ANN's, and time snn-run at that T against PyTorch running the ANN itself (the ONNX graph,
+tools/scripts/onnx_torch.py), batch 1, one thread, the two taking turns repeat by repeat.
 """
 import argparse
 import gzip
@@ -132,10 +139,14 @@ class TorchSNN:
                     if L.flags & 1:
                         spikes.append(None)
                         continue
-                    s = (st["v"] >= th).float()
-                    if m.signed:  # a -1 spike takes back a spike when the membrane falls below 0
-                        s = s - ((st["v"] < 0) & (st["count"] > 0)).float()
-                    st["v"] = st["v"] - s * th if m.reset == 0 else st["v"] * (1 - s)
+                    # the plain rule, applied up to `burst` times in a step (burst spikes)
+                    s = torch.zeros_like(st["v"])
+                    for _ in range(m.burst):
+                        d = (st["v"] >= th).float()
+                        if m.signed:  # a -1 spike takes back a spike when the membrane falls below 0
+                            d = d - ((st["v"] < 0) & (st["count"] + s > 0)).float()
+                        st["v"] = st["v"] - d * th if m.reset == 0 else st["v"] * (1 - d)
+                        s = s + d
                     st["count"] = st["count"] + s
                     spikes.append(s)
                 elif op[0] == "maxpool":
@@ -144,7 +155,7 @@ class TorchSNN:
                     src = state[L.source - 1]["count"]
                     pads = (L.pl, L.pr, L.pt, L.pb)
                     top = F.max_pool2d(F.pad(src, pads, value=-float("inf")), (L.kh, L.kw), (L.sh, L.sw))
-                    s = torch.sign(top - st["count"])
+                    s = torch.clamp(top - st["count"], -m.burst, m.burst)
                     st["count"] = st["count"] + s
                     spikes.append(s)
                 else:
@@ -163,8 +174,79 @@ def median_rate(fn, n, repeats):
     return statistics.median(rates)
 
 
+BUNDLED = ["fmnist_mlp", "fmnist_cnn_avg", "fmnist_cnn_maxbn", "fmnist_resnet", "mnist_lenet"]
+
+
+def test_set(model):
+    if model.startswith("mnist"):
+        d = os.path.join(ROOT, "models", "data")
+        return (os.path.join(d, "mnist-digits-test-images-idx3-ubyte.gz"),
+                os.path.join(d, "mnist-digits-test-labels-idx1-ubyte.gz"),
+                os.path.join(d, "mnist-digits-calib-images-idx3-ubyte.gz"))
+    return (os.path.join(FMNIST, "t10k-images-idx3-ubyte.gz"), os.path.join(FMNIST, "t10k-labels-idx1-ubyte.gz"),
+            os.path.join(FMNIST, "train-images-idx3-ubyte.gz"))
+
+
+def at_ann_accuracy(args):
+    """Images/s of the default conversion at its cheapest T within 0.1 pp of the ANN."""
+    from onnx_torch import OnnxTorch
+    import json
+    print(f"speed at ANN accuracy: batch 1, one thread, median of {args.repeats}; snn-run's T is the smallest "
+          f"within 0.1 pp of the ANN on the full test set (up to T={args.max_steps})")
+    print(f"{'model':18s} {'ANN':>7s} {'T':>4s} {'SNN acc':>8s} {'snn-run/s':>10s} {'PyTorch ANN/s':>14s} {'ratio':>7s}")
+    for model in args.models.split(","):
+        onnx = os.path.join(ROOT, "models", model + ".onnx")
+        images, labels, calib = test_set(model)
+        snn = f"/tmp/ann2snn-bench-{model}.snn"
+        res = f"/tmp/ann2snn-bench-{model}.json"
+        subprocess.run([tool(args.build, "ann2snn"), onnx, "--calib", calib, "-o", snn], check=True,
+                       stdout=subprocess.DEVNULL)
+        subprocess.run([tool(args.build, "ann2snn"), "eval", snn, "--data", images, "--labels", labels, "--onnx",
+                        onnx, "--steps", str(args.max_steps), "--json", res], check=True, stdout=subprocess.DEVNULL)
+        with open(res) as f:
+            ev = json.load(f)
+        ann = ev["ann_accuracy"]
+        ok = [p for p in ev["curve"] if p["accuracy"] >= ann - 0.001 - 1e-12]
+        if not ok:
+            print(f"{model:18s} {100 * ann:7.2f}    - no T up to {args.max_steps} is within 0.1 pp")
+            continue
+        best = min(ok, key=lambda p: p["steps"])
+        T = best["steps"]
+        with gzip.open(images) as f:
+            raw = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 1, 28, 28)[:args.c_images]
+        x = torch.from_numpy((raw / 255.0).astype(np.float32))
+        net = OnnxTorch(onnx)
+
+        def c_rate():
+            def run(n):
+                t0 = time.perf_counter()
+                subprocess.run([tool(args.build, "snn-run"), snn, "--input", images, "--steps", str(T), "--threads",
+                                "1", "--limit", str(n)], check=True, stdout=subprocess.DEVNULL)
+                return time.perf_counter() - t0
+            return (args.c_images - 1) / (run(args.c_images) - run(1))
+
+        def torch_rate():
+            with torch.no_grad():
+                for i in range(8):
+                    net(x[i:i + 1])
+                t0 = time.perf_counter()
+                for i in range(len(x)):
+                    net(x[i:i + 1])
+                return len(x) / (time.perf_counter() - t0)
+        c, t = [], []
+        for _ in range(args.repeats):
+            c.append(c_rate())
+            t.append(torch_rate())
+        c, t = statistics.median(c), statistics.median(t)
+        print(f"{model:18s} {100 * ann:7.2f} {T:4d} {100 * best['accuracy']:8.2f} {c:10.1f} {t:14.1f} {c / t:6.2f}x",
+              flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--at-ann-accuracy", action="store_true", help="the per-model table of speed at ANN accuracy")
+    ap.add_argument("--models", default=",".join(BUNDLED))
+    ap.add_argument("--max-steps", type=int, default=32)
     ap.add_argument("--snn", default=None, help="default: convert models/fmnist_cnn_avg.onnx")
     ap.add_argument("--steps", type=int, default=64)
     ap.add_argument("--images", type=int, default=200, help="images for the PyTorch SNN (the slow one)")
@@ -175,6 +257,8 @@ def main():
                     help="integer files to time beside the float32 one (default model only); '' for none")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    if args.at_ann_accuracy:
+        return at_ann_accuracy(args)
     snn = args.snn
     int_files = []
     if not snn:

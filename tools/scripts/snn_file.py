@@ -8,7 +8,7 @@ import numpy as np
 
 MAGIC = b"A2SNN\r\n\x1a"
 LAYER_NEURON, LAYER_MAXPOOL, LAYER_CONCAT = 1, 2, 3
-FEATURE_TTFS, FEATURE_SIGNED, FEATURE_CHANNEL_PREP, FEATURE_INT = 1, 2, 4, 8
+FEATURE_TTFS, FEATURE_SIGNED, FEATURE_CHANNEL_PREP, FEATURE_INT, FEATURE_BURST = 1, 2, 4, 8, 16
 DTYPE_F32, DTYPE_I16, DTYPE_I8 = 0, 1, 2
 PROJ_DENSE, PROJ_CONV, PROJ_AVGPOOL, PROJ_GLOBALAVG, PROJ_IDENTITY, PROJ_COPY = 1, 2, 3, 4, 5, 6
 
@@ -37,6 +37,10 @@ def read(path):
                         n_classes=ncls, coding=coding, steps=steps, reset=reset, v_init=vinit,
                         readout=readout, ann_accuracy=acc, norm=norm, percentile=pct, features=feat,
                         signed=bool(feat & FEATURE_SIGNED), layers=[], proj=[])
+    # 1.5: burst spikes (up to `burst` per neuron and step) and provenance.
+    m.burst = struct.unpack_from("<I", data, off + 136)[0] if feat & FEATURE_BURST else 1
+    m.target_steps, m.correct_steps, m.correct_count = struct.unpack_from("<3I", data, off + 124)
+    m.calib_source = struct.unpack_from("<I", data, off + 140)[0]
     # 1.3: per-channel mean and std (PREP: C means, then C stds).
     m.pre_mean_c = m.pre_std_c = None
     if feat & FEATURE_CHANNEL_PREP:
