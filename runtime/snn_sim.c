@@ -366,6 +366,19 @@ static uint32_t list_events(const float *restrict f, uint32_t size, uint32_t *re
     return n;
 }
 
+/* The output layer with the membrane readout integrates and never fires: true when layer i is
+ * that layer (and has integrated). */
+static bool output_integrates(snn_state *s, uint32_t i)
+{
+    const snn_layer *L = &s->m->layers[i];
+    if (!(L->flags & SNN_LAYER_F_OUTPUT) || s->m->readout != SNN_READOUT_MEMBRANE)
+        return false;
+    for (uint32_t j = 0; j < L->size; j++)
+        s->v[i][j] += s->constant[i][j];
+    s->n_spikes[i + 1] = 0;
+    return true;
+}
+
 /* Integrate and fire layer i (its spike input is already in v); spikes go to buffer i + 1.
  * A flat loop over neurons that the compiler vectorises (per-neuron thresholds, flags instead
  * of a branch, the spike count as a sum of flags), then, when a later layer reads this one's
@@ -387,6 +400,8 @@ static uint32_t list_events(const float *restrict f, uint32_t size, uint32_t *re
  * loop, and keeps a count only when a max-pool reads it. */
 static void fire(snn_state *s, uint32_t i)
 {
+    if (output_integrates(s, i))
+        return;
     const snn_model *m = s->m;
     const snn_layer *L = &m->layers[i];
     float *restrict v = s->v[i];
@@ -395,12 +410,6 @@ static void fire(snn_state *s, uint32_t i)
     float *restrict flag = s->flag[i];
     float *restrict cnt = s->count[i + 1];
     uint32_t n = 0, size = L->size;
-    if ((L->flags & SNN_LAYER_F_OUTPUT) && m->readout == SNN_READOUT_MEMBRANE) {
-        for (uint32_t j = 0; j < size; j++)
-            v[j] += k[j];
-        s->n_spikes[i + 1] = 0;
-        return;
-    }
     bool signed_fire = (m->features & SNN_FEATURE_SIGNED) && !s->steady[i];
     if (s->steady[i] && !s->pool_reads[i + 1])
         cnt = NULL;
@@ -449,20 +458,12 @@ static void fire(snn_state *s, uint32_t i)
  * spike counts and synaptic operations count a burst of k as k. */
 static void fire_burst(snn_state *s, uint32_t i)
 {
-    const snn_model *m = s->m;
-    const snn_layer *L = &m->layers[i];
-    float *restrict v = s->v[i];
-    const float *restrict k = s->constant[i];
-    const float *restrict th = s->th_full[i];
-    float *restrict flag = s->flag[i];
-    float *restrict cnt = s->count[i + 1];
-    uint32_t n = 0, size = L->size, G = m->burst;
-    if ((L->flags & SNN_LAYER_F_OUTPUT) && m->readout == SNN_READOUT_MEMBRANE) {
-        for (uint32_t j = 0; j < size; j++)
-            v[j] += k[j];
-        s->n_spikes[i + 1] = 0;
+    if (output_integrates(s, i))
         return;
-    }
+    const snn_model *m = s->m;
+    float *restrict v = s->v[i], *restrict flag = s->flag[i], *restrict cnt = s->count[i + 1];
+    const float *restrict k = s->constant[i], *restrict th = s->th_full[i];
+    uint32_t n = 0, size = m->layers[i].size, G = m->burst;
     bool signed_fire = (m->features & SNN_FEATURE_SIGNED) && !s->steady[i];
     uint32_t *out = s->events[i + 1] ? s->spike_idx[i + 1] : NULL;
     for (uint32_t j = 0; j < size; j++) {

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -375,6 +376,54 @@ static void test_streamed(void **state)
     unlink(path);
 }
 
+/* Mean |difference| between horizontal neighbours over a data set's (1, H, W) samples. */
+static double neighbour_step(const snn_dataset *ds, int64_t first, int64_t last)
+{
+    int64_t h = ds->dims[1], w = ds->dims[2];
+    double sum = 0.0;
+    for (int64_t i = first; i < last; i++)
+        for (int64_t y = 0; y < h; y++)
+            for (int64_t x = 0; x + 1 < w; x++) {
+                const float *p = ds->x + i * ds->sample_size + y * w + x;
+                sum += fabs((double)p[1] - (double)p[0]);
+            }
+    return sum / (double)((last - first) * h * (w - 1));
+}
+
+/* Synthetic calibration images: raw bytes (whole numbers in 0..255), the same on every call;
+ * uniform noise changes a lot from pixel to pixel, smoothed noise little, and the mix has
+ * one half of each. */
+static void test_synthetic(void **state)
+{
+    (void)state;
+    const int64_t dims[3] = {1, 28, 28};
+    snn_dataset a, b, mix;
+    snn_diag d;
+    assert_int_equal(snn_dataset_synthetic(&a, dims, 3, 40, SNN_SYNTH_UNIFORM, &d), SNN_OK);
+    assert_int_equal(snn_dataset_synthetic(&b, dims, 3, 40, SNN_SYNTH_SMOOTH, &d), SNN_OK);
+    assert_int_equal(snn_dataset_synthetic(&mix, dims, 3, 40, SNN_SYNTH_MIX, &d), SNN_OK);
+    assert_int_equal(a.n, 40);
+    assert_int_equal(a.sample_size, 784);
+    assert_true(a.from_uint8 && b.from_uint8);
+    for (int64_t k = 0; k < 40 * 784; k++) {
+        float v[2] = {a.x[k], b.x[k]};
+        for (int q = 0; q < 2; q++)
+            assert_true(v[q] >= 0.0f && v[q] <= 255.0f && v[q] == floorf(v[q]));
+    }
+    double su = neighbour_step(&a, 0, 40), ss = neighbour_step(&b, 0, 40);
+    print_message("mean neighbour step: uniform %.1f, smoothed %.1f\n", su, ss);
+    assert_true(su > 60.0 && ss < 20.0);
+    assert_true(neighbour_step(&mix, 0, 20) > 60.0 && neighbour_step(&mix, 20, 40) < 20.0);
+    snn_dataset again;
+    assert_int_equal(snn_dataset_synthetic(&again, dims, 3, 40, SNN_SYNTH_MIX, &d), SNN_OK);
+    assert_memory_equal(again.x, mix.x, 40 * 784 * sizeof(float));
+    snn_dataset_free(&again);
+    snn_dataset_free(&a);
+    snn_dataset_free(&b);
+    snn_dataset_free(&mix);
+    assert_int_equal(snn_dataset_synthetic(&a, dims, 0, 40, SNN_SYNTH_MIX, &d), SNN_ERR_INVALID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -388,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_labels_and_preprocess),
         cmocka_unit_test(test_read_prefix),
         cmocka_unit_test(test_streamed),
+        cmocka_unit_test(test_synthetic),
     };
     return cmocka_run_group_tests_name("data", tests, NULL, NULL);
 }

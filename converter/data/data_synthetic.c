@@ -16,8 +16,21 @@ static double uniform01(uint64_t *s)
     return (double)((*s * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
 }
 
-/* Blur a (h, w) plane with a Gaussian of sigma pixels (separable, edges clamped), then stretch
- * it to [0, 255]. tmp: h * w floats. */
+/* dst[i * stride] = the Gaussian kernel k (radius r) over src[.. * stride], i < n, edges clamped. */
+static void blur_line(const float *src, float *dst, int64_t n, int64_t stride, const double *k, int r)
+{
+    for (int64_t i = 0; i < n; i++) {
+        double acc = 0.0;
+        for (int d = -r; d <= r; d++) {
+            int64_t j = i + d < 0 ? 0 : i + d >= n ? n - 1 : i + d;
+            acc += k[d + r] * (double)src[j * stride];
+        }
+        dst[i * stride] = (float)acc;
+    }
+}
+
+/* Blur a (h, w) plane with a Gaussian of sigma pixels (rows into tmp, then columns back), then
+ * stretch it to [0, 255]. tmp: h * w floats. */
 static void smooth_plane(float *p, float *tmp, int64_t h, int64_t w, double sigma)
 {
     int r = (int)ceil(3.0 * sigma);
@@ -27,27 +40,15 @@ static void smooth_plane(float *p, float *tmp, int64_t h, int64_t w, double sigm
         sum += k[d + r] = exp(-(double)d * d / (2.0 * sigma * sigma));
     for (int d = 0; d <= 2 * r; d++)
         k[d] /= sum;
-    for (int64_t y = 0; y < h; y++) /* rows into tmp */
-        for (int64_t x = 0; x < w; x++) {
-            double acc = 0.0;
-            for (int d = -r; d <= r; d++) {
-                int64_t xx = x + d < 0 ? 0 : x + d >= w ? w - 1 : x + d;
-                acc += k[d + r] * (double)p[y * w + xx];
-            }
-            tmp[y * w + x] = (float)acc;
-        }
+    for (int64_t y = 0; y < h; y++)
+        blur_line(p + y * w, tmp + y * w, w, 1, k, r);
+    for (int64_t x = 0; x < w; x++)
+        blur_line(tmp + x, p + x, h, w, k, r);
     float lo = INFINITY, hi = -INFINITY;
-    for (int64_t y = 0; y < h; y++) /* columns back into p */
-        for (int64_t x = 0; x < w; x++) {
-            double acc = 0.0;
-            for (int d = -r; d <= r; d++) {
-                int64_t yy = y + d < 0 ? 0 : y + d >= h ? h - 1 : y + d;
-                acc += k[d + r] * (double)tmp[yy * w + x];
-            }
-            p[y * w + x] = (float)acc;
-            lo = fminf(lo, p[y * w + x]);
-            hi = fmaxf(hi, p[y * w + x]);
-        }
+    for (int64_t q = 0; q < h * w; q++) {
+        lo = fminf(lo, p[q]);
+        hi = fmaxf(hi, p[q]);
+    }
     float scale = hi > lo ? 255.0f / (hi - lo) : 0.0f;
     for (int64_t q = 0; q < h * w; q++)
         p[q] = roundf((p[q] - lo) * scale);
