@@ -4,7 +4,8 @@
  * mean rate of a converted layer away from its ANN activation, and the shift adds up layer
  * after layer. Layer by layer, with the layers before already corrected, the SNN runs T steps
  * on calibration samples and each channel's bias moves by the difference of the means:
- *     bias[c] += theta[c] * (E[ANN activation / lambda[c]] - E[spike count / T]).
+ *     bias[c] += theta[c] * (E[min(ANN activation / lambda[c], G)] - E[spike count / T]),
+ * G the most spikes per step (the activation beyond is clipping, which no bias can mend).
  * A rate responds to its bias through a staircase (floor, clipping), so one shift leaves part
  * of the difference; each layer repeats measure-and-shift `rounds` times (a fixed point
  * iteration; tests/test_latency.c measures how the error falls with rounds).
@@ -72,6 +73,7 @@ static void ann_worker(void *arg, int w)
     snn_status st = x ? snn_eval_init(&ev, r->g, &r->diag[w]) : snn_diag_set(&r->diag[w], SNN_ERR_NOMEM, "out of memory");
     if (st == SNN_OK)
         snn_eval_use_reference(&ev, r->o->reference);
+    double top = r->net->burst > 1 ? (double)r->net->burst : 1.0; /* most spikes per step */
     for (int64_t s = begin; s < end && st == SNN_OK; s++) {
         if ((st = r->o->sample(r->o->ctx, s, x, &r->diag[w])) != SNN_OK)
             break;
@@ -91,7 +93,11 @@ static void ann_worker(void *arg, int w)
                     double v = (double)a[(size_t)c * hw + k];
                     if (!is_output(L) && !(v > 0.0))
                         continue;
-                    acc += llround(ldexp(v * inv, ANN_FRAC_BITS));
+                    /* a hidden neuron's rate cannot pass `top` spikes per step: the target is
+                     * the activation clipped there, or the correction would lift every neuron
+                     * of a channel to make up for the few that clipping cut */
+                    v *= inv;
+                    acc += llround(ldexp(is_output(L) || v < top ? v : top, ANN_FRAC_BITS));
                 }
                 sum[r->chan_off[i] + c] += acc;
             }
