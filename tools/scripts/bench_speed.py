@@ -20,7 +20,7 @@ With the default model, the same conversion is also written as int16 and int8 fi
 (`--precision`), and snn-run's integer step loop is timed on them in the same run, interleaved
 with the float32 file's repeats, so that the ratios compare like with like.
 
-  /usr/bin/python3 tools/scripts/bench_speed.py --at-ann-accuracy [--models a,b] [--max-steps 32]
+  /usr/bin/python3 tools/scripts/bench_speed.py --at-ann-accuracy [--models a,b] [--max-steps 32] [--work DIR]
 
 Speed at ANN accuracy, one row per bundled model: convert with the default options, find on the
 full test set (`ann2snn eval --onnx`) the smallest T whose accuracy is within 0.1 pp of the
@@ -197,12 +197,14 @@ def at_ann_accuracy(args):
     for model in args.models.split(","):
         onnx = os.path.join(ROOT, "models", model + ".onnx")
         images, labels, calib = test_set(model)
-        snn = f"/tmp/ann2snn-bench-{model}.snn"
-        res = f"/tmp/ann2snn-bench-{model}.json"
-        subprocess.run([tool(args.build, "ann2snn"), onnx, "--calib", calib, "-o", snn], check=True,
-                       stdout=subprocess.DEVNULL)
-        subprocess.run([tool(args.build, "ann2snn"), "eval", snn, "--data", images, "--labels", labels, "--onnx",
-                        onnx, "--steps", str(args.max_steps), "--json", res], check=True, stdout=subprocess.DEVNULL)
+        work = args.work or "/tmp"
+        snn, res = os.path.join(work, model + ".snn"), os.path.join(work, model + ".json")
+        if not (args.work and os.path.exists(snn) and os.path.exists(res)):  # reuse a --work DIR's run
+            subprocess.run([tool(args.build, "ann2snn"), onnx, "--calib", calib, "-o", snn], check=True,
+                           stdout=subprocess.DEVNULL)
+            subprocess.run([tool(args.build, "ann2snn"), "eval", snn, "--data", images, "--labels", labels,
+                            "--onnx", onnx, "--steps", str(args.max_steps), "--json", res], check=True,
+                           stdout=subprocess.DEVNULL)
         with open(res) as f:
             ev = json.load(f)
         ann = ev["ann_accuracy"]
@@ -247,6 +249,8 @@ def main():
     ap.add_argument("--at-ann-accuracy", action="store_true", help="the per-model table of speed at ANN accuracy")
     ap.add_argument("--models", default=",".join(BUNDLED))
     ap.add_argument("--max-steps", type=int, default=32)
+    ap.add_argument("--work", default=None, help="--at-ann-accuracy: keep MODEL.snn and MODEL.json (the eval) "
+                    "here and reuse them when present")
     ap.add_argument("--snn", default=None, help="default: convert models/fmnist_cnn_avg.onnx")
     ap.add_argument("--steps", type=int, default=64)
     ap.add_argument("--images", type=int, default=200, help="images for the PyTorch SNN (the slow one)")
