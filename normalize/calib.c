@@ -190,9 +190,7 @@ float calib_search_scale(const calib_stats *cs, int t, int c, uint32_t T, float 
     if (!(mx > 0.0f) || T == 0)
         return mx;
     /* (bins) the merged counts over the channels asked for, and the bins' range */
-    uint64_t *n = calloc(CALIB_BINS, sizeof *n);
-    if (!n)
-        return calib_percentile(cs, t, c, 99.9); /* no memory: the robust default */
+    uint64_t n[CALIB_BINS] = {0}; /* 12 KB */
     int lo = CALIB_BINS, hi = -1;
     for (int b = 0; b < CALIB_BINS; b++) {
         for (int k = c0; k < c1; k++)
@@ -222,6 +220,5 @@ float calib_search_scale(const calib_stats *cs, int t, int c, uint32_t T, float 
             best_lam = lam;
         }
     }
-    free(n);
     return (float)best_lam;
 }

@@ -31,7 +31,8 @@ typedef struct {
     const snn_correct_opts *o;
     int64_t n;
     int workers;
-    uint32_t *chan_off; /* (n_layers + 1) first slot of layer i's channels in a sum array */
+    uint32_t *chan_off; /* (n_layers + 1) first slot of layer i's channels in a sum array; a
+                         * layer that is not corrected has none (chan_off[i + 1] == chan_off[i]) */
     uint32_t n_slots;
     int64_t *sums[SNN_MAX_THREADS]; /* per worker: (n_slots) */
     const snn_model *model;         /* SNN pass */
@@ -51,6 +52,12 @@ static bool correctable(const snn_net *net, const snn_graph *g, uint32_t i)
     const snn_tensor *t = &g->tensors[L->tensor];
     uint32_t c = t->rank >= 2 ? (uint32_t)t->dims[1] : 1;
     return c == L->c && (uint64_t)snn_tensor_numel(t) == (uint64_t)L->c * L->h * L->w;
+}
+
+/* Decided once, by correctable(), when chan_off is laid out. */
+static bool has_slots(const correct_run *r, uint32_t i)
+{
+    return r->chan_off[i + 1] > r->chan_off[i];
 }
 
 static bool is_output(const net_layer *L)
@@ -81,7 +88,7 @@ static void ann_worker(void *arg, int w)
         if ((st = snn_eval_run(&ev, feed, &r->diag[w])) != SNN_OK)
             break;
         for (uint32_t i = 0; i < r->net->n_layers; i++) {
-            if (!correctable(r->net, r->g, i))
+            if (!has_slots(r, i))
                 continue;
             const net_layer *L = &r->net->layers[i];
             const float *a = snn_eval_tensor(&ev, L->tensor); /* (C, H, W) of one sample */
@@ -245,7 +252,7 @@ snn_status snn_net_correct_bias(snn_net *net, const snn_graph *g, const snn_corr
         goto out;
     memcpy(ann, r.sums[0], r.n_slots * sizeof *ann);
     for (uint32_t i = 0; i < net->n_layers && st == SNN_OK; i++) {
-        if (!correctable(net, g, i))
+        if (!has_slots(&r, i))
             continue;
         if (is_output(&net->layers[i]) && net->readout != SNN_READOUT_MEMBRANE)
             continue; /* a spike-count readout has no membrane mean to match */
