@@ -79,6 +79,7 @@ void snn_net_free(snn_net *net)
         free(net->layers[i].lambda);
         free(net->layers[i].qparam);
         free(net->layers[i].unit);
+        free(net->layers[i].v0);
     }
     for (uint32_t i = 0; i < net->n_proj; i++) {
         free(net->proj[i].w);

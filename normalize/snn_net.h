@@ -34,6 +34,8 @@ typedef struct {
     char tensor_name[SNN_TENS_NAME_SIZE]; /* its name, "" if none or too long (TENS section) */
     int32_t *qparam;  /* (3 c) integer files, NEURON: biases, thresholds, initial membranes */
     float *unit;      /* (c) integer files, NEURON: the float value of channel c's integer 1 */
+    float *v0;        /* (h w c) NEURON, channel-last: each neuron's initial membrane (potential
+                       * correction; VINI section), or NULL: v_init * threshold (output: 0) */
 } net_layer;
 
 typedef struct {

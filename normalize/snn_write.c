@@ -135,7 +135,9 @@ snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn
     uint8_t *buf = NULL;
     snn_status st = SNN_OK;
     /* SCAL and TENS (diagnostics) for float files whose every layer knows its scales. */
-    float *scales = NULL;
+    float *scales = NULL, *vini = NULL; /* (n_vini) */
+    uint32_t n_vini = 0;
+    bool has_vini = false;
     uint8_t *tens = NULL;
     uint32_t n_scales = 0;
     bool diag_scales = !integer && nl > 0;
@@ -154,6 +156,31 @@ snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn
                 scales[k++] = L->lambda[c];
             memcpy(tens + (size_t)i * SNN_TENS_NAME_SIZE, L->tensor_name,
                    strnlen(L->tensor_name, SNN_TENS_NAME_SIZE - 1));
+        }
+    }
+    /* VINI (1.6): every neuron's initial membrane, when a layer has its own (potential
+     * correction); the others' are what the runtime would take without it. */
+    for (uint32_t i = 0; i < nl; i++)
+        if (net->layers[i].kind == SNN_LAYER_NEURON) {
+            has_vini |= net->layers[i].v0 != NULL;
+            n_vini += net->layers[i].c * net->layers[i].h * net->layers[i].w;
+        }
+    if (has_vini && (integer || net->coding == SNN_CODING_TTFS)) {
+        st = snn_diag_set(diag, SNN_ERR_UNSUPPORTED,
+                          "per-neuron initial membranes (potential correction) need a float32 rate-coded file");
+        goto done;
+    }
+    if (has_vini) {
+        if (!(vini = malloc((size_t)n_vini * sizeof *vini)))
+            goto nomem;
+        for (uint32_t i = 0, k = 0; i < nl; i++) {
+            const net_layer *L = &net->layers[i];
+            if (L->kind != SNN_LAYER_NEURON)
+                continue;
+            uint32_t size = L->c * L->h * L->w;
+            bool is_out = L->flags & SNN_LAYER_F_OUTPUT;
+            for (uint32_t j = 0; j < size; j++)
+                vini[k++] = L->v0 ? L->v0[j] : is_out ? 0.0f : net->v_init * L->threshold[j % L->c];
         }
     }
     if (!layr || !proj || !names)
@@ -226,7 +253,8 @@ snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn
                                        (net->signed_spikes ? SNN_FEATURE_SIGNED : 0) |
                                        (channel_prep ? SNN_FEATURE_CHANNEL_PREP : 0) |
                                        (integer ? SNN_FEATURE_INT : 0) |
-                                       (net->burst ? SNN_FEATURE_BURST : 0));
+                                       (net->burst ? SNN_FEATURE_BURST : 0) |
+                                       (has_vini ? SNN_FEATURE_VINIT : 0));
     wr32(meta + SNN_META_BURST, net->burst);
     /* PREP: C means, then C stds. */
     float prep[2 * SNN_MAX_PREP_CHANNELS];
@@ -251,7 +279,7 @@ snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn
         uint32_t tag, count;
         const uint8_t *data;
         size_t size;
-    } sec[10];
+    } sec[11];
     int n_sec = 0;
 #define SECTION(TAG, COUNT, DATA, SIZE) \
     sec[n_sec].tag = TAG, sec[n_sec].count = COUNT, sec[n_sec].data = DATA, sec[n_sec].size = SIZE, n_sec++
@@ -267,13 +295,15 @@ snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn
         SECTION(SNN_TAG_SCAL, n_scales, (const uint8_t *)scales, (size_t)n_scales * sizeof(float));
         SECTION(SNN_TAG_TENS, nl, tens, (size_t)nl * SNN_TENS_NAME_SIZE);
     }
+    if (has_vini)
+        SECTION(SNN_TAG_VINI, n_vini, (const uint8_t *)vini, (size_t)n_vini * sizeof(float));
     if (integer) {
         size_t es = net->weight_dtype == SNN_DTYPE_I8 ? 1 : 2;
         SECTION(SNN_TAG_QWGT, (uint32_t)(qw.n / es), qw.data, qw.n);
         SECTION(SNN_TAG_QPAR, (uint32_t)(qp.n / 4), qp.data, qp.n);
     }
 #undef SECTION
-    size_t offs[10], pos = align64(SNN_HDR_SIZE + (size_t)n_sec * SNN_SEC_ENTRY_SIZE);
+    size_t offs[11], pos = align64(SNN_HDR_SIZE + (size_t)n_sec * SNN_SEC_ENTRY_SIZE);
     for (int i = 0; i < n_sec; i++) {
         offs[i] = pos;
         pos = align64(pos + sec[i].size);
@@ -287,7 +317,7 @@ snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn
     /* 1.5 fields; SCAL and TENS alone do not count: every reader skips sections it does not know */
     bool tuned = net->target_steps || net->correct_steps || net->burst || net->calib_source;
     /* the oldest minor that describes the file */
-    wr16(buf + SNN_HDR_MINOR, tuned ? 5 : integer ? 4 : channel_prep ? 3 : 2);
+    wr16(buf + SNN_HDR_MINOR, has_vini ? 6 : tuned ? 5 : integer ? 4 : channel_prep ? 3 : 2);
     wr32(buf + SNN_HDR_HEADER_SIZE, SNN_HDR_SIZE);
     wr32(buf + SNN_HDR_N_SECTIONS, (uint32_t)n_sec);
     wr32(buf + SNN_HDR_TABLE_OFFSET, SNN_HDR_SIZE);
@@ -318,6 +348,7 @@ done:
     free(proj);
     free(names);
     free(scales);
+    free(vini);
     free(tens);
     free(wp.data);
     free(qw.data);

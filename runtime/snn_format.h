@@ -11,11 +11,13 @@
 #define SNN_MAGIC "A2SNN\r\n\x1a" /* 8 bytes: catches text-mode and truncated transfers */
 #define SNN_MAGIC_LEN 8
 #define SNN_VERSION_MAJOR 1
-#define SNN_VERSION_MINOR 5 /* 1.1: TTFS coding (SNN_FEATURE_TTFS); 1.2: signed spikes;
+#define SNN_VERSION_MINOR 6 /* 1.1: TTFS coding (SNN_FEATURE_TTFS); 1.2: signed spikes;
                               * 1.3: per-channel preprocessing (PREP, SNN_FEATURE_CHANNEL_PREP);
                               * 1.4: integer weights and membranes (SNN_FEATURE_INT);
                               * 1.5: T-aware scales and bias correction (META 124-135, no
-                              * feature bit: a 1.4 reader runs these files as they are) */
+                              * feature bit: a 1.4 reader runs these files as they are);
+                              * burst spikes (SNN_FEATURE_BURST);
+                              * 1.6: per-neuron initial membranes (VINI, SNN_FEATURE_VINIT) */
 #define SNN_ALIGN 64 /* every section starts on a multiple of this */
 
 /* Header: 64 bytes at offset 0. */
@@ -49,6 +51,7 @@ enum {
     SNN_TAG_QPAR = 0x52415051, /* "QPAR", 1.4: int32 bias, threshold, initial membrane */
     SNN_TAG_SCAL = 0x4c414353, /* "SCAL", 1.5, optional: each layer's activation scales */
     SNN_TAG_TENS = 0x534e4554, /* "TENS", 1.5, optional: each layer's ANN tensor name */
+    SNN_TAG_VINI = 0x494e4956, /* "VINI", 1.6, with SNN_FEATURE_VINIT: each neuron's initial membrane */
 };
 
 /* META: one 256-byte record. */
@@ -153,8 +156,11 @@ enum {
 #define SNN_FEATURE_INT (1u << 3) /* 1.4: int8/int16 weights in QWGT, int32 membranes; rate coding */
 #define SNN_FEATURE_BURST (1u << 4) /* 1.5: burst spikes, up to META burst per neuron and step;
                                     * float rate coding with reset by subtraction */
-#define SNN_FEATURES_KNOWN \
-    (SNN_FEATURE_TTFS | SNN_FEATURE_SIGNED | SNN_FEATURE_CHANNEL_PREP | SNN_FEATURE_INT | SNN_FEATURE_BURST)
+#define SNN_FEATURE_VINIT (1u << 5) /* 1.6: a VINI section gives every neuron its own initial membrane
+                                     * (potential correction); float32 rate coding */
+#define SNN_FEATURES_KNOWN                                                                            \
+    (SNN_FEATURE_TTFS | SNN_FEATURE_SIGNED | SNN_FEATURE_CHANNEL_PREP | SNN_FEATURE_INT | SNN_FEATURE_BURST | \
+     SNN_FEATURE_VINIT)
 enum { SNN_RESET_SUBTRACT = 0, SNN_RESET_ZERO = 1 };
 enum { SNN_READOUT_MEMBRANE = 0, SNN_READOUT_SPIKES = 1 };
 enum {
@@ -179,6 +185,10 @@ enum { SNN_CALIB_DATA = 0, SNN_CALIB_SYNTH_UNIFORM = 1, SNN_CALIB_SYNTH_SMOOTH =
  * graph passes) whose rectified values layer i's rates carry; empty when there is none. For
  * diagnostics that compare layers with the ANN (ann2snn eval --layers); running needs neither. */
 #define SNN_TENS_NAME_SIZE 64
+/* VINI (1.6, with SNN_FEATURE_VINIT, float32 rate-coded files only): for every NEURON layer in
+ * order, its c * h * w initial membranes as float32, channel-last (neuron (y, x, c) at
+ * (y W + x) C + c), in the layer's own units (the threshold's). They replace v_init * threshold
+ * (and the output layer's 0). count = the sum of the NEURON layers' sizes; every value finite. */
 
 /* Limits a reader enforces (and a writer respects). */
 #define SNN_MAX_LAYERS 128

@@ -95,7 +95,7 @@ static uint32_t window_out(uint32_t in, uint32_t k, uint32_t s, uint32_t d, uint
 
 /* The sections a reader knows; others are skipped. */
 typedef struct {
-    section meta, layr, proj, wght, name, prep, qwgt, qpar, scal, tens;
+    section meta, layr, proj, wght, name, prep, qwgt, qpar, scal, tens, vini;
 } sections;
 
 static snn_rt_status read_sections(const uint8_t *b, size_t len, sections *x, snn_rt_diag *d)
@@ -139,7 +139,8 @@ static snn_rt_status read_sections(const uint8_t *b, size_t len, sections *x, sn
                      : tag == SNN_TAG_PROJ ? &x->proj : tag == SNN_TAG_WGHT ? &x->wght
                      : tag == SNN_TAG_NAME ? &x->name : tag == SNN_TAG_PREP ? &x->prep
                      : tag == SNN_TAG_QWGT ? &x->qwgt : tag == SNN_TAG_QPAR ? &x->qpar
-                     : tag == SNN_TAG_SCAL ? &x->scal : tag == SNN_TAG_TENS ? &x->tens : NULL;
+                     : tag == SNN_TAG_SCAL ? &x->scal : tag == SNN_TAG_TENS ? &x->tens
+                     : tag == SNN_TAG_VINI ? &x->vini : NULL;
         if (!dst)
             continue; /* unknown section: skipped, as the spec allows */
         if (dst->present)
@@ -154,7 +155,8 @@ static snn_rt_status read_sections(const uint8_t *b, size_t len, sections *x, sn
         (x->prep.present && x->prep.size != (uint64_t)x->prep.count * 8) ||
         (x->qpar.present && x->qpar.size != (uint64_t)x->qpar.count * 4) ||
         (x->scal.present && x->scal.size != (uint64_t)x->scal.count * 4) ||
-        (x->tens.present && x->tens.size != (uint64_t)x->tens.count * SNN_TENS_NAME_SIZE))
+        (x->tens.present && x->tens.size != (uint64_t)x->tens.count * SNN_TENS_NAME_SIZE) ||
+        (x->vini.present && x->vini.size != (uint64_t)x->vini.count * 4))
         return FAIL(d, SNN_RT_ERR_FORMAT, SNN_HDR_SIZE, "a section's size does not match its record count");
     return SNN_RT_OK;
 }
@@ -189,6 +191,42 @@ static snn_rt_status read_diagnostics(snn_model *m, const section *sc, const sec
                         "TENS name %" PRIu32 " is not NUL-terminated", i);
     m->scale = (const float *)(const void *)sc->p; /* 64-byte aligned in a 4-byte aligned buffer */
     m->tensor_names = (const char *)tn->p;
+    return SNN_RT_OK;
+}
+
+/* VINI (1.6): present exactly with SNN_FEATURE_VINIT, in float32 rate-coded files; the NEURON
+ * layers' sizes in order, every value finite. After the layers are read. */
+static snn_rt_status read_vini(snn_model *m, const section *s, snn_rt_diag *d)
+{
+    for (uint32_t i = 0; i < m->n_layers; i++)
+        m->layers[i].v0 = NULL;
+    bool want = m->features & SNN_FEATURE_VINIT;
+    if (want != s->present)
+        return FAIL(d, SNN_RT_ERR_FORMAT, SNN_HDR_SIZE, want ? "feature bit VINIT is set but the VINI section is missing"
+                                                             : "a VINI section without its feature bit (VINIT)");
+    if (!want)
+        return SNN_RT_OK;
+    if (m->features & (SNN_FEATURE_INT | SNN_FEATURE_TTFS))
+        return FAIL(d, SNN_RT_ERR_FORMAT, (int64_t)s->offset,
+                    "per-neuron initial membranes (VINI) are for float32 rate-coded files only");
+    uint64_t want_n = 0;
+    for (uint32_t i = 0; i < m->n_layers; i++)
+        if (m->layers[i].kind == SNN_LAYER_NEURON)
+            want_n += m->layers[i].size;
+    if (s->count != want_n)
+        return FAIL(d, SNN_RT_ERR_FORMAT, (int64_t)s->offset,
+                    "VINI holds %" PRIu32 " initial membranes; the neuron layers have %llu neurons", s->count,
+                    (unsigned long long)want_n);
+    for (uint32_t k = 0; k < s->count; k++)
+        if (!isfinite(rdf32(s->p + 4 * (size_t)k)))
+            return FAIL(d, SNN_RT_ERR_FORMAT, (int64_t)s->offset + 4 * (int64_t)k,
+                        "VINI value %" PRIu32 " is not finite", k);
+    const float *v0 = (const float *)(const void *)s->p; /* 64-byte aligned in a 4-byte aligned buffer */
+    for (uint32_t i = 0; i < m->n_layers; i++)
+        if (m->layers[i].kind == SNN_LAYER_NEURON) {
+            m->layers[i].v0 = v0;
+            v0 += m->layers[i].size;
+        }
     return SNN_RT_OK;
 }
 
@@ -638,6 +676,8 @@ snn_rt_status snn_model_load(snn_model *m, const void *buf, size_t len, snn_rt_d
         st = read_layer(m, i, &layr, &wght, &name, &x.qpar, d);
     if (st == SNN_RT_OK)
         st = read_diagnostics(m, &x.scal, &x.tens, d);
+    if (st == SNN_RT_OK)
+        st = read_vini(m, &x.vini, d);
     if (st != SNN_RT_OK)
         return st;
     /* Each projection belongs to exactly one layer, in order. */

@@ -72,6 +72,8 @@ typedef struct {
     /* Integer files (SNN_FEATURE_INT), NEURON: bias, threshold and initial membrane as
      * integers of the channel's unit. */
     const int32_t *qbias, *qtheta, *qv0; /* (c) each */
+    const float *v0; /* (size) NEURON, files with VINI (1.6): each neuron's initial membrane,
+                      * channel-last; NULL: v_init * threshold (the output layer: 0) */
     const float *unit; /* (c) the output layer: the float value of its integer 1 (one for all
                         * classes); NULL for a hidden layer, whose units the file leaves out */
     uint32_t source;        /* MAXPOOL source buffer */

@@ -212,24 +212,31 @@ static float next_uniform(uint64_t *st)
 #define NEVER UINT32_MAX
 
 /* Step of the next spike of a neuron with constant current k, initial membrane v0 and
- * threshold th, after its n-th spike at step last. Reset by subtraction gives
- * v(t) = v0 + t*k - n*th, so spike n + 1 comes at the first t with v0 + t*k >= (n+1)*th,
- * and never two in one step. */
+ * threshold th, after its n-th spike at step last (0 before the first). Reset by subtraction
+ * gives v(t) = v0 + t*k - n*th, and a neuron fires once a step at most, so spike n + 1 comes at
+ * the first t > last with v0 + t*k >= (n+1)*th. With k <= 0 the left side only falls: the next
+ * step or never (a neuron that starts above its threshold, VINI, fires until it is below). */
 static uint32_t schedule(double k, double v0, double th, uint32_t n, uint32_t last)
 {
     double need = (double)(n + 1) * th - v0;
-    uint32_t t;
-    if (k <= 0.0) {
-        t = need <= k ? 1 : NEVER; /* only v0 >= th - k fires, once, at step 1 */
-        return n == 0 ? t : NEVER;
-    }
+    if (k <= 0.0)
+        return v0 + (double)(last + 1) * k >= (double)(n + 1) * th ? last + 1 : NEVER;
     double tf = ceil(need / k);
     if (tf < 1.0)
         tf = 1.0;
     if (tf > 4.0e9)
         return NEVER;
-    t = (uint32_t)tf;
+    uint32_t t = (uint32_t)tf;
     return t > last ? t : last + 1;
+}
+
+/* Neuron j's membrane at the start of an inference: its own (VINI), else v_init thresholds
+ * (the output layer, which integrates, from 0). */
+static float initial_membrane(const snn_model *m, const snn_layer *L, uint32_t j)
+{
+    if (L->v0)
+        return L->v0[j];
+    return (L->flags & SNN_LAYER_F_OUTPUT) ? 0.0f : m->v_init * L->threshold[j % L->c];
 }
 
 static void wheel_insert(snn_state *s, uint32_t i, uint32_t j, uint32_t t)
@@ -262,14 +269,17 @@ void snn_fsim_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed
         const snn_layer *L = &m->layers[i];
         if (L->kind != SNN_LAYER_NEURON)
             continue;
-        bool is_out = L->flags & SNN_LAYER_F_OUTPUT;
         for (uint32_t j = 0; j < L->size; j++) {
             s->constant[i][j] = L->bias[j % L->c];
-            /* The output integrates from zero: a common offset would not change the argmax. */
-            s->v[i][j] = is_out ? 0.0f : m->v_init * L->threshold[j % L->c];
+            /* The output integrates from zero (a common offset would not change the argmax),
+             * unless VINI gives it its own. */
+            s->v[i][j] = initial_membrane(m, L, j);
         }
         s->scheduled[i] = 0;
-        s->steady[i] = (uint8_t)(coding == SNN_CODING_DIRECT && snn_input_only(m, i));
+        /* A constant current with a membrane that may start above threshold can fire and then
+         * sink below 0: a signed neuron's -1 spike, which the steady loop and the wheel lack. */
+        bool v0_signed = L->v0 && (m->features & SNN_FEATURE_SIGNED);
+        s->steady[i] = (uint8_t)(coding == SNN_CODING_DIRECT && snn_input_only(m, i) && !v0_signed);
         if (coding != SNN_CODING_DIRECT)
             continue;
         /* Direct coding: the input is the same current every step, so its contribution is
@@ -283,7 +293,7 @@ void snn_fsim_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed
                     s->stats[i].synops += snn_scatter(p, L, s->yx[0], s->pool_map[k], j, s->input_hwc[j],
                                                   s->constant[i]);
         }
-        if (!s->next_t[i] || m->reset != SNN_RESET_SUBTRACT)
+        if (!s->next_t[i] || !s->steady[i] || m->reset != SNN_RESET_SUBTRACT)
             continue;
         /* Constant current: every neuron's first spike time, on the wheel. */
         s->scheduled[i] = 1;
@@ -292,7 +302,7 @@ void snn_fsim_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed
         for (uint32_t j = 0; j < L->size; j++) {
             double th = (double)L->threshold[j % L->c];
             s->n_fired[i][j] = 0;
-            wheel_insert(s, i, j, schedule((double)s->constant[i][j], (double)m->v_init * th, th, 0, 0));
+            wheel_insert(s, i, j, schedule((double)s->constant[i][j], (double)initial_membrane(m, L, j), th, 0, 0));
         }
     }
 }
@@ -311,9 +321,9 @@ static void fire_scheduled(snn_state *s, uint32_t i)
         uint32_t nx = s->link[i][j];
         if (s->next_t[i][j] == t) {
             out[n++] = j;
-            uint32_t c = j % L->c;
-            double th = (double)L->threshold[c];
-            uint32_t t2 = schedule((double)s->constant[i][j], (double)m->v_init * th, th, ++s->n_fired[i][j], t);
+            double th = (double)L->threshold[j % L->c];
+            uint32_t t2 = schedule((double)s->constant[i][j], (double)initial_membrane(m, L, j), th,
+                                   ++s->n_fired[i][j], t);
             wheel_insert(s, i, j, t2);
         } else {
             wheel_insert(s, i, j, s->next_t[i][j]); /* a later turn of the wheel */
@@ -395,7 +405,8 @@ static bool output_integrates(snn_state *s, uint32_t i)
  * Wang et al. 2022 ("Signed neuron with memory: towards simple, accurate and high-efficient
  * ANN-SNN conversion", IJCAI).
  *
- * A steady layer (s->steady: a constant current, v_init >= 0) cannot take the -1 branch: with
+ * A steady layer (s->steady: a constant current, starting at v_init thresholds with
+ * 0 <= v_init <= 1, or any start without signed spikes) cannot take the -1 branch: with
  * a current k >= 0 the membrane stays >= 0, with k < 0 it never fires. It runs the unsigned
  * loop, and keeps a count only when a max-pool reads it. */
 static void fire(snn_state *s, uint32_t i)

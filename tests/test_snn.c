@@ -401,6 +401,83 @@ static void test_corrupt_15_fields(void **state)
     free(good);
 }
 
+/* 1.6: per-neuron initial membranes. VINI and its feature bit come together, in float32
+ * rate-coded files, with one finite value per neuron; files with the section truncated at it,
+ * renamed away, short by one value, or with a NaN are refused. */
+static void test_corrupt_16_vini(void **state)
+{
+    (void)state;
+    snn_net net;
+    convert(&net, SNN_NORM_MAX, 0);
+    uint32_t total = 0;
+    for (uint32_t i = 0; i < net.n_layers; i++) {
+        net_layer *L = &net.layers[i];
+        if (L->kind != SNN_LAYER_NEURON)
+            continue;
+        uint32_t size = L->c * L->h * L->w;
+        L->v0 = malloc(size * sizeof *L->v0);
+        for (uint32_t j = 0; j < size; j++)
+            L->v0[j] = 0.25f * (float)(j % 7) - 0.5f;
+        total += size;
+    }
+    uint8_t *good;
+    size_t len;
+    snn_diag d;
+    assert_int_equal(snn_net_serialize(&net, &good, &len, &d), SNN_OK);
+    assert_int_equal(good[SNN_HDR_MINOR] | good[SNN_HDR_MINOR + 1] << 8, 6);
+    /* integer and TTFS files keep one initial membrane per channel */
+    net.coding = SNN_CODING_TTFS;
+    uint8_t *refused = NULL;
+    size_t rlen;
+    assert_int_equal(snn_net_serialize(&net, &refused, &rlen, &d), SNN_ERR_UNSUPPORTED);
+    assert_null(refused);
+    snn_net_free(&net);
+    snn_model *m = malloc(sizeof *m);
+    snn_rt_diag rd;
+    assert_int_equal(snn_model_load(m, good, len, &rd), SNN_RT_OK);
+    assert_true(m->features & SNN_FEATURE_VINIT);
+    assert_true(m->layers[0].v0 != NULL && m->layers[0].v0[1] == -0.25f);
+    free(m);
+    uint8_t *b = malloc(len), *meta = NULL;
+#define FRESH() memcpy(b, good, len)
+#define META() (meta = sec_data(b, len, SNN_TAG_META))
+    FRESH(); wr32(sec_data(b, len, SNN_TAG_VINI) + 8, 0x7fc00000u); reseal(b, len);
+    expect(b, len, SNN_RT_ERR_FORMAT, "VINI value 2 is not finite");
+    FRESH(); wr32(sec_data(b, len, SNN_TAG_VINI), 0x7f800000u); reseal(b, len);
+    expect(b, len, SNN_RT_ERR_FORMAT, "VINI value 0 is not finite");
+    FRESH(); META(); wr32(meta + SNN_META_FEATURES, rd32(meta + SNN_META_FEATURES) & ~SNN_FEATURE_VINIT); reseal(b, len);
+    expect(b, len, SNN_RT_ERR_FORMAT, "a VINI section without its feature bit");
+    FRESH(); META(); wr32(meta + SNN_META_FEATURES, rd32(meta + SNN_META_FEATURES) | SNN_FEATURE_TTFS); reseal(b, len);
+    expect(b, len, SNN_RT_ERR_FORMAT, "");
+    uint32_t n_sec = rd32(good + SNN_HDR_N_SECTIONS);
+    int seen = 0;
+    for (uint32_t i = 0; i < n_sec; i++)
+        if (rd32(sec_entry(good, i) + SNN_SEC_TAG) == SNN_TAG_VINI) {
+            seen = 1;
+            assert_int_equal(rd32(sec_entry(good, i) + SNN_SEC_COUNT), total);
+            FRESH();
+            expect(b, (size_t)rd64(sec_entry(b, i) + SNN_SEC_OFFSET) + 4, SNN_RT_ERR_FORMAT, "truncated");
+            FRESH(); /* one value fewer: the count and size both say so */
+            wr32(sec_entry(b, i) + SNN_SEC_COUNT, total - 1);
+            wr32(sec_entry(b, i) + SNN_SEC_SIZE, 4 * (total - 1));
+            reseal(b, len);
+            expect(b, len, SNN_RT_ERR_FORMAT, "VINI holds");
+            FRESH(); /* renamed: the feature bit without its section */
+            wr32(sec_entry(b, i) + SNN_SEC_TAG, 0x58585858u);
+            reseal(b, len);
+            expect(b, len, SNN_RT_ERR_FORMAT, "feature bit VINIT is set but the VINI section is missing");
+            FRESH(); /* the count says one more than the size holds */
+            wr32(sec_entry(b, i) + SNN_SEC_COUNT, total + 1);
+            reseal(b, len);
+            expect(b, len, SNN_RT_ERR_FORMAT, "size does not match its record count");
+        }
+    assert_true(seen);
+#undef META
+#undef FRESH
+    free(b);
+    free(good);
+}
+
 /* The same for an integer file (1.4): QWGT and QPAR, the weight type, the integer
  * parameters' bounds and the units. */
 static void test_corrupt_int_files(void **state)
@@ -616,6 +693,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_corrupt_files),
         cmocka_unit_test(test_corrupt_15_fields),
+        cmocka_unit_test(test_corrupt_16_vini),
         cmocka_unit_test(test_corrupt_int_files),
         cmocka_unit_test(test_concat_clip_maxpool),
         cmocka_unit_test(test_poisson),

@@ -10,6 +10,13 @@
  * of the difference; each layer repeats measure-and-shift `rounds` times (a fixed point
  * iteration; tests/test_latency.c measures how the error falls with rounds).
  *
+ * Potential correction (the same paper, sec. 4.2) leaves the biases alone and gives every neuron
+ * its own initial membrane instead: the neuron's difference of means (over samples only, not
+ * positions), times T thresholds, is charge the membrane would have gathered in T steps:
+ *     v0[n] += T * theta[c] * (E[min(ANN activation / lambda[c], G)] - E[spike count / T]).
+ * A bias acts every step and keeps acting at any T; an initial membrane is paid out once, so
+ * its effect on the rate fades as 1/T beyond the T it was measured for.
+ *
  * Sums are integers (spike counts, and the ANN's activations in fixed point), so splitting the
  * samples over threads in any way gives the same file. */
 #include "correct.h"
@@ -31,8 +38,10 @@ typedef struct {
     const snn_correct_opts *o;
     int64_t n;
     int workers;
-    uint32_t *chan_off; /* (n_layers + 1) first slot of layer i's channels in a sum array; a
-                         * layer that is not corrected has none (chan_off[i + 1] == chan_off[i]) */
+    bool per_neuron;    /* potential correction: a slot per neuron (channel-last), not per channel */
+    uint32_t *chan_off; /* (n_layers + 1) first slot of layer i's channels (or neurons) in a sum
+                         * array; a layer that is not corrected has none (chan_off[i + 1] ==
+                         * chan_off[i]) */
     uint32_t n_slots;
     int64_t *sums[SNN_MAX_THREADS]; /* per worker: (n_slots) */
     const snn_model *model;         /* SNN pass */
@@ -65,8 +74,8 @@ static bool is_output(const net_layer *L)
     return (L->flags & SNN_LAYER_F_OUTPUT) != 0;
 }
 
-/* ANN pass: per channel, the sum over samples and positions of the activation in rate units
- * (max(0, a) / lambda; the output layer's logits as they are). */
+/* ANN pass: per channel (per neuron), the sum over samples (and positions) of the activation
+ * in rate units (max(0, a) / lambda; the output layer's logits as they are). */
 static void ann_worker(void *arg, int w)
 {
     correct_run *r = arg;
@@ -93,20 +102,27 @@ static void ann_worker(void *arg, int w)
             const net_layer *L = &r->net->layers[i];
             const float *a = snn_eval_tensor(&ev, L->tensor); /* (C, H, W) of one sample */
             uint32_t hw = L->h * L->w;
+            int64_t *slot = sum + r->chan_off[i];
             for (uint32_t c = 0; c < L->c; c++) {
                 double inv = is_output(L) ? 1.0 : 1.0 / (double)L->lambda[c];
                 int64_t acc = 0;
                 for (uint32_t k = 0; k < hw; k++) {
                     double v = (double)a[(size_t)c * hw + k];
-                    if (!is_output(L) && !(v > 0.0))
-                        continue;
+                    int64_t q = 0;
                     /* a hidden neuron's rate cannot pass `top` spikes per step: the target is
                      * the activation clipped there, or the correction would lift every neuron
                      * of a channel to make up for the few that clipping cut */
-                    v *= inv;
-                    acc += llround(ldexp(is_output(L) || v < top ? v : top, ANN_FRAC_BITS));
+                    if (is_output(L) || v > 0.0) {
+                        v *= inv;
+                        q = llround(ldexp(is_output(L) || v < top ? v : top, ANN_FRAC_BITS));
+                    }
+                    if (r->per_neuron)
+                        slot[(size_t)k * L->c + c] += q; /* channel-last, as the runtime's neurons */
+                    else
+                        acc += q;
                 }
-                sum[r->chan_off[i] + c] += acc;
+                if (!r->per_neuron)
+                    slot[c] += acc;
             }
         }
     }
@@ -115,8 +131,9 @@ static void ann_worker(void *arg, int w)
     snn_eval_free(&ev);
 }
 
-/* SNN pass: per channel of layer r->layer, the sum over samples and positions of its spike
- * count after T steps (the output layer: its membrane after T steps, in fixed point). */
+/* SNN pass: per channel (per neuron) of layer r->layer, the sum over samples (and positions) of
+ * its spike count after T steps (the output layer: its membrane after T steps, in fixed
+ * point). */
 static void snn_worker(void *arg, int w)
 {
     correct_run *r = arg;
@@ -147,12 +164,12 @@ static void snn_worker(void *arg, int w)
                 snn_state_add_step_spikes(&s, r->layer, count);
         }
         if (is_output(L)) {
-            const float *v = snn_state_output(&s);
+            const float *v = snn_state_output(&s); /* (n_classes): one neuron per channel */
             for (uint32_t c = 0; c < L->c; c++)
                 sum[c] += llround(ldexp((double)v[c] / r->o->steps, ANN_FRAC_BITS));
         } else {
             for (uint32_t j = 0; j < size; j++)
-                sum[j % L->c] += count[j];
+                sum[r->per_neuron ? j : j % L->c] += count[j];
         }
     }
     r->st[w] = st;
@@ -182,8 +199,8 @@ static void clear_sums(correct_run *r)
 }
 
 /* One measure-and-shift round on layer i: run the network as corrected so far (through the
- * runtime that will run it) and move each channel's bias by the ANN's mean (ann, summed in
- * fixed point) minus the SNN's. */
+ * runtime that will run it) and move each channel's bias (each neuron's initial membrane) by
+ * the ANN's mean (ann, summed in fixed point) minus the SNN's. */
 static snn_status correct_layer(correct_run *r, uint32_t i, const int64_t *ann, snn_model *model, snn_diag *diag)
 {
     net_layer *L = &r->net->layers[i];
@@ -200,12 +217,23 @@ static snn_status correct_layer(correct_run *r, uint32_t i, const int64_t *ann, 
     r->model = model, r->layer = i;
     clear_sums(r);
     st = snn_parallel_run(r->workers, snn_worker, r, diag);
+    uint32_t slots = r->chan_off[i + 1] - r->chan_off[i];
     if (st == SNN_OK)
-        st = merge(r, r->chan_off[i], L->c, diag);
+        st = merge(r, r->chan_off[i], slots, diag);
     free(bytes); /* the model points into it: done with both */
     if (st != SNN_OK)
         return st;
     double hw = (double)L->h * L->w, n = (double)r->n, T = r->o->steps;
+    if (r->per_neuron) {
+        for (uint32_t j = 0; j < slots; j++) {
+            uint32_t k = r->chan_off[i] + j;
+            double ann_mean = ldexp((double)ann[k], -ANN_FRAC_BITS) / n;
+            double snn_mean = is_output(L) ? ldexp((double)r->sums[0][k], -ANN_FRAC_BITS) / n
+                                           : (double)r->sums[0][k] / (n * T);
+            L->v0[j] += (float)((ann_mean - snn_mean) * T * (double)L->threshold[j % L->c]);
+        }
+        return SNN_OK;
+    }
     for (uint32_t c = 0; c < L->c; c++) {
         uint32_t k = r->chan_off[i] + c;
         double ann_mean = ldexp((double)ann[k], -ANN_FRAC_BITS) / (n * hw);
@@ -216,16 +244,35 @@ static snn_status correct_layer(correct_run *r, uint32_t i, const int64_t *ann, 
     return SNN_OK;
 }
 
-snn_status snn_net_correct_bias(snn_net *net, const snn_graph *g, const snn_correct_opts *o, snn_diag *diag)
+/* Every corrected layer's initial membranes as the runtime would start them (v_init
+ * thresholds; the output 0), for potential correction to move. */
+static snn_status start_membranes(snn_net *net, const correct_run *r, snn_diag *diag)
 {
+    for (uint32_t i = 0; i < net->n_layers; i++) {
+        net_layer *L = &net->layers[i];
+        if (!has_slots(r, i) || L->v0)
+            continue;
+        uint32_t size = L->c * L->h * L->w;
+        if (!(L->v0 = malloc((size_t)size * sizeof *L->v0)))
+            return snn_diag_set(diag, SNN_ERR_NOMEM, "out of memory for the initial membranes");
+        for (uint32_t j = 0; j < size; j++)
+            L->v0[j] = is_output(L) ? 0.0f : net->v_init * L->threshold[j % L->c];
+    }
+    return SNN_OK;
+}
+
+static snn_status correct_net(snn_net *net, const snn_graph *g, const snn_correct_opts *o, bool per_neuron,
+                              snn_diag *diag)
+{
+    const char *what = per_neuron ? "potential correction" : "bias correction";
     if (net->coding == SNN_CODING_TTFS || net->weight_dtype != SNN_DTYPE_F32)
-        return snn_diag_set(diag, SNN_ERR_UNSUPPORTED, "bias correction needs a rate-coded float32 network "
-                            "(it runs before quantisation)");
+        return snn_diag_set(diag, SNN_ERR_UNSUPPORTED, "%s needs a rate-coded float32 network "
+                            "(it runs before quantisation)", what);
     if (o->steps < 1 || o->samples < 1)
-        return snn_diag_set(diag, SNN_ERR_INVALID, "bias correction needs at least one step and one sample");
+        return snn_diag_set(diag, SNN_ERR_INVALID, "%s needs at least one step and one sample", what);
     correct_run r;
     memset(&r, 0, sizeof r);
-    r.net = net, r.g = g, r.o = o, r.n = o->samples;
+    r.net = net, r.g = g, r.o = o, r.n = o->samples, r.per_neuron = per_neuron;
     uint32_t rounds = o->rounds ? o->rounds : 1;
     r.workers = o->workers < 1 ? 1 : o->workers > SNN_MAX_THREADS ? SNN_MAX_THREADS : o->workers;
     if (r.workers > r.n)
@@ -238,8 +285,13 @@ snn_status snn_net_correct_bias(snn_net *net, const snn_graph *g, const snn_corr
     r.chan_off = calloc(net->n_layers + 1, sizeof *r.chan_off);
     if (!r.chan_off)
         goto nomem;
-    for (uint32_t i = 0; i < net->n_layers; i++)
-        r.chan_off[i + 1] = r.chan_off[i] + (correctable(net, g, i) ? net->layers[i].c : 0);
+    for (uint32_t i = 0; i < net->n_layers; i++) {
+        const net_layer *L = &net->layers[i];
+        uint32_t slots = !correctable(net, g, i) ? 0 : per_neuron ? L->c * L->h * L->w : L->c;
+        r.chan_off[i + 1] = r.chan_off[i] + slots;
+    }
+    if (per_neuron && (st = start_membranes(net, &r, diag)) != SNN_OK)
+        goto out;
     r.n_slots = r.chan_off[net->n_layers] ? r.chan_off[net->n_layers] : 1;
     for (int w = 0; w < r.workers; w++)
         if (!(r.sums[w] = calloc(r.n_slots, sizeof(int64_t))))
@@ -271,6 +323,16 @@ out:
     free(r.chan_off);
     return st;
 nomem:
-    st = snn_diag_set(diag, SNN_ERR_NOMEM, "out of memory for the bias correction");
+    st = snn_diag_set(diag, SNN_ERR_NOMEM, "out of memory for the %s", what);
     goto out;
+}
+
+snn_status snn_net_correct_bias(snn_net *net, const snn_graph *g, const snn_correct_opts *o, snn_diag *diag)
+{
+    return correct_net(net, g, o, false, diag);
+}
+
+snn_status snn_net_correct_potential(snn_net *net, const snn_graph *g, const snn_correct_opts *o, snn_diag *diag)
+{
+    return correct_net(net, g, o, true, diag);
 }

@@ -1,5 +1,5 @@
-/* Bias correction of a built float network for a target number of time steps (Li et al.
- * 2021; correct.c). */
+/* Bias and potential correction of a built float network for a target number of time steps
+ * (Li et al. 2021; correct.c). */
 #ifndef ANN2SNN_CORRECT_H
 #define ANN2SNN_CORRECT_H
 
@@ -28,5 +28,11 @@ typedef struct {
  * difference between the mean logit and its membrane / T (membrane readout). net must be
  * rate-coded float32, as snn_build() made it from g; records the T and sample count in net. */
 snn_status snn_net_correct_bias(snn_net *net, const snn_graph *g, const snn_correct_opts *o, snn_diag *diag);
+
+/* Potential correction: the same layer-by-layer measurement, per neuron instead of per channel,
+ * moves each neuron's initial membrane (net_layer.v0, written as the file's VINI section) by
+ * T thresholds times the difference of its means, and leaves the biases alone. The output
+ * layer's too, with the membrane readout. */
+snn_status snn_net_correct_potential(snn_net *net, const snn_graph *g, const snn_correct_opts *o, snn_diag *diag);
 
 #endif

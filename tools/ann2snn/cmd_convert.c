@@ -53,6 +53,10 @@ static void usage(FILE *f)
             "      --calibrate-for T    bias correction for T time steps: layer by layer, each\n"
             "                           channel's bias moves so that its mean rate over T steps\n"
             "                           matches the ANN's mean activation (Li et al. 2021)\n"
+            "      --correct KIND       what --calibrate-for moves: bias (each channel's bias, the\n"
+            "                           default) | potential (each neuron's initial membrane, by T\n"
+            "                           thresholds times its difference; fades as 1/T at other T;\n"
+            "                           float32 files only)\n"
             "      --correct-count N    calibration samples the bias correction runs (default 256)\n"
             "      --correct-rounds R   measure-and-shift rounds per layer (default 3; 1 as Li et al.)\n"
             "      --burst G            burst spikes: a neuron emits up to G spikes in one step\n"
@@ -345,12 +349,14 @@ int cmd_convert(int argc, char **argv)
         {"precision", required_argument, NULL, 'Q'}, {"reference-kernels", no_argument, NULL, 'K'},
         {"calibrate-for", required_argument, NULL, 'F'}, {"correct-count", required_argument, NULL, 'k'},
         {"burst", required_argument, NULL, 'B'}, {"data-free", required_argument, NULL, 'D'}, {"correct-rounds", required_argument, NULL, 'G'},
+        {"correct", required_argument, NULL, 'X'},
         {NULL, 0, NULL, 0},
     };
     const char *out_path = NULL, *calib_path = NULL, *report = NULL;
     long long calib_count = 1000, steps = -1, threads = snn_cpu_count();
     long long correct_for = 0, correct_count = 256, correct_rounds = 3;
-    int norm_set = 0, spikes_set = 0, tsearch_t_set = 0, burst_set = 0;
+    int norm_set = 0, spikes_set = 0, tsearch_t_set = 0, burst_set = 0, correct_set = 0;
+    bool potential = false; /* --correct potential */
     int data_free = SNN_CALIB_SYNTH_UNIFORM; /* SNN_CALIB_* without --calib; SNN_CALIB_DATA: model-based */
     bool reference = false;
     uint32_t precision = SNN_DTYPE_F32;
@@ -396,6 +402,12 @@ int cmd_convert(int argc, char **argv)
         }
         case 'k': if (!cli_parse_long("--correct-count", optarg, 1, 1LL << 30, &correct_count)) return EXIT_BAD_INPUT; break;
         case 'G': if (!cli_parse_long("--correct-rounds", optarg, 1, 16, &correct_rounds)) return EXIT_BAD_INPUT; break;
+        case 'X':
+            correct_set = 1;
+            if (strcmp(optarg, "bias") == 0) potential = false;
+            else if (strcmp(optarg, "potential") == 0) potential = true;
+            else { fprintf(stderr, "ann2snn: --correct: '%s' is not bias or potential\n", optarg); return EXIT_BAD_INPUT; }
+            break;
         case 'r':
             if (strcmp(optarg, "subtract") == 0) bo.reset = SNN_RESET_SUBTRACT;
             else if (strcmp(optarg, "zero") == 0) bo.reset = SNN_RESET_ZERO;
@@ -441,6 +453,15 @@ int cmd_convert(int argc, char **argv)
     }
     if (bo.burst > 1 && (bo.coding == SNN_CODING_TTFS || precision != SNN_DTYPE_F32 || bo.reset != SNN_RESET_SUBTRACT)) {
         fprintf(stderr, "ann2snn: --burst needs float32 rate coding with --reset subtract\n");
+        return EXIT_BAD_INPUT;
+    }
+    if (correct_set && !correct_for) {
+        fprintf(stderr, "ann2snn: --correct chooses what --calibrate-for T corrects; give that too\n");
+        return EXIT_BAD_INPUT;
+    }
+    if (potential && precision != SNN_DTYPE_F32) {
+        fprintf(stderr, "ann2snn: --correct potential needs --precision float32 (integer files keep one initial "
+                        "membrane per channel)\n");
         return EXIT_BAD_INPUT;
     }
     if (correct_for && !tsearch_t_set)
@@ -620,7 +641,8 @@ int cmd_convert(int argc, char **argv)
                                .workers = (int)threads, .reference = reference};
         if (co.samples > calib_count)
             co.samples = calib_count;
-        if ((st = snn_net_correct_bias(&net, &g, &co, &diag)) != SNN_OK) {
+        st = potential ? snn_net_correct_potential(&net, &g, &co, &diag) : snn_net_correct_bias(&net, &g, &co, &diag);
+        if (st != SNN_OK) {
             rc = cli_report(model, st, &diag);
             goto done;
         }
@@ -667,7 +689,7 @@ int cmd_convert(int argc, char **argv)
     if (net.burst)
         printf("; bursts of up to %u", net.burst);
     if (net.correct_steps)
-        printf("; biases corrected for T = %u", net.correct_steps);
+        printf("; %s corrected for T = %u", potential ? "initial membranes" : "biases", net.correct_steps);
     printf("; %.3f s (calibration %.3f s)\n", t_end - t0, t_cal - t0);
     rc = 0;
 done:

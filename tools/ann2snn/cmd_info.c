@@ -152,7 +152,9 @@ static int print_snn_text(const char *path, const snn_model *m, const uint8_t *f
                                           " (synthetic: uniform and smoothed noise)"};
     printf(", %u calibration samples%s", m->calib_count, PICK(sources, m->calib_source));
     if (m->correct_steps)
-        printf("; biases corrected for T = %u on %u samples", m->correct_steps, m->correct_count);
+        printf("; %s corrected for T = %u on %u samples",
+               (m->features & SNN_FEATURE_VINIT) ? "initial membranes (per neuron)" : "biases", m->correct_steps,
+               m->correct_count);
     if (m->ann_accuracy == m->ann_accuracy)
         printf(", ANN accuracy %.4f", (double)m->ann_accuracy);
     printf("\n  input       %u x %u x %u, x = (raw * %g - mean) / std, ", m->input_c, m->input_h,
@@ -218,6 +220,12 @@ static int print_snn_json(const char *path, const snn_model *m, const uint8_t *f
     cJSON_AddNumberToObject(prov, "target_steps", m->target_steps);
     cJSON_AddNumberToObject(prov, "bias_correction_steps", m->correct_steps);
     cJSON_AddNumberToObject(prov, "bias_correction_samples", m->correct_count);
+    /* what the correction moved: "bias" (per channel) or "potential" (per-neuron initial
+     * membranes, VINI); null without one */
+    if (m->correct_steps)
+        cJSON_AddStringToObject(prov, "correction", (m->features & SNN_FEATURE_VINIT) ? "potential" : "bias");
+    else
+        cJSON_AddNullToObject(prov, "correction");
     if (m->ann_accuracy == m->ann_accuracy)
         cJSON_AddNumberToObject(prov, "ann_accuracy", (double)m->ann_accuracy);
     else

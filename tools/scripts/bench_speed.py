@@ -125,6 +125,8 @@ class TorchSNN:
             v = torch.full((1, L.c, L.h, L.w), 0.0)
             if op[0] == "neuron" and not L.flags & 1:
                 v = m.v_init * op[4].expand(1, L.c, L.h, L.w).clone()
+            if op[0] == "neuron" and L.v0 is not None:  # 1.6: each neuron's own start (VINI)
+                v = torch.from_numpy(L.v0).view(1, L.c, L.h, L.w).clone()
             state.append({"v": v, "count": torch.zeros(1, L.c, L.h, L.w)})
         for _ in range(steps):
             spikes = [x]

@@ -39,6 +39,8 @@ with torch.no_grad():
             v = torch.zeros(1, L.c, L.h, L.w)
             if op[0] == "neuron" and not L.flags & 1:
                 v = m.v_init * op[4].expand(1, L.c, L.h, L.w).clone()
+            if op[0] == "neuron" and L.v0 is not None:  # 1.6: each neuron's own start (VINI)
+                v = torch.from_numpy(L.v0).view(1, L.c, L.h, L.w).clone()
             state.append(v); counts.append(torch.zeros(1, L.c, L.h, L.w))
         for t in range(T):
             sp = [x]

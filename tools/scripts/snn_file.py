@@ -8,7 +8,7 @@ import numpy as np
 
 MAGIC = b"A2SNN\r\n\x1a"
 LAYER_NEURON, LAYER_MAXPOOL, LAYER_CONCAT = 1, 2, 3
-FEATURE_TTFS, FEATURE_SIGNED, FEATURE_CHANNEL_PREP, FEATURE_INT, FEATURE_BURST = 1, 2, 4, 8, 16
+FEATURE_TTFS, FEATURE_SIGNED, FEATURE_CHANNEL_PREP, FEATURE_INT, FEATURE_BURST, FEATURE_VINIT = 1, 2, 4, 8, 16, 32
 DTYPE_F32, DTYPE_I16, DTYPE_I8 = 0, 1, 2
 PROJ_DENSE, PROJ_CONV, PROJ_AVGPOOL, PROJ_GLOBALAVG, PROJ_IDENTITY, PROJ_COPY = 1, 2, 3, 4, 5, 6
 
@@ -84,5 +84,17 @@ def read(path):
         elif kind == LAYER_NEURON:
             L.bias = weights[bo:bo + c].copy()
             L.threshold = weights[to:to + c].copy()
+        L.v0 = None
         m.layers.append(L)
+    # 1.6: each neuron's own initial membrane (VINI: the neuron layers' c*h*w values in order,
+    # channel-last), kept here as (C, H, W) arrays.
+    if feat & FEATURE_VINIT:
+        voff, _, vcount = sec["VINI"]
+        vini = np.frombuffer(data, np.float32, count=vcount, offset=voff)
+        k = 0
+        for L in m.layers:
+            if L.kind == LAYER_NEURON:
+                n = L.c * L.h * L.w
+                L.v0 = vini[k:k + n].reshape(L.h, L.w, L.c).transpose(2, 0, 1).copy()
+                k += n
     return m
