@@ -377,6 +377,19 @@ static void set_tensor(builder *b, net_layer *L, int t)
         strcpy(L->tensor_name, name);
 }
 
+/* The BatchNormalization statistics behind tensor t ((2, C): beta, |gamma|), its own or, for
+ * a ReLU or Clip of it, its input's; NULL if none or not of c channels. */
+static const float *bn_prior_of(const snn_graph *g, int t, uint32_t c)
+{
+    const snn_tensor *ten = &g->tensors[t];
+    if (!ten->bn_prior && ten->producer >= 0) {
+        const snn_node *p = &g->nodes[ten->producer];
+        if ((p->op == SNN_OP_RELU || p->op == SNN_OP_CLIP) && p->inputs[0] >= 0)
+            ten = &g->tensors[p->inputs[0]];
+    }
+    return ten->bn_prior && ten->rank >= 2 && ten->dims[1] == (int64_t)c ? ten->bn_prior : NULL;
+}
+
 /* Per-channel lambda of tensor t's rectified activation (v is its LINEAR value). */
 static snn_status choose_lambda(builder *b, const value *v, int t, float cap, float **out)
 {
@@ -385,6 +398,25 @@ static snn_status choose_lambda(builder *b, const value *v, int t, float cap, fl
         return nomem(b);
     const snn_build_opts *o = b->o;
     float layer = 0.0f;
+    const float *prior = o->bn_prior_k > 0.0f && o->norm != SNN_NORM_MODEL ? bn_prior_of(b->g, t, v->c) : NULL;
+    if (prior) {
+        /* Data-free ranges from the BN statistics: channel c's pre-activation had mean beta
+         * and std |gamma| in training; beta + k |gamma| bounds most of its positive part. The
+         * layer-wise norms take the largest channel's, the others each channel's own. */
+        bool per_channel = o->norm == SNN_NORM_CHANNEL || o->norm == SNN_NORM_TSEARCH;
+        for (uint32_t c = 0; c < v->c; c++)
+            layer = fmaxf(layer, prior[c] + o->bn_prior_k * prior[v->c + c]);
+        uint32_t G = o->burst > 1 ? o->burst : 1;
+        for (uint32_t c = 0; c < v->c; c++) {
+            float l = per_channel ? prior[c] + o->bn_prior_k * prior[v->c + c] : layer;
+            l *= o->headroom;
+            if (l > cap)
+                l = cap;
+            lam[c] = l > 0.0f ? l / (float)G : 1.0f;
+        }
+        *out = lam;
+        return SNN_OK;
+    }
     if (o->norm == SNN_NORM_MODEL)
         layer = model_bound(b, v);
     else if (o->norm == SNN_NORM_MAX)

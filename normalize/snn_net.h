@@ -75,6 +75,9 @@ typedef struct {
     float input_max;    /* model-based norm: largest input value (after preprocessing) */
     uint32_t target_steps; /* SNN_NORM_TSEARCH*: the time steps T the scales are fitted to */
     uint32_t burst;        /* most spikes per neuron and step (1: single spikes); rate coding */
+    float bn_prior_k;      /* > 0: a layer fed by a BatchNormalization takes the range
+                            * beta + k |gamma| per channel (the max over channels for a layer-wise
+                            * norm) instead of its calibration statistics; 0: off */
     /* TTFS: input range coded by spike times; NaN (the default): the preprocessed values of
      * raw bytes 0 and 255. */
     float input_lo, input_hi;
@@ -90,6 +93,7 @@ void snn_build_opts_init(snn_build_opts *o);
 #define SNN_DEFAULT_NORM SNN_NORM_TSEARCH /* with calibration data */
 #define SNN_DEFAULT_TARGET_STEPS 4 /* the T the T-aware search fits (times the burst) */
 #define SNN_DEFAULT_BURST_STEPS 16 /* the stored default T of a burst file (64 without) */
+#define SNN_DEFAULT_BN_PRIOR_K 4.0f /* --data-free bn: range beta + k |gamma| */
 
 /* Map graph g to spiking layers, balancing thresholds with the calibration statistics cs
  * (NULL only for SNN_NORM_MODEL). */

@@ -172,6 +172,9 @@ enum { SNN_DTYPE_F32 = 0, SNN_DTYPE_I16 = 1, SNN_DTYPE_I8 = 2 };
 /* META calib source (1.5): real samples (or none, with model-based norm), or synthetic images
  * (converter/data/data_synthetic.c): uniform noise, smoothed noise, half of each. */
 enum { SNN_CALIB_DATA = 0, SNN_CALIB_SYNTH_UNIFORM = 1, SNN_CALIB_SYNTH_SMOOTH = 2, SNN_CALIB_SYNTH_MIX = 3 };
+/* Or'ed into META calib source (1.6, provenance only): layers fed by a BatchNormalization took
+ * their ranges from its statistics (beta + k |gamma|), the others from the source above. */
+#define SNN_CALIB_BN_PRIOR 0x100u
 
 /* PREP (1.3, with SNN_FEATURE_CHANNEL_PREP): count = input_c; input_c float32 means, then
  * input_c float32 stds: x = (raw * scale - mean[c]) / std[c] for the values of channel c. */

@@ -495,6 +495,42 @@ static void test_initial_membranes(void **state)
     }
 }
 
+/* Data-free ranges from BatchNormalization statistics (Nagel et al. 2019): with bn_prior_k, a
+ * layer fed by a BN takes beta + k |gamma| as its range, the largest channel's with a
+ * layer-wise norm and each channel's own with a per-channel one, whatever the calibration
+ * samples say; without it, the samples decide. */
+static void test_bn_prior_ranges(void **state)
+{
+    (void)state;
+    for (int per_channel = 0; per_channel < 2; per_channel++)
+        for (int use = 0; use < 2; use++) {
+            snn_build_opts o;
+            snn_build_opts_init(&o);
+            o.norm = per_channel ? SNN_NORM_CHANNEL : SNN_NORM_MAX;
+            o.percentile = 100.0;
+            o.bn_prior_k = use ? 3.0f : 0.0f;
+            converted c;
+            convert("dense_bn", &o, 20, &c);
+            int t = snn_graph_find_tensor(&c.g, "hn");
+            assert_true(t >= 0);
+            const float *prior = c.g.tensors[t].bn_prior;
+            assert_non_null(prior);
+            const net_layer *L = &c.net.layers[0];
+            assert_int_equal(L->c, 4);
+            float top = 0.0f;
+            for (uint32_t ch = 0; ch < 4; ch++)
+                top = fmaxf(top, prior[ch] + 3.0f * prior[4 + ch]);
+            for (uint32_t ch = 0; ch < 4; ch++) {
+                float want = !use ? calib_max(&c.cs, t, per_channel ? (int)ch : -1)
+                           : per_channel ? prior[ch] + 3.0f * prior[4 + ch] : top;
+                if (want <= 0.0f)
+                    want = 1.0f; /* a silent channel */
+                assert_float_equal(L->lambda[ch], want, 1e-5 * want);
+            }
+            release(&c);
+        }
+}
+
 /* The loader refuses bursts beyond SNN_MAX_BURST, of 0, in integer or TTFS files, or with reset
  * to zero. */
 static void test_burst_refused(void **state)
@@ -549,6 +585,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_burst_neuron),
         cmocka_unit_test(test_burst_refused),
         cmocka_unit_test(test_initial_membranes),
+        cmocka_unit_test(test_bn_prior_ranges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -96,6 +96,20 @@ static void test_conv_bn_identity(void **state)
     assert_int_equal(opt.n_nodes, 3); /* Conv, Relu, Conv */
     /* The graph output keeps its name after its producer changed. */
     assert_string_equal(opt.tensors[opt.outputs[0]].name, "y");
+    /* Each folded BN leaves its beta and |gamma| on its output, a data-free range: the file's
+     * bn1_b and bn1_g, read back from the unoptimised graph. */
+    int r1in = snn_graph_find_tensor(&opt, "r1in"), y = opt.outputs[0];
+    assert_true(r1in >= 0);
+    const float *prior = opt.tensors[r1in].bn_prior;
+    assert_non_null(prior);
+    assert_non_null(opt.tensors[y].bn_prior);
+    int g1 = snn_graph_find_tensor(&raw, "bn1_g"), b1 = snn_graph_find_tensor(&raw, "bn1_b");
+    const float *gamma = raw.tensors[g1].data, *beta = raw.tensors[b1].data;
+    for (int c = 0; c < 4; c++) {
+        assert_float_equal(prior[c], beta[c], 0.0f);
+        assert_float_equal(prior[4 + c], fabsf(gamma[c]), 0.0f);
+    }
+    assert_null(opt.tensors[opt.inputs[0]].bn_prior);
     snn_graph_free(&raw);
     snn_graph_free(&opt);
 }

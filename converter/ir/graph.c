@@ -30,6 +30,7 @@ void snn_graph_free(snn_graph *g)
     for (int i = 0; i < g->n_tensors; i++) {
         free(g->tensors[i].name);
         free(g->tensors[i].data);
+        free(g->tensors[i].bn_prior);
     }
     for (int i = 0; i < g->n_nodes; i++)
         node_free(&g->nodes[i]);
@@ -352,6 +353,7 @@ void snn_graph_prune(snn_graph *g)
         if (remap[i] < 0) {
             free(g->tensors[i].name);
             free(g->tensors[i].data);
+            free(g->tensors[i].bn_prior);
             continue;
         }
         remap[i] = nt;

@@ -94,6 +94,9 @@ typedef struct {
     void *data;     /* (numel) float or int64, for constants only */
     uint32_t flags; /* snn_tensor_flags */
     int producer;   /* index of the node that writes it, -1 for inputs/constants */
+    float *bn_prior; /* (2, dims[1]) the output of a BatchNormalization (folded or not): its
+                      * beta and |gamma| per channel, the mean and std that the normalised
+                      * pre-activation had in training; NULL otherwise. A data-free range. */
 } snn_tensor;
 
 typedef struct {

@@ -261,6 +261,27 @@ static snn_status fold_affine(snn_graph *g, int pi, const float *s, const float 
     return SNN_OK;
 }
 
+/* The BN's output per channel has the mean beta and the std |gamma| over its training data
+ * (that is what it normalised to): kept on the output tensor as a data-free range (Nagel et
+ * al. 2019, "Data-Free Quantization Through Weight Equalization and Bias Correction", ICCV). */
+static snn_status record_bn_prior(snn_graph *g, const snn_node *n, snn_diag *diag)
+{
+    snn_tensor *y = &g->tensors[n->outputs[0]];
+    if (y->bn_prior || y->rank < 2 || y->dims[1] < 1 || !is_const(g, n->inputs[1]) || !is_const(g, n->inputs[2]))
+        return SNN_OK;
+    int64_t C = y->dims[1];
+    if (snn_tensor_numel(&g->tensors[n->inputs[1]]) != C || snn_tensor_numel(&g->tensors[n->inputs[2]]) != C)
+        return SNN_OK;
+    float *prior = malloc((size_t)(2 * C) * sizeof *prior); /* (2, C): beta, then |gamma| */
+    if (!prior)
+        return snn_diag_set(diag, SNN_ERR_NOMEM, "out of memory");
+    const float *gamma = g->tensors[n->inputs[1]].data, *beta = g->tensors[n->inputs[2]].data;
+    for (int64_t c = 0; c < C; c++)
+        prior[c] = beta[c], prior[C + c] = fabsf(gamma[c]);
+    y->bn_prior = prior;
+    return SNN_OK;
+}
+
 snn_status snn_pass_fold_batchnorm(snn_graph *g, snn_diag *diag)
 {
     bool changed = false;
@@ -268,6 +289,11 @@ snn_status snn_pass_fold_batchnorm(snn_graph *g, snn_diag *diag)
         snn_node *n = &g->nodes[i];
         if (n->op != SNN_OP_BATCHNORM)
             continue;
+        if (n->outputs[0] >= 0) {
+            snn_status ps = record_bn_prior(g, n, diag);
+            if (ps != SNN_OK)
+                return ps;
+        }
         int x = n->inputs[0];
         int pi = g->tensors[x].producer;
         if (pi < 0 || is_graph_output(g, x) || snn_graph_consumers(g, x) != 1)

@@ -34,7 +34,10 @@ static void usage(FILE *f)
             "      --data-free METHOD   without --calib: uniform (default: calibrate on 1000\n"
             "                           synthetic images of uniform noise with the layer-wise\n"
             "                           maximum) | smooth (smoothed noise) | mix (half of each) |\n"
-            "                           model (Diehl et al. 2015's bound from the weights alone)\n"
+            "                           bn[=K] (uniform noise, and a layer fed by a BatchNormalization\n"
+            "                           node takes beta + K |gamma| per channel, K 4 by default;\n"
+            "                           Nagel et al. 2019) | model (Diehl et al. 2015's bound from\n"
+            "                           the weights alone)\n"
             "      --calib-count N      use the first N calibration samples (default 1000; of a\n"
             "                           folder, N spread over its sorted files)\n"
             "      --resize N, --crop N image folder: shorter side to N pixels, then the centre\n"
@@ -391,7 +394,16 @@ int cmd_convert(int argc, char **argv)
             else if (strcmp(optarg, "uniform") == 0) data_free = SNN_CALIB_SYNTH_UNIFORM;
             else if (strcmp(optarg, "smooth") == 0) data_free = SNN_CALIB_SYNTH_SMOOTH;
             else if (strcmp(optarg, "model") == 0) data_free = SNN_CALIB_DATA;
-            else { fprintf(stderr, "ann2snn: --data-free: '%s' is not uniform, smooth, mix or model\n", optarg); return EXIT_BAD_INPUT; }
+            else if (strncmp(optarg, "bn", 2) == 0 && (optarg[2] == '\0' || optarg[2] == '=')) {
+                data_free = SNN_CALIB_SYNTH_UNIFORM; /* for the layers without BN */
+                bo.bn_prior_k = SNN_DEFAULT_BN_PRIOR_K;
+                if (optarg[2] == '=' && (!cli_parse_float("--data-free bn=K", optarg + 3, &bo.bn_prior_k) ||
+                                         !(bo.bn_prior_k > 0.0f && bo.bn_prior_k <= 100.0f))) {
+                    fprintf(stderr, "ann2snn: --data-free bn=K: K must be in (0, 100]\n");
+                    return EXIT_BAD_INPUT;
+                }
+            }
+            else { fprintf(stderr, "ann2snn: --data-free: '%s' is not uniform, smooth, mix, bn[=K] or model\n", optarg); return EXIT_BAD_INPUT; }
             break;
         case 'B': {
             long long g;
@@ -628,6 +640,8 @@ int cmd_convert(int argc, char **argv)
     double t_cal = cli_now_s();
     st = snn_build(&g, calib_path || synthetic ? &cs : NULL, &bo, &net, &diag);
     net.calib_source = synthetic ? (uint32_t)data_free : SNN_CALIB_DATA;
+    if (bo.bn_prior_k > 0.0f)
+        net.calib_source |= SNN_CALIB_BN_PRIOR;
     if (st != SNN_OK) {
         rc = cli_report(model, st, &diag);
         goto done;

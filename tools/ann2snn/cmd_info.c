@@ -150,7 +150,8 @@ static int print_snn_text(const char *path, const snn_model *m, const uint8_t *f
         printf(" (fitted to T = %u)", m->target_steps);
     static const char *const sources[] = {"", " (synthetic: uniform noise)", " (synthetic: smoothed noise)",
                                           " (synthetic: uniform and smoothed noise)"};
-    printf(", %u calibration samples%s", m->calib_count, PICK(sources, m->calib_source));
+    printf(", %u calibration samples%s%s", m->calib_count, PICK(sources, m->calib_source & ~SNN_CALIB_BN_PRIOR),
+           (m->calib_source & SNN_CALIB_BN_PRIOR) ? " and BatchNormalization statistics" : "");
     if (m->correct_steps)
         printf("; %s corrected for T = %u on %u samples",
                (m->features & SNN_FEATURE_VINIT) ? "initial membranes (per neuron)" : "biases", m->correct_steps,
@@ -216,7 +217,8 @@ static int print_snn_json(const char *path, const snn_model *m, const uint8_t *f
     cJSON_AddNumberToObject(prov, "percentile", (double)m->percentile);
     cJSON_AddNumberToObject(prov, "calibration_samples", m->calib_count);
     static const char *const source_names[] = {"data", "uniform", "smooth", "mix"};
-    cJSON_AddStringToObject(prov, "calibration_source", PICK(source_names, m->calib_source));
+    cJSON_AddStringToObject(prov, "calibration_source", PICK(source_names, m->calib_source & ~SNN_CALIB_BN_PRIOR));
+    cJSON_AddBoolToObject(prov, "bn_statistics", (m->calib_source & SNN_CALIB_BN_PRIOR) != 0);
     cJSON_AddNumberToObject(prov, "target_steps", m->target_steps);
     cJSON_AddNumberToObject(prov, "bias_correction_steps", m->correct_steps);
     cJSON_AddNumberToObject(prov, "bias_correction_samples", m->correct_count);

@@ -126,6 +126,18 @@ def snn_models():
     inits = [w("s0", 4, 1, 3, 3), w("s0b", 4), w("r1", 4, 4, 3, 3), w("r1b", 4), w("dw", 4, 1, 3, 3),
              w("dwb", 4), w("r2", 4, 4, 3, 3), w("r2b", 4), w("fw2", 3, 4), w("fb2", 3)]
     out["residual"] = model(nodes, inits, [1, 1, 9, 9], [1, 3])
+    # Dense, BatchNormalization, ReLU, dense: a spiking layer fed by a BN, whose statistics give a
+    # data-free range. Its own generator, so that the files above keep their bytes.
+    r = np.random.default_rng(7)
+    arr = lambda name, *shape: numpy_helper.from_array(r.standard_normal(shape).astype(np.float32), name)
+    nodes = [helper.make_node("Gemm", ["x", "bw1", "bb1"], ["h"], transB=1),
+             helper.make_node("BatchNormalization", ["h", "bng", "bnb", "bnm", "bnv"], ["hn"], epsilon=1e-3),
+             helper.make_node("Relu", ["hn"], ["hr"]),
+             helper.make_node("Gemm", ["hr", "bw2", "bb2"], ["y"], transB=1)]
+    inits = [arr("bw1", 4, 6), arr("bb1", 4), arr("bnb", 4), arr("bnm", 4), arr("bw2", 3, 4), arr("bb2", 3),
+             numpy_helper.from_array(np.abs(r.standard_normal(4)).astype(np.float32) + 0.5, "bng"),
+             numpy_helper.from_array(np.abs(r.standard_normal(4)).astype(np.float32) + 0.5, "bnv")]
+    out["dense_bn"] = model(nodes, inits, [1, 6], [1, 3])
     return out
 
 
