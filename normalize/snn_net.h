@@ -93,7 +93,7 @@ void snn_build_opts_init(snn_build_opts *o);
 #define SNN_DEFAULT_NORM SNN_NORM_TSEARCH /* with calibration data */
 #define SNN_DEFAULT_TARGET_STEPS 4 /* the T the T-aware search fits (times the burst) */
 #define SNN_DEFAULT_BURST_STEPS 16 /* the stored default T of a burst file (64 without) */
-#define SNN_DEFAULT_BN_PRIOR_K 4.0f /* --data-free bn: range beta + k |gamma| */
+#define SNN_DEFAULT_BN_PRIOR_K 6.0f /* without --calib (--data-free bn): range beta + k |gamma| */
 
 /* Map graph g to spiking layers, balancing thresholds with the calibration statistics cs
  * (NULL only for SNN_NORM_MODEL). */

@@ -2,6 +2,7 @@
 #include "cli_common.h"
 #include "cli_mpi.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,7 +257,7 @@ static void classify_worker(void *arg, int w)
                     best = (int32_t)k;
             r->pred[i + s] = best;
         }
-        int64_t d = r->done += cnt;
+        int64_t d = atomic_fetch_add(&r->done, cnt) + cnt;
         if (w == 0 && r->tty && d / 100 != (d - cnt) / 100 && d < r->n)
             cli_progress("ANN", d, r->n, r->t0);
     }

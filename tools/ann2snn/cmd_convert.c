@@ -31,12 +31,12 @@ static void usage(FILE *f)
             "  -o, --output FILE        output file (default: MODEL.snn next to the model)\n"
             "      --calib FILE|DIR     calibration samples (IDX/.npy/.pb, or an image folder\n"
             "                           DIR/CLASS/IMAGE.png|jpg); without it, see --data-free\n"
-            "      --data-free METHOD   without --calib: uniform (default: calibrate on 1000\n"
+            "      --data-free METHOD   without --calib: bn[=K] (the default: calibrate on 1000\n"
             "                           synthetic images of uniform noise with the layer-wise\n"
-            "                           maximum) | smooth (smoothed noise) | mix (half of each) |\n"
-            "                           bn[=K] (uniform noise, and a layer fed by a BatchNormalization\n"
-            "                           node takes beta + K |gamma| per channel, K 4 by default;\n"
-            "                           Nagel et al. 2019) | model (Diehl et al. 2015's bound from\n"
+            "                           maximum, and a layer fed by a BatchNormalization node takes\n"
+            "                           beta + K |gamma| of the BN instead, K = 6; Nagel et al.\n"
+            "                           2019) | uniform (noise alone) | smooth (smoothed noise) |\n"
+            "                           mix (half of each) | model (Diehl et al. 2015's bound from\n"
             "                           the weights alone)\n"
             "      --calib-count N      use the first N calibration samples (default 1000; of a\n"
             "                           folder, N spread over its sorted files)\n"
@@ -361,6 +361,7 @@ int cmd_convert(int argc, char **argv)
     int norm_set = 0, spikes_set = 0, tsearch_t_set = 0, burst_set = 0, correct_set = 0;
     bool potential = false; /* --correct potential */
     int data_free = SNN_CALIB_SYNTH_UNIFORM; /* SNN_CALIB_* without --calib; SNN_CALIB_DATA: model-based */
+    float bn_prior_k = SNN_DEFAULT_BN_PRIOR_K; /* without --calib: BN statistics where there are some */
     bool reference = false;
     uint32_t precision = SNN_DTYPE_F32;
     cli_prep_opts prep;
@@ -390,15 +391,16 @@ int cmd_convert(int argc, char **argv)
             break;
         case 'F': if (!cli_parse_long("--calibrate-for", optarg, 1, 4096, &correct_for)) return EXIT_BAD_INPUT; break;
         case 'D':
+            bn_prior_k = 0.0f;
             if (strcmp(optarg, "mix") == 0) data_free = SNN_CALIB_SYNTH_MIX;
             else if (strcmp(optarg, "uniform") == 0) data_free = SNN_CALIB_SYNTH_UNIFORM;
             else if (strcmp(optarg, "smooth") == 0) data_free = SNN_CALIB_SYNTH_SMOOTH;
             else if (strcmp(optarg, "model") == 0) data_free = SNN_CALIB_DATA;
             else if (strncmp(optarg, "bn", 2) == 0 && (optarg[2] == '\0' || optarg[2] == '=')) {
                 data_free = SNN_CALIB_SYNTH_UNIFORM; /* for the layers without BN */
-                bo.bn_prior_k = SNN_DEFAULT_BN_PRIOR_K;
-                if (optarg[2] == '=' && (!cli_parse_float("--data-free bn=K", optarg + 3, &bo.bn_prior_k) ||
-                                         !(bo.bn_prior_k > 0.0f && bo.bn_prior_k <= 100.0f))) {
+                bn_prior_k = SNN_DEFAULT_BN_PRIOR_K;
+                if (optarg[2] == '=' && (!cli_parse_float("--data-free bn=K", optarg + 3, &bn_prior_k) ||
+                                         !(bn_prior_k > 0.0f && bn_prior_k <= 100.0f))) {
                     fprintf(stderr, "ann2snn: --data-free bn=K: K must be in (0, 100]\n");
                     return EXIT_BAD_INPUT;
                 }
@@ -479,6 +481,8 @@ int cmd_convert(int argc, char **argv)
     if (correct_for && !tsearch_t_set)
         bo.target_steps = (uint32_t)correct_for; /* tsearch fits the T that the biases are corrected for */
     bool synthetic = !calib_path && data_free != SNN_CALIB_DATA;
+    if (synthetic)
+        bo.bn_prior_k = bn_prior_k; /* data-free only: with --calib the samples decide */
     if (correct_for && (bo.coding == SNN_CODING_TTFS || (!calib_path && !synthetic))) {
         fprintf(stderr, "ann2snn: --calibrate-for needs rate coding and calibration samples (--calib, or "
                         "synthetic ones)\n");
@@ -573,14 +577,22 @@ int cmd_convert(int argc, char **argv)
         }
         if (!norm_set)
             bo.norm = SNN_NORM_MAX; /* measured: the layer-wise maximum suits noise best (docs/models.md) */
+        int bn_layers = 0; /* BatchNormalization outputs whose statistics can set a range */
+        for (int t = 0; t < g.n_tensors && bo.bn_prior_k > 0.0f; t++)
+            bn_layers += g.tensors[t].bn_prior != NULL;
+        char bn_note[96] = "";
+        if (bn_layers)
+            snprintf(bn_note, sizeof bn_note, ", and its %d BatchNormalization layers' statistics (beta + %g |gamma|)",
+                     bn_layers, (double)bo.bn_prior_k);
         if (cli_mpi_root())
-            fprintf(stderr, "ann2snn: no --calib data: calibrating on %lld synthetic images (%s) with %s; "
-                            "measured on the bundled models, this costs up to 0.3 pp at T = 32 against real "
-                            "calibration data, and up to 30 pp at T = 8 (docs/models.md). Give --calib for the "
-                            "best SNN\n", calib_count,
+            fprintf(stderr, "ann2snn: no --calib data: calibrating on %lld synthetic images (%s) with %s%s; "
+                            "measured on the bundled models with the default bursts, this costs up to 0.25 pp at "
+                            "T = 32 and 1.7 pp at T = 8 against real calibration data (docs/models.md). Give "
+                            "--calib for the best SNN\n", calib_count,
                     data_free == SNN_CALIB_SYNTH_MIX ? "half uniform, half smoothed noise"
                     : data_free == SNN_CALIB_SYNTH_UNIFORM ? "uniform noise" : "smoothed noise",
-                    bo.norm == SNN_NORM_MAX ? "the layer-wise maximum" : "the chosen --norm");
+                    bo.norm == SNN_NORM_MAX ? "the layer-wise maximum" : "the chosen --norm",
+                    bn_note);
     } else {
         img.channels = cli_image_channels(&g); /* an image folder is read as gray for a one-channel model */
         if ((st = cli_open_data(calib_path, &img, calib_count, &ds, NULL, &diag)) != SNN_OK) {
