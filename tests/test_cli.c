@@ -160,7 +160,37 @@ static void test_info_snn(void **state)
     assert_int_equal(system(args), 0);
     snprintf(args, sizeof args, "'%s/dense2.onnx' --data-free nothing -o %s.x", snn_dir, snn);
     assert_int_equal(run(args, out, sizeof out), 2);
-    assert_non_null(strstr(out, "is not uniform, smooth, mix or model"));
+    assert_non_null(strstr(out, "is not uniform, smooth, mix, bn[=K] or model"));
+    snprintf(args, sizeof args, "'%s/dense2.onnx' --data-free bn=0 -o %s.x", snn_dir, snn);
+    assert_int_equal(run(args, out, sizeof out), 2);
+    assert_non_null(strstr(out, "K must be in (0, 100]"));
+    /* Without --calib a layer fed by a BatchNormalization takes its statistics, and says so. */
+    snprintf(args, sizeof args, "'%s/dense_bn.onnx' -o %s.bn", snn_dir, snn);
+    assert_int_equal(run(args, out, sizeof out), 0);
+    assert_non_null(strstr(out, "its 1 BatchNormalization layers' statistics (beta + 6 |gamma|)"));
+    snprintf(args, sizeof args, "info %s.bn", snn);
+    assert_int_equal(run(args, out, sizeof out), 0);
+    assert_non_null(strstr(out, "(synthetic: uniform noise) and BatchNormalization statistics"));
+    /* Potential correction: asked for with --calibrate-for, in float files only. */
+    snprintf(args, sizeof args, "'%s/dense_bn.onnx' --correct potential -o %s.x", snn_dir, snn);
+    assert_int_equal(run(args, out, sizeof out), 2);
+    assert_non_null(strstr(out, "--correct chooses what --calibrate-for T corrects"));
+    snprintf(args, sizeof args, "'%s/dense_bn.onnx' --calibrate-for 4 --correct membrane -o %s.x", snn_dir, snn);
+    assert_int_equal(run(args, out, sizeof out), 2);
+    assert_non_null(strstr(out, "is not bias or potential"));
+    snprintf(args, sizeof args, "'%s/dense_bn.onnx' --calibrate-for 4 --correct potential --precision int8 -o %s.x",
+             snn_dir, snn);
+    assert_int_equal(run(args, out, sizeof out), 2);
+    assert_non_null(strstr(out, "--correct potential needs --precision float32"));
+    snprintf(args, sizeof args, "'%s/dense_bn.onnx' --calibrate-for 4 --correct potential -o %s.bn", snn_dir, snn);
+    assert_int_equal(run(args, out, sizeof out), 0);
+    assert_non_null(strstr(out, "initial membranes corrected for T = 4"));
+    snprintf(args, sizeof args, "info --json %s.bn", snn);
+    assert_int_equal(run(args, out, sizeof out), 0);
+    assert_non_null(strstr(out, "\"correction\":\t\"potential\""));
+    assert_non_null(strstr(out, "\"VINI\""));
+    snprintf(args, sizeof args, "rm -f %s.bn", snn);
+    assert_int_equal(system(args), 0);
 
     snprintf(args, sizeof args, "info --json %s", snn);
     assert_int_equal(run(args, out, sizeof out), 0);
