@@ -234,11 +234,6 @@ static int64_t round_shift(int64_t a, uint32_t f)
     return -(int64_t)(((uint64_t)(-q) + ((uint64_t)1 << f) - 1) >> f);
 }
 
-static inline int32_t wq(const snn_proj *p, size_t i)
-{
-    return IS_I8(p->w8) ? (int32_t)p->w8[i] : (int32_t)p->w16[i];
-}
-
 #define GATHER_BLOCK 32
 
 /* acc[q] += sum(w * x_q) into output neurons (oy, ox, m0 + q), q < nb, of layer L from the

@@ -156,7 +156,7 @@ static void test_count_is_rounded_relu(void **state)
                 count_a0 += net_events(&l.s, 1, 0);
                 count_a1 += net_events(&l.s, 1, 1);
                 double summed = count_a0 - 2.5 * count_a1; /* B's summed input so far */
-                double b = snn_state_output(&l.s)[0];        /* B's net count */
+                double b = (double)snn_state_output(&l.s)[0]; /* B's net count */
                 err = fabs(b - fmax(0.0, floor(0.5 + summed)));
                 if (sg)
                     assert_true(err <= 2.0);
