@@ -32,6 +32,21 @@ static int run(const char *args, char *out, size_t cap)
     return WEXITSTATUS(rc);
 }
 
+/* Run `ann2snn ARGS` (printf-style) into out; it must exit with want and print fragment. */
+static void expect_run(char *out, size_t cap, int want, const char *fragment, const char *fmt, ...)
+{
+    char args[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    int rc = run(args, out, cap);
+    if (rc != want || !strstr(out, fragment))
+        print_error("ann2snn %s: exit %d, want %d and '%s'; printed:\n%s\n", args, rc, want, fragment, out);
+    assert_int_equal(rc, want);
+    assert_non_null(strstr(out, fragment));
+}
+
 static void test_help_and_version(void **state)
 {
     (void)state;
@@ -161,33 +176,21 @@ static void test_info_snn(void **state)
     snprintf(args, sizeof args, "'%s/dense2.onnx' --data-free nothing -o %s.x", snn_dir, snn);
     assert_int_equal(run(args, out, sizeof out), 2);
     assert_non_null(strstr(out, "is not uniform, smooth, mix, bn[=K] or model"));
-    snprintf(args, sizeof args, "'%s/dense2.onnx' --data-free bn=0 -o %s.x", snn_dir, snn);
-    assert_int_equal(run(args, out, sizeof out), 2);
-    assert_non_null(strstr(out, "K must be in (0, 100]"));
+    expect_run(out, sizeof out, 2, "K must be in (0, 100]", "'%s/dense2.onnx' --data-free bn=0 -o %s.x", snn_dir, snn);
     /* Without --calib a layer fed by a BatchNormalization takes its statistics, and says so. */
-    snprintf(args, sizeof args, "'%s/dense_bn.onnx' -o %s.bn", snn_dir, snn);
-    assert_int_equal(run(args, out, sizeof out), 0);
-    assert_non_null(strstr(out, "its 1 BatchNormalization layers' statistics (beta + 6 |gamma|)"));
-    snprintf(args, sizeof args, "info %s.bn", snn);
-    assert_int_equal(run(args, out, sizeof out), 0);
-    assert_non_null(strstr(out, "(synthetic: uniform noise) and BatchNormalization statistics"));
+    expect_run(out, sizeof out, 0, "its 1 BatchNormalization layers' statistics (beta + 6 |gamma|)",
+               "'%s/dense_bn.onnx' -o %s.bn", snn_dir, snn);
+    expect_run(out, sizeof out, 0, "(synthetic: uniform noise) and BatchNormalization statistics", "info %s.bn", snn);
     /* Potential correction: asked for with --calibrate-for, in float files only. */
-    snprintf(args, sizeof args, "'%s/dense_bn.onnx' --correct potential -o %s.x", snn_dir, snn);
-    assert_int_equal(run(args, out, sizeof out), 2);
-    assert_non_null(strstr(out, "--correct chooses what --calibrate-for T corrects"));
-    snprintf(args, sizeof args, "'%s/dense_bn.onnx' --calibrate-for 4 --correct membrane -o %s.x", snn_dir, snn);
-    assert_int_equal(run(args, out, sizeof out), 2);
-    assert_non_null(strstr(out, "is not bias or potential"));
-    snprintf(args, sizeof args, "'%s/dense_bn.onnx' --calibrate-for 4 --correct potential --precision int8 -o %s.x",
-             snn_dir, snn);
-    assert_int_equal(run(args, out, sizeof out), 2);
-    assert_non_null(strstr(out, "--correct potential needs --precision float32"));
-    snprintf(args, sizeof args, "'%s/dense_bn.onnx' --calibrate-for 4 --correct potential -o %s.bn", snn_dir, snn);
-    assert_int_equal(run(args, out, sizeof out), 0);
-    assert_non_null(strstr(out, "initial membranes corrected for T = 4"));
-    snprintf(args, sizeof args, "info --json %s.bn", snn);
-    assert_int_equal(run(args, out, sizeof out), 0);
-    assert_non_null(strstr(out, "\"correction\":\t\"potential\""));
+    expect_run(out, sizeof out, 2, "--correct chooses what --calibrate-for T corrects",
+               "'%s/dense_bn.onnx' --correct potential -o %s.x", snn_dir, snn);
+    expect_run(out, sizeof out, 2, "is not bias or potential",
+               "'%s/dense_bn.onnx' --calibrate-for 4 --correct membrane -o %s.x", snn_dir, snn);
+    expect_run(out, sizeof out, 2, "--correct potential needs --precision float32",
+               "'%s/dense_bn.onnx' --calibrate-for 4 --correct potential --precision int8 -o %s.x", snn_dir, snn);
+    expect_run(out, sizeof out, 0, "initial membranes corrected for T = 4",
+               "'%s/dense_bn.onnx' --calibrate-for 4 --correct potential -o %s.bn", snn_dir, snn);
+    expect_run(out, sizeof out, 0, "\"correction\":\t\"potential\"", "info --json %s.bn", snn);
     assert_non_null(strstr(out, "\"VINI\""));
     snprintf(args, sizeof args, "rm -f %s.bn", snn);
     assert_int_equal(system(args), 0);
