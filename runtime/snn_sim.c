@@ -355,23 +355,26 @@ static inline void flag_masks(const float *restrict f, uint32_t *nz, uint32_t *n
 }
 
 /* Append the events of flags f[0..size) to out (index | SNN_SPIKE_NEG for -1); returns the
- * count. Flags are gathered 8 at a time into bit masks, and only the set bits are visited: at
+ * count. burst: a flag of s (-G..G) is |s| events of its own, next to each other, in neuron
+ * order (the order the targets add their weights in); else each nonzero flag is one event. Flags are gathered 8 at a time into bit masks, and only the set bits are visited: at
  * the rates of a converted net most groups hold a spike, so a test-and-skip per group
  * mispredicts more than it saves. */
-static uint32_t list_events(const float *restrict f, uint32_t size, uint32_t *restrict out)
+SNN_HOT_INLINE uint32_t list_events(const float *restrict f, uint32_t size, uint32_t *restrict out, bool burst)
 {
     uint32_t n = 0, j = 0;
     for (; j + 8 <= size; j += 8) {
         uint32_t nz, neg;
         flag_masks(f + j, &nz, &neg);
         while (nz) {
-            uint32_t q = snn_ctz(nz);
-            out[n++] = (j + q) | (neg >> q & 1u) << 31;
+            uint32_t q = snn_ctz(nz), e = (j + q) | (neg >> q & 1u) << 31;
+            out[n++] = e;
+            for (uint32_t r = 1, a = burst ? (uint32_t)fabsf(f[j + q]) : 1; r < a; r++)
+                out[n++] = e;
             nz &= nz - 1;
         }
     }
     for (; j < size; j++)
-        if (f[j] != 0.0f)
+        for (uint32_t r = 0, a = burst ? (uint32_t)fabsf(f[j]) : f[j] != 0.0f; r < a; r++)
             out[n++] = j | (f[j] < 0.0f ? SNN_SPIKE_NEG : 0);
     return n;
 }
@@ -457,7 +460,7 @@ static void fire(snn_state *s, uint32_t i)
             cnt[j] += flag[j];
     s->n_spikes[i + 1] = n;
     if (s->events[i + 1])
-        list_events(flag, size, s->spike_idx[i + 1]);
+        list_events(flag, size, s->spike_idx[i + 1], false);
 }
 
 /* Burst spikes (SNN_FEATURE_BURST): Li & Zeng 2022, "Efficient and Accurate Conversion of
@@ -519,28 +522,12 @@ static void fire_burst(snn_state *s, uint32_t i)
     if (cnt && (signed_fire || !s->steady[i] || s->pool_reads[i + 1]))
         for (uint32_t j = 0; j < size; j++)
             cnt[j] += flag[j];
-    uint32_t *out = s->events[i + 1] ? s->spike_idx[i + 1] : NULL, n = 0;
-    if (out) {
-        /* Every spike is an event of its own, a burst's next to each other, in neuron order:
-         * the order the targets add their weights in. */
-        uint32_t j = 0;
-        for (; j + 8 <= size; j += 8) {
-            uint32_t nz, neg;
-            flag_masks(flag + j, &nz, &neg);
-            while (nz) {
-                uint32_t q = snn_ctz(nz), e = (j + q) | (neg >> q & 1u) << 31, a = (uint32_t)fabsf(flag[j + q]);
-                for (uint32_t r = 0; r < a; r++)
-                    out[n++] = e;
-                nz &= nz - 1;
-            }
-        }
-        for (; j < size; j++)
-            for (uint32_t r = 0, a = (uint32_t)fabsf(flag[j]); r < a; r++)
-                out[n++] = j | (flag[j] < 0.0f ? SNN_SPIKE_NEG : 0);
-    } else {
+    uint32_t n = 0;
+    if (s->events[i + 1])
+        n = list_events(flag, size, s->spike_idx[i + 1], true);
+    else
         for (uint32_t j = 0; j < size; j++)
             n += (uint32_t)fabsf(flag[j]);
-    }
     s->n_spikes[i + 1] = n;
 }
 
