@@ -181,6 +181,11 @@ static void test_info_snn(void **state)
     expect_run(out, sizeof out, 0, "its 1 BatchNormalization layers' statistics (beta + 6 |gamma|)",
                "'%s/dense_bn.onnx' -o %s.bn", snn_dir, snn);
     expect_run(out, sizeof out, 0, "(synthetic: uniform noise) and BatchNormalization statistics", "info %s.bn", snn);
+    /* A model without BN nodes: uniform noise, and the file says nothing of BN statistics. */
+    expect_run(out, sizeof out, 0, "", "'%s/dense2.onnx' -o %s.u", snn_dir, snn);
+    assert_null(strstr(out, "BatchNormalization"));
+    expect_run(out, sizeof out, 0, "(synthetic: uniform noise)\n", "info %s.u", snn);
+    assert_null(strstr(out, "BatchNormalization"));
     /* Potential correction: asked for with --calibrate-for, in float files only. */
     expect_run(out, sizeof out, 2, "--correct chooses what --calibrate-for T corrects",
                "'%s/dense_bn.onnx' --correct potential -o %s.x", snn_dir, snn);

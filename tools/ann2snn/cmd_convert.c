@@ -580,6 +580,8 @@ int cmd_convert(int argc, char **argv)
         int bn_layers = 0; /* BatchNormalization outputs whose statistics can set a range */
         for (int t = 0; t < g.n_tensors && bo.bn_prior_k > 0.0f; t++)
             bn_layers += g.tensors[t].bn_prior != NULL;
+        if (!bn_layers)
+            bo.bn_prior_k = 0.0f; /* nothing to take them from: uniform noise, recorded as such */
         char bn_note[96] = "";
         if (bn_layers)
             snprintf(bn_note, sizeof bn_note, ", and its %d BatchNormalization layers' statistics (beta + %g |gamma|)",
