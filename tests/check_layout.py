@@ -29,6 +29,9 @@ LOWER = {
                        "converter/base"],
     "normalize": ["converter/eval", "converter/ir", "converter/base", "runtime"],
     "normalize/correct": ["normalize", "converter/eval", "converter/ir", "converter/base", "runtime"],
+    # The public library (ann2snn.h) over everything below it.
+    "converter/api": ["normalize/correct", "normalize", "converter/onnx", "converter/data", "converter/proto",
+                      "converter/passes", "converter/eval", "converter/ir", "converter/base", "runtime"],
 }
 LIBRARIES = list(LOWER)
 LOWER.update({
@@ -51,7 +54,7 @@ PRIVATE = {
     "runtime/snn_internal.h": ["runtime", "tools/scatter-floor", "tests"],
     # normalize/ takes the file format from the runtime, nothing else; its bias correction
     # (normalize/correct/) runs networks through it.
-    "runtime/snn_runtime.h": ["runtime", "normalize/correct", "tools", "tests", "docs"],
+    "runtime/snn_runtime.h": ["runtime", "normalize/correct", "converter/api", "tools", "tests", "docs"],
 }
 # Headers that the build generates: name -> folders that may include it.
 GENERATED = {"onnx.pb-c.h": ["converter/proto", "converter/onnx"]}

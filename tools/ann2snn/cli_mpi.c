@@ -91,6 +91,7 @@ void cli_mpi_allgather_i32(int32_t *all, int64_t n) { (void)all, (void)n; }
 
 bool cli_mpi_available(void) { return SNN_HAVE_MPI != 0; }
 int cli_mpi_size(void) { return size; }
+int cli_mpi_rank(void) { return rank; }
 bool cli_mpi_root(void) { return rank == 0; }
 
 void cli_mpi_worker_range(int64_t n, int workers, int w, int64_t *begin, int64_t *end)

@@ -25,6 +25,8 @@ void cli_mpi_init(int *argc, char ***argv);
 void cli_mpi_finish(int status);
 
 int cli_mpi_size(void);
+/* This process's rank, 0 .. cli_mpi_size() - 1. */
+int cli_mpi_rank(void);
 /* Rank 0 (or no MPI): the process that prints and writes. */
 bool cli_mpi_root(void);
 /* Worker w's contiguous range [begin, end) of n samples: this rank's range, split over its

@@ -1,0 +1,40 @@
+/* What the library's modules share, and what the ann2snn command line reaches behind the
+ * public header: the model's graph, and the option parsers of the command-line spellings. */
+#ifndef ANN2SNN_API_INTERNAL_H
+#define ANN2SNN_API_INTERNAL_H
+
+#include "ann2snn.h"
+#include "base/diag.h"
+#include "data/data.h"
+#include "ir/graph.h"
+
+struct ann2snn_model {
+    snn_graph graph;
+    uint8_t sha256[32]; /* of the ONNX file's bytes, recorded in the .snn file */
+    char *name;         /* the path, or the name given with the bytes; "" if none */
+};
+
+/* A converter status and diagnostic as the public ones (the same codes and fields). */
+ann2snn_status api_status(snn_status st, const snn_diag *from, ann2snn_diag *to);
+/* Fill to (may be NULL) and return st; printf-style. */
+ann2snn_status api_fail(ann2snn_diag *to, ann2snn_status st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Parsers of an option's value as the command line spells it; on garbage they fill diag with
+ * "OPT: 'ARG' is not ..." and return false. */
+bool api_parse_float(const char *opt, const char *arg, float *out, ann2snn_diag *diag);
+bool api_parse_long(const char *opt, const char *arg, long long min, long long max, long long *out,
+                    ann2snn_diag *diag);
+/* A comma-separated list of 1 to ANN2SNN_MAX_CHANNELS floats. */
+bool api_parse_float_list(const char *opt, const char *arg, float *v, int *n, ann2snn_diag *diag);
+
+/* The preprocessing for graph g: the options' scale, mean and std first, then the model's
+ * metadata, then 1/255 for raw bytes (1 otherwise), 0 and 1. Per-channel means and stds need as
+ * many values as the model's input channels (NCHW). */
+ann2snn_status api_pick_preprocess(const ann2snn_options *o, const snn_graph *g, bool raw_bytes, snn_preprocess *pp,
+                                   ann2snn_diag *diag);
+
+#endif
