@@ -199,6 +199,16 @@ void ann2snn_result_free(ann2snn_result *result);
  * sees a partial file, and a failure leaves no file behind. */
 ann2snn_status ann2snn_write_file(const char *path, const void *bytes, size_t len, ann2snn_diag *diag);
 
+/* ------------------------------------------------------------------ .snn files */
+
+/* Describe the .snn file held in bytes (checked whole first): as `ann2snn info FILE.snn` prints
+ * it (json false), or as the JSON of `ann2snn info FILE.snn --json`: header, provenance,
+ * preprocessing, coding, layers, sections. name names the file in the text. *text is malloc'd:
+ * free it with ann2snn_free(). A file that does not load fails with ANN2SNN_ERR_FORMAT and the
+ * runtime's message. */
+ann2snn_status ann2snn_snn_describe(const void *bytes, size_t len, const char *name, bool json, char **text,
+                                    ann2snn_diag *diag);
+
 /* Free memory this library returned as a bare pointer. */
 void ann2snn_free(void *p);
 

@@ -212,8 +212,13 @@ static bool set_option(ann2snn_options *t, const char *name, const char *v, ann2
         return api_parse_long(opt, v, 1, 1LL << 30, &n, diag) && (t->calib_count = n, true);
     if (strcmp(name, "data-free") == 0)
         return parse_data_free(v, t, diag);
-    if (strcmp(name, "scale") == 0)
-        return api_parse_float(opt, v, &t->scale, diag);
+    if (strcmp(name, "scale") == 0) {
+        if (!api_parse_float(opt, v, &f, diag))
+            return false;
+        if (f == 0.0f)
+            return api_fail(diag, ANN2SNN_ERR_ARGUMENT, "--scale must not be 0"), false;
+        return t->scale = f, true;
+    }
     if (strcmp(name, "mean") == 0)
         return api_parse_float_list(opt, v, t->mean, &t->n_mean, diag);
     if (strcmp(name, "std") == 0) {

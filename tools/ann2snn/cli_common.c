@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/api_internal.h"
 #include "base/fileio.h"
 #include "base/parallel.h"
 #include "eval/eval.h"
@@ -31,28 +32,24 @@ int cli_report(const char *file, snn_status st, const snn_diag *diag)
     return st == SNN_ERR_NOMEM ? EXIT_RUN_FAILED : EXIT_BAD_INPUT;
 }
 
+/* The library's parsers (one spelling for every command), with their message on stderr. */
+static int printed(bool ok, const ann2snn_diag *d)
+{
+    if (!ok)
+        fprintf(stderr, "ann2snn: %s\n", d->message);
+    return ok;
+}
+
 int cli_parse_float(const char *opt, const char *arg, float *out)
 {
-    char *end;
-    float v = strtof(arg, &end);
-    if (end == arg || *end) {
-        fprintf(stderr, "ann2snn: %s: '%s' is not a number\n", opt, arg);
-        return 0;
-    }
-    *out = v;
-    return 1;
+    ann2snn_diag d;
+    return printed(api_parse_float(opt, arg, out, &d), &d);
 }
 
 int cli_parse_long(const char *opt, const char *arg, long long min, long long max, long long *out)
 {
-    char *end;
-    long long v = strtoll(arg, &end, 10);
-    if (end == arg || *end || v < min || v > max) {
-        fprintf(stderr, "ann2snn: %s: '%s' is not a whole number from %lld to %lld\n", opt, arg, min, max);
-        return 0;
-    }
-    *out = v;
-    return 1;
+    ann2snn_diag d;
+    return printed(api_parse_long(opt, arg, min, max, out, &d), &d);
 }
 
 void cli_prep_opts_init(cli_prep_opts *o)
@@ -61,25 +58,10 @@ void cli_prep_opts_init(cli_prep_opts *o)
     o->std[0] = 1.0f;
 }
 
-/* A comma-separated list of 1 to SNN_MAX_PREP_CHANNELS floats into v; prints on garbage. */
 static int parse_float_list(const char *opt, const char *arg, float *v, int *n)
 {
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", arg);
-    *n = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (*n == SNN_MAX_PREP_CHANNELS) {
-            fprintf(stderr, "ann2snn: %s: at most %d values\n", opt, SNN_MAX_PREP_CHANNELS);
-            return 0;
-        }
-        if (!cli_parse_float(opt, tok, &v[(*n)++]))
-            return 0;
-    }
-    if (*n == 0 || arg[strlen(arg) - 1] == ',') {
-        fprintf(stderr, "ann2snn: %s: '%s' is not a number or a comma-separated list\n", opt, arg);
-        return 0;
-    }
-    return 1;
+    ann2snn_diag d;
+    return printed(api_parse_float_list(opt, arg, v, n, &d), &d);
 }
 
 int cli_prep_opt(cli_prep_opts *o, int c, const char *arg)
@@ -87,7 +69,13 @@ int cli_prep_opt(cli_prep_opts *o, int c, const char *arg)
     switch (c) {
     case 's':
         o->has_scale = true;
-        return cli_parse_float("--scale", arg, &o->scale);
+        if (!cli_parse_float("--scale", arg, &o->scale))
+            return 0;
+        if (o->scale == 0.0f) {
+            fprintf(stderr, "ann2snn: --scale must not be 0\n");
+            return 0;
+        }
+        return 1;
     case 'm':
         o->has_mean = true;
         return parse_float_list("--mean", arg, o->mean, &o->n_mean);
@@ -107,28 +95,14 @@ int cli_prep_opt(cli_prep_opts *o, int c, const char *arg)
 bool cli_pick_preprocess(const cli_prep_opts *o, const snn_graph *g, bool uint8_data,
                          snn_preprocess *pp)
 {
-    bool meta = g && g->has_preprocess;
-    memset(pp, 0, sizeof *pp);
-    pp->scale = o->has_scale ? o->scale : meta ? g->pre_scale : uint8_data ? 1.0f / 255.0f : 1.0f;
-    pp->mean = o->has_mean ? o->mean[0] : meta ? g->pre_mean : 0.0f;
-    pp->std = o->has_std ? o->std[0] : meta ? g->pre_std : 1.0f;
-    int nm = o->has_mean ? o->n_mean : 1, ns = o->has_std ? o->n_std : 1;
-    if (nm == 1 && ns == 1)
-        return true;
-    /* Per channel: the input's channel axis is 1 (NCHW). */
-    const snn_tensor *in = g && g->n_inputs == 1 ? &g->tensors[g->inputs[0]] : NULL;
-    int64_t c = in && in->rank >= 2 ? in->dims[1] : 1;
-    if ((nm != 1 && nm != c) || (ns != 1 && ns != c) || c < 2) {
-        fprintf(stderr, "ann2snn: --mean/--std: %d and %d values for a model input of %lld channels "
-                        "(give 1, or one per channel)\n", nm, ns, (long long)c);
-        return false;
-    }
-    pp->channels = (int)c;
-    for (int k = 0; k < pp->channels; k++) {
-        pp->mean_c[k] = nm == 1 ? pp->mean : o->mean[k];
-        pp->std_c[k] = ns == 1 ? pp->std : o->std[k];
-    }
-    return true;
+    ann2snn_options ao;
+    ann2snn_options_init(&ao);
+    ao.scale = o->has_scale ? o->scale : 0.0f;
+    ao.n_mean = o->has_mean ? o->n_mean : 0, ao.n_std = o->has_std ? o->n_std : 0;
+    memcpy(ao.mean, o->mean, sizeof ao.mean);
+    memcpy(ao.std, o->std, sizeof ao.std);
+    ann2snn_diag d;
+    return printed(api_pick_preprocess(&ao, g, uint8_data, pp, &d) == ANN2SNN_OK, &d);
 }
 
 int cli_parse_coding(const char *arg, uint32_t *coding)
