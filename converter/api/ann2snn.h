@@ -166,6 +166,8 @@ typedef struct {
 } ann2snn_options;
 
 void ann2snn_options_init(ann2snn_options *o);
+/* sizeof(ann2snn_options), for bindings that lay the struct out themselves (Python's ctypes). */
+size_t ann2snn_options_size(void);
 /* Set the option the command line calls `--name` to value, spelled as there: ("norm",
  * "tsearch=4"), ("burst", "2"), ("mean", "0.49,0.48,0.45"), ("reference-kernels", NULL).
  * Unknown names and bad values fail with ANN2SNN_ERR_ARGUMENT and leave o as it was. */
@@ -208,6 +210,23 @@ ann2snn_status ann2snn_write_file(const char *path, const void *bytes, size_t le
  * runtime's message. */
 ann2snn_status ann2snn_snn_describe(const void *bytes, size_t len, const char *name, bool json, char **text,
                                     ann2snn_diag *diag);
+
+typedef struct {
+    uint32_t steps;   /* rate coding: time steps; TTFS: steps per layer window (0 exact times); 0: the file's */
+    int coding;       /* ANN2SNN_CODING_*, or -1: the file's */
+    uint64_t seed;    /* Poisson coding: sample i is seeded seed + i, as snn-run --seed (default 1) */
+    int threads;      /* 0: every core; the results are the same for every count */
+} ann2snn_run_options;
+
+/* Run the .snn file held in bytes on n raw samples (n, sample_size), as stored: the file's
+ * preprocessing applies, as in snn-run. Fills, each where not NULL: outputs (n, classes) the
+ * readout after the last step (the output membranes, or the spike counts with readout spikes);
+ * predictions (n) the arg-max; layer_spikes and layer_synops (layers) the spikes each layer
+ * emitted and the synaptic operations into it, summed over the samples. o NULL: the file's
+ * coding and steps, seed 1, every core. */
+ann2snn_status ann2snn_run(const void *bytes, size_t len, const float *samples, int64_t n, int64_t sample_size,
+                           const ann2snn_run_options *o, float *outputs, int32_t *predictions, uint64_t *layer_spikes,
+                           uint64_t *layer_synops, ann2snn_diag *diag);
 
 /* Free memory this library returned as a bare pointer. */
 void ann2snn_free(void *p);

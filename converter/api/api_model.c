@@ -1,6 +1,7 @@
 /* ONNX models for the library: loaded from a file or from bytes, with the SHA-256 of those
  * bytes (nettle) that the .snn file records; the preprocessing a conversion uses. */
 #include <nettle/sha2.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,15 +56,15 @@ ann2snn_status ann2snn_model_load_file(const char *path, ann2snn_model **model, 
         *model = NULL;
     if (!path)
         return api_fail(diag, ANN2SNN_ERR_ARGUMENT, "ann2snn_model_load_file: no path");
-    uint8_t *buf;
-    size_t len;
+    uint8_t *buf = NULL;
+    size_t len = 0;
     snn_diag d;
     snn_diag_clear(&d);
     snn_status st = snn_file_read_all(path, SNN_PROTO_MAX_BYTES, &buf, &len, &d);
-    if (st != SNN_OK)
-        return api_status(st, &d, diag);
-    ann2snn_status as = ann2snn_model_load_bytes(buf, len, path, model, diag);
+    ann2snn_status as = st != SNN_OK ? api_status(st, &d, diag) : ann2snn_model_load_bytes(buf, len, path, model, diag);
     free(buf);
+    if (as != ANN2SNN_OK && diag && !diag->where[0]) /* name the file where nothing narrower is named */
+        snprintf(diag->where, sizeof diag->where, "%s", path);
     return as;
 }
 

@@ -112,6 +112,11 @@ void ann2snn_options_init(ann2snn_options *o)
     o->steps = -1;
 }
 
+size_t ann2snn_options_size(void)
+{
+    return sizeof(ann2snn_options);
+}
+
 /* --norm METHOD */
 static bool parse_norm(const char *s, ann2snn_options *o, ann2snn_diag *diag)
 {
