@@ -109,6 +109,24 @@ r = cli("info", path, "--json")
 check("info() is `ann2snn info --json`", r.returncode == 0 and json.loads(r.stdout) == back.info())
 check("str() is `ann2snn info`", str(back) == cli("info", path).stdout)
 
+# 3b. evaluate(): the JSON numbers of `ann2snn eval --json`, the SVG of its --plot.
+labels_gz = os.path.join(digits, "mnist-digits-test-labels-idx1-ubyte.gz")
+test_y = idx(labels_gz)[:200]
+js, svg = os.path.join(tmp, "eval.json"), os.path.join(tmp, "eval.svg")
+r = cli("eval", path, "--data", os.path.join(digits, "mnist-digits-test-images-idx3-ubyte.gz"), "--labels", labels_gz,
+        "--limit", "200", "--onnx", lenet, "--steps", "32", "--exit", "confidence", "--json", js, "--plot", svg)
+check("cli eval", r.returncode == 0, r.stderr)
+ev = back.evaluate(test_x, test_y, ann=lenet, steps=32, exit="confidence", threads=1)
+with open(js) as f:
+    check("evaluate() is `ann2snn eval --json`", json.load(f) == ev, f"{ev}")
+with open(svg) as f:
+    check("evaluate().svg is its --plot", f.read() == ev.svg)
+check("evaluate() has the curve and early exit", len(ev["curve"]) == 6 and len(ev["early_exit"]) == 8)
+plotted = ann2snn.SNN.plot(ev, os.path.join(tmp, "p.svg"))
+check("plot() writes a figure", os.path.getsize(os.path.join(tmp, "p.svg")) > 0, plotted)
+raises("evaluate: labels of the wrong length", lambda: back.evaluate(test_x, test_y[:10]), "give 200 class indices")
+raises("evaluate: --layers without the ANN", lambda: back.evaluate(test_x, test_y, layers=True), "--layers needs")
+
 # 4. Errors, each with the library's message, before anything runs.
 e = raises("missing file", lambda: ann2snn.convert(os.path.join(tmp, "nope.onnx"), calib), "nope.onnx")
 check("missing file status", e is not None and e.status == "io", getattr(e, "status", None))

@@ -113,7 +113,10 @@ typedef enum { ANN2SNN_PRECISION_FLOAT32 = 0, ANN2SNN_PRECISION_INT16, ANN2SNN_P
 /* Operations ann2snn_split.all_reduce performs over every process, in place. */
 typedef enum {
     ANN2SNN_REDUCE_MAX_F32, ANN2SNN_REDUCE_MIN_F32, ANN2SNN_REDUCE_SUM_U64, ANN2SNN_REDUCE_SUM_U32,
-    ANN2SNN_REDUCE_SUM_I64,
+    ANN2SNN_REDUCE_SUM_I64, ANN2SNN_REDUCE_SUM_F64, ANN2SNN_REDUCE_MAX_U32,
+    /* int32 values of which each process has filled its own share (by rank, as the samples
+     * are split); afterwards every process has all */
+    ANN2SNN_REDUCE_GATHER_I32,
 } ann2snn_reduce;
 
 /* Calibration split over processes (MPI ranks, say): this process takes its share of the
@@ -227,6 +230,54 @@ typedef struct {
 ann2snn_status ann2snn_run(const void *bytes, size_t len, const float *samples, int64_t n, int64_t sample_size,
                            const ann2snn_run_options *o, float *outputs, int32_t *predictions, uint64_t *layer_spikes,
                            uint64_t *layer_synops, ann2snn_diag *diag);
+
+/* ------------------------------------------------------------------ evaluation */
+
+typedef enum { ANN2SNN_EXIT_NONE = 0, ANN2SNN_EXIT_CONFIDENCE = 1, ANN2SNN_EXIT_MARGIN = 2 } ann2snn_exit_rule;
+#define ANN2SNN_MAX_EXITS 16
+
+/* Every option of `ann2snn eval` that is not a file (its --help says more);
+ * ann2snn_eval_options_init() sets the defaults, ann2snn_eval_options_set() one by its
+ * command-line name: ("steps", "32"), ("exit", "confidence=0.9,0.99"), ("layers", NULL). */
+typedef struct {
+    uint32_t steps;                /* rate coding: time steps; 0: the file's */
+    int coding;                    /* ANN2SNN_CODING_*, or -1: the file's */
+    int64_t resolution;            /* TTFS: largest steps per layer window; -1: 64 */
+    uint64_t seed;                 /* Poisson coding: sample i is seeded seed + i (default 1) */
+    int threads;                   /* 0: every core; the numbers are the same for every count */
+    double pj_ac, pj_mac;          /* energy per accumulate and multiply-accumulate, pJ (0.9, 4.6:
+                                    * 45 nm, Horowitz 2014) */
+    ann2snn_exit_rule exit_rule;   /* early exit (SEENN-I), rate coding */
+    float exit_thresholds[ANN2SNN_MAX_EXITS]; /* (n_exit) */
+    int n_exit;
+    bool layers;                   /* per-layer error against the ANN (needs ann, a float32 file) */
+    const ann2snn_model *ann;      /* the ANN: its accuracy on the same samples and the agreement
+                                    * with it; NULL: the accuracy stored at conversion */
+    const ann2snn_split *split;    /* NULL: one process */
+    void (*progress)(void *ctx, const char *stage, int64_t done, int64_t total);
+    void *progress_ctx;
+} ann2snn_eval_options;
+
+void ann2snn_eval_options_init(ann2snn_eval_options *o);
+size_t ann2snn_eval_options_size(void);
+ann2snn_status ann2snn_eval_options_set(ann2snn_eval_options *o, const char *name, const char *value,
+                                        ann2snn_diag *diag);
+
+typedef struct {
+    char *table; /* what `ann2snn eval` prints */
+    char *json;  /* what `ann2snn eval --json` writes: ann_accuracy, curve, layers, early_exit */
+    char *svg;   /* what `ann2snn eval --plot` writes: accuracy against time steps */
+} ann2snn_evaluation;
+
+/* Evaluate the .snn file held in bytes (named name in the table and JSON) on the samples x
+ * (raw: the file's preprocessing applies) with labels (x->n class indices): accuracy, spikes
+ * per neuron, synaptic operations and energy at every power of two up to T, next to the ANN's
+ * accuracy. The numbers are those of `ann2snn eval` on the same samples and options. On
+ * success *out owns its texts (ann2snn_evaluation_free()). */
+ann2snn_status ann2snn_evaluate(const void *bytes, size_t len, const char *name, const ann2snn_samples *x,
+                                const int32_t *labels, const ann2snn_eval_options *o, ann2snn_evaluation *out,
+                                ann2snn_diag *diag);
+void ann2snn_evaluation_free(ann2snn_evaluation *e);
 
 /* Free memory this library returned as a bare pointer. */
 void ann2snn_free(void *p);

@@ -59,28 +59,6 @@ static void note(notes *n, const char *fmt, ...)
 
 /* ------------------------------------------------------------------ samples */
 
-/* Raw sample i of src into x, then preprocessed as pp says. */
-static snn_status fetch(const ann2snn_samples *src, int64_t i, const snn_preprocess *pp, float *x, snn_diag *diag)
-{
-    if (src->values) {
-        memcpy(x, src->values + i * src->sample_size, (size_t)src->sample_size * sizeof *x);
-    } else {
-        ann2snn_diag d = {.offset = -1};
-        ann2snn_status st = src->get(src->ctx, i, x, &d);
-        if (st != ANN2SNN_OK) {
-            if (diag) {
-                memcpy(diag->msg, d.message, sizeof diag->msg);
-                memcpy(diag->where, d.where, sizeof diag->where);
-                diag->offset = d.offset;
-            }
-            return st == ANN2SNN_ERR_ARGUMENT ? SNN_ERR_INVALID : (snn_status)st;
-        }
-    }
-    snn_dataset shape = {.sample_size = src->sample_size};
-    snn_preprocess_values(&shape, pp, x);
-    return SNN_OK;
-}
-
 typedef struct {
     const ann2snn_samples *src;
     const snn_preprocess *pp;
@@ -89,7 +67,7 @@ typedef struct {
 static snn_status preprocessed_sample(void *ctx, int64_t i, float *x, snn_diag *diag)
 {
     const sample_source *s = ctx;
-    return fetch(s->src, i, s->pp, x, diag);
+    return api_fetch(s->src, i, s->pp, x, diag);
 }
 
 /* ------------------------------------------------------------------ calibration */
@@ -111,21 +89,11 @@ typedef struct {
     _Atomic int64_t done;
 } calib_run;
 
-/* Worker w's range of the n samples: this process's share (o->split), then the worker's. */
-static void worker_range(const ann2snn_options *o, int64_t n, int workers, int w, int64_t *begin, int64_t *end)
-{
-    int64_t b = 0, e = n;
-    if (o->split && o->split->ranks > 1)
-        snn_parallel_range(n, o->split->ranks, o->split->rank, &b, &e);
-    snn_parallel_range(e - b, workers, w, begin, end);
-    *begin += b, *end += b;
-}
-
 static void calib_worker(void *arg, int w)
 {
     calib_run *r = arg;
     int64_t begin, end;
-    worker_range(r->o, r->n, r->workers, w, &begin, &end);
+    api_worker_range(r->o->split, r->n, r->workers, w, &begin, &end);
     r->lo[w] = INFINITY, r->hi[w] = -INFINITY;
     snn_eval ev;
     memset(&ev, 0, sizeof ev);
@@ -138,7 +106,7 @@ static void calib_worker(void *arg, int w)
     if (r->st[w] == SNN_OK)
         snn_eval_use_reference(&ev, r->o->reference_kernels);
     for (int64_t i = begin; i < end && r->st[w] == SNN_OK; i++) {
-        if ((r->st[w] = fetch(r->src, i, r->pp, x, &r->diag[w])) != SNN_OK)
+        if ((r->st[w] = api_fetch(r->src, i, r->pp, x, &r->diag[w])) != SNN_OK)
             break;
         for (int64_t k = 0; k < r->src->sample_size; k++) {
             r->lo[w] = fminf(r->lo[w], x[k]);

@@ -37,4 +37,25 @@ bool api_parse_float_list(const char *opt, const char *arg, float *v, int *n, an
 ann2snn_status api_pick_preprocess(const ann2snn_options *o, const snn_graph *g, bool raw_bytes, snn_preprocess *pp,
                                    ann2snn_diag *diag);
 
+/* Sample i of src into x (sample_size floats), as stored; then preprocessed as pp says, unless
+ * pp is NULL. */
+snn_status api_fetch(const ann2snn_samples *src, int64_t i, const snn_preprocess *pp, float *x, snn_diag *diag);
+/* Worker w's range [begin, end) of n samples: this process's share (sp; NULL: all), then the
+ * worker's of it. */
+void api_worker_range(const ann2snn_split *sp, int64_t n, int workers, int w, int64_t *begin, int64_t *end);
+
+/* Classify the first n samples of src with graph g (the float evaluator, whose input takes
+ * `batch` samples; workers threads, the plain C kernels with reference): pred[i] receives the
+ * arg-max of the first output, the same for every thread, process and batch count; every
+ * process ends with all of pred. Progress goes to progress(ctx, "ANN", ...). */
+typedef struct {
+    int workers, batch;
+    bool reference;
+    const ann2snn_split *split;
+    void (*progress)(void *ctx, const char *stage, int64_t done, int64_t total);
+    void *progress_ctx;
+} api_classify_opts;
+snn_status api_classify(const snn_graph *g, const ann2snn_samples *src, int64_t n, const snn_preprocess *pp,
+                        const api_classify_opts *o, int32_t *pred, snn_diag *diag);
+
 #endif

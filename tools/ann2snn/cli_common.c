@@ -183,60 +183,31 @@ int cli_load_labelled(const char *data_path, const char *label_path, const snn_i
     return 0;
 }
 
-/* What the classifying workers share; each has an evaluator of its own. */
-typedef struct {
-    const snn_graph *g; /* batch dimension `batch` */
-    const snn_dataset *ds;
-    const snn_preprocess *pp;
-    int64_t n;
-    int workers, batch;
-    bool reference;
-    int32_t *pred;
-    snn_status st[SNN_MAX_THREADS]; /* per worker */
-    snn_diag diag[SNN_MAX_THREADS];
-    _Atomic int64_t done;
-    bool tty;
-    double t0;
-} classify_run;
-
-static void classify_worker(void *arg, int w)
+/* A data set (a file, streamed, or an image folder) as the library's samples. */
+static ann2snn_status dataset_sample(void *ctx, int64_t i, float *x, ann2snn_diag *diag)
 {
-    classify_run *r = arg;
-    int64_t begin, end, size = r->ds->sample_size;
-    cli_mpi_worker_range(r->n, r->workers, w, &begin, &end);
-    snn_eval ev;
-    float *x = calloc((size_t)(size * r->batch), sizeof *x); /* (batch, sample) */
-    r->st[w] = x ? snn_eval_init(&ev, r->g, &r->diag[w])
-                 : snn_diag_set(&r->diag[w], SNN_ERR_NOMEM, "out of memory");
-    if (r->st[w] != SNN_OK) {
-        free(x);
-        return;
-    }
-    snn_eval_use_reference(&ev, r->reference);
-    int64_t n_out = snn_tensor_numel(&r->g->tensors[r->g->outputs[0]]) / r->batch;
-    for (int64_t i = begin; i < end && r->st[w] == SNN_OK; i += r->batch) {
-        int64_t cnt = end - i < r->batch ? end - i : r->batch; /* the last batch may be short */
-        if ((r->st[w] = snn_dataset_get_range(r->ds, i, cnt, x, &r->diag[w])) != SNN_OK)
-            break; /* the batch's samples in one read */
-        for (int64_t s = 0; s < cnt; s++)
-            snn_preprocess_values(r->ds, r->pp, x + s * size);
-        const float *feed[1] = {x};
-        if ((r->st[w] = snn_eval_run(&ev, feed, &r->diag[w])) != SNN_OK)
-            break;
-        for (int64_t s = 0; s < cnt; s++) {
-            const float *y = snn_eval_output(&ev, 0) + s * n_out;
-            int32_t best = 0;
-            for (int64_t k = 1; k < n_out; k++)
-                if (y[k] > y[best])
-                    best = (int32_t)k;
-            r->pred[i + s] = best;
-        }
-        int64_t d = atomic_fetch_add(&r->done, cnt) + cnt;
-        if (w == 0 && r->tty && d / 100 != (d - cnt) / 100 && d < r->n)
-            cli_progress("ANN", d, r->n, r->t0);
-    }
-    free(x);
-    snn_eval_free(&ev);
+    snn_diag d;
+    snn_diag_clear(&d);
+    snn_status st = snn_dataset_get(ctx, i, x, &d);
+    return api_status(st, &d, diag);
+}
+
+ann2snn_samples cli_samples_of(const snn_dataset *ds)
+{
+    return (ann2snn_samples){.n = ds->n, .sample_size = ds->sample_size, .raw_bytes = ds->from_uint8,
+                             .get = dataset_sample, .ctx = (void *)ds};
+}
+
+static void progress(void *ctx, const char *stage, int64_t done, int64_t total)
+{
+    cli_progress(stage, done, total, *(const double *)ctx);
+}
+
+void cli_progress_hook(void (**fn)(void *, const char *, int64_t, int64_t), void **ctx, double *t0)
+{
+    *t0 = cli_now_s();
+    if (isatty(2) && cli_mpi_root())
+        *fn = progress, *ctx = t0;
 }
 
 int cli_ann_classify(const char *model, const snn_graph *g, const snn_dataset *ds, int64_t n,
@@ -272,31 +243,16 @@ int cli_ann_classify(const char *model, const snn_graph *g, const snn_dataset *d
             fprintf(stderr, "ann2snn: note: %s has a fixed batch dimension; evaluating one sample at a time\n",
                     model);
     }
-    classify_run *r = calloc(1, sizeof *r);
-    if (!r) {
-        snn_graph_free(&gb);
-        fprintf(stderr, "ann2snn: out of memory\n");
-        return EXIT_RUN_FAILED;
-    }
-    int threads = o->threads;
-    *r = (classify_run){.g = batch > 1 ? &gb : g, .ds = ds, .pp = pp, .n = n, .pred = pred,
-                        .workers = threads < 1 ? 1 : threads > SNN_MAX_THREADS ? SNN_MAX_THREADS : threads,
-                        .batch = batch, .reference = o->reference, .tty = isatty(2) && cli_mpi_root(),
-                        .t0 = cli_now_s()};
+    ann2snn_split split = cli_mpi_split();
+    double t0;
+    api_classify_opts ao = {.workers = o->threads, .batch = batch, .reference = o->reference, .split = &split};
+    cli_progress_hook(&ao.progress, &ao.progress_ctx, &t0);
+    ann2snn_samples src = cli_samples_of(ds);
     snn_diag d;
-    int rc = 0;
-    if (snn_parallel_run(r->workers, classify_worker, r, &d) != SNN_OK)
-        rc = cli_report(model, SNN_ERR_NOMEM, &d);
-    else if (r->tty)
-        cli_progress("ANN", n, n, r->t0);
-    for (int w = 0; rc == 0 && w < r->workers; w++)
-        if (r->st[w] != SNN_OK)
-            rc = cli_report(model, r->st[w], &r->diag[w]);
-    free(r);
+    snn_diag_clear(&d);
+    snn_status st = api_classify(batch > 1 ? &gb : g, &src, n, pp, &ao, pred, &d);
     snn_graph_free(&gb);
-    if (rc == 0)
-        cli_mpi_allgather_i32(pred, n); /* every rank gets every rank's predictions */
-    return rc;
+    return st == SNN_OK ? 0 : cli_report(model, st, &d);
 }
 
 int cli_load_snn(const char *path, uint8_t **file, size_t *len, snn_model **m)

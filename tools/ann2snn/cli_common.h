@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "api/ann2snn.h"
 #include "data/data.h"
 #include "base/diag.h"
 #include "ir/graph.h"
@@ -96,6 +97,12 @@ snn_preprocess cli_preprocess_of(const snn_model *m);
 /* A progress line on stderr: "what [####    ] done/n  rate/s, ETA s"; a newline when done
  * reaches n. Callers print it only when stderr is a terminal. */
 void cli_progress(const char *what, int64_t done, int64_t n, double t0);
+
+/* A data set as the library's samples (read through snn_dataset_get(), from any thread). */
+ann2snn_samples cli_samples_of(const snn_dataset *ds);
+/* The library's progress callback: cli_progress() from *t0 (set to now) when stderr is a
+ * terminal and this is MPI rank 0; else left NULL. */
+void cli_progress_hook(void (**fn)(void *, const char *, int64_t, int64_t), void **ctx, double *t0);
 
 /* Seconds on a monotonic clock, for progress and timings. */
 double cli_now_s(void);

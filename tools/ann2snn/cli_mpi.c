@@ -101,3 +101,24 @@ void cli_mpi_worker_range(int64_t n, int workers, int w, int64_t *begin, int64_t
     snn_parallel_range(rank_end - rank_begin, workers, w, begin, end);
     *begin += rank_begin, *end += rank_begin;
 }
+
+/* The library's reductions (api/ann2snn.h) over the ranks. */
+static void all_reduce(void *ctx, ann2snn_reduce op, void *v, int64_t n)
+{
+    (void)ctx;
+    switch (op) {
+    case ANN2SNN_REDUCE_MAX_F32: cli_mpi_max_f32(v, (int)n); break;
+    case ANN2SNN_REDUCE_MIN_F32: cli_mpi_min_f32(v, (int)n); break;
+    case ANN2SNN_REDUCE_SUM_U64: cli_mpi_sum_u64(v, (int)n); break;
+    case ANN2SNN_REDUCE_SUM_U32: cli_mpi_sum_u32(v, n); break;
+    case ANN2SNN_REDUCE_SUM_I64: cli_mpi_sum_i64(v, (int)n); break;
+    case ANN2SNN_REDUCE_SUM_F64: cli_mpi_sum_f64(v, (int)n); break;
+    case ANN2SNN_REDUCE_MAX_U32: cli_mpi_max_u32(v, (int)n); break;
+    case ANN2SNN_REDUCE_GATHER_I32: cli_mpi_allgather_i32(v, n); break;
+    }
+}
+
+ann2snn_split cli_mpi_split(void)
+{
+    return (ann2snn_split){.rank = rank, .ranks = size, .all_reduce = all_reduce};
+}

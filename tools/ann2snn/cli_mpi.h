@@ -14,6 +14,8 @@
 #define ANN2SNN_CLI_MPI_H
 
 #include <stdbool.h>
+
+#include "api/ann2snn.h"
 #include <stdint.h>
 
 /* Whether this build has MPI. */
@@ -32,6 +34,10 @@ bool cli_mpi_root(void);
 /* Worker w's contiguous range [begin, end) of n samples: this rank's range, split over its
  * `workers` threads. */
 void cli_mpi_worker_range(int64_t n, int workers, int w, int64_t *begin, int64_t *end);
+
+/* The library's split over processes: this rank of every rank, reducing with the functions
+ * below. */
+ann2snn_split cli_mpi_split(void);
 
 /* In place, over every rank; each rank ends with the result. */
 void cli_mpi_sum_i64(int64_t *v, int n);

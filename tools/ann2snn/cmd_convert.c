@@ -103,33 +103,6 @@ static int report(const char *file, ann2snn_status st, const ann2snn_diag *d)
     return st == ANN2SNN_ERR_NOMEM ? EXIT_RUN_FAILED : EXIT_BAD_INPUT;
 }
 
-/* Calibration samples from a data set (a file, streamed, or an image folder). */
-static ann2snn_status dataset_sample(void *ctx, int64_t i, float *x, ann2snn_diag *diag)
-{
-    snn_diag d;
-    snn_diag_clear(&d);
-    snn_status st = snn_dataset_get(ctx, i, x, &d);
-    return api_status(st, &d, diag);
-}
-
-static void progress(void *ctx, const char *stage, int64_t done, int64_t total)
-{
-    cli_progress(stage, done, total, *(const double *)ctx);
-}
-
-/* The library's reductions over MPI ranks (cli_mpi.h). */
-static void all_reduce(void *ctx, ann2snn_reduce op, void *v, int64_t n)
-{
-    (void)ctx;
-    switch (op) {
-    case ANN2SNN_REDUCE_MAX_F32: cli_mpi_max_f32(v, (int)n); break;
-    case ANN2SNN_REDUCE_MIN_F32: cli_mpi_min_f32(v, (int)n); break;
-    case ANN2SNN_REDUCE_SUM_U64: cli_mpi_sum_u64(v, (int)n); break;
-    case ANN2SNN_REDUCE_SUM_U32: cli_mpi_sum_u32(v, n); break;
-    case ANN2SNN_REDUCE_SUM_I64: cli_mpi_sum_i64(v, (int)n); break;
-    }
-}
-
 /* Print each line of the library's notes as "ann2snn: LINE". */
 static void print_notes(const char *text)
 {
@@ -197,10 +170,10 @@ int cmd_convert(int argc, char **argv)
         out_path = default_out;
     }
     double t0 = cli_now_s();
-    ann2snn_split split = {.rank = cli_mpi_rank(), .ranks = cli_mpi_size(), .all_reduce = all_reduce};
+    ann2snn_split split = cli_mpi_split();
     o.split = &split;
-    if (isatty(2) && cli_mpi_root())
-        o.progress = progress, o.progress_ctx = &t0;
+    double t_progress;
+    cli_progress_hook(&o.progress, &o.progress_ctx, &t_progress);
     int rc = EXIT_BAD_INPUT;
     ann2snn_model *model = NULL;
     ann2snn_result res = {0};
@@ -221,8 +194,7 @@ int cmd_convert(int argc, char **argv)
             rc = cli_report(calib_path, ds_st, &d);
             goto done;
         }
-        samples = (ann2snn_samples){.n = ds.n, .sample_size = ds.sample_size, .raw_bytes = ds.from_uint8,
-                                    .get = dataset_sample, .ctx = &ds};
+        samples = cli_samples_of(&ds);
         calib = &samples;
     }
     st = ann2snn_convert(model, calib, &o, &res, &diag);

@@ -22,7 +22,7 @@ import numpy as np
 from . import _lib
 from ._lib import Error
 
-__all__ = ["convert", "load", "export_onnx", "SNN", "RunResult", "Error", "version", "ONNX_EXPORT"]
+__all__ = ["convert", "load", "export_onnx", "SNN", "RunResult", "EvalResult", "Error", "version", "ONNX_EXPORT"]
 
 
 def version():
@@ -313,3 +313,88 @@ class SNN:
     def predict(self, x, steps=None, coding=None, seed=1, threads=0):
         """The predicted class of each sample, (N,) int32."""
         return self.run(x, steps, coding, seed, threads).predictions
+
+    def evaluate(self, x, y, *, ann=None, example=None, progress=True, **options):
+        """Accuracy against time steps, with spikes, synaptic operations and energy, next to the
+        ANN's accuracy: the dict `ann2snn eval --json` writes, with the same keys and numbers.
+
+        x: raw samples (N, ...) as stored; y: their classes (N,). ann: the ANN (an ONNX path,
+        bytes, or a torch.nn.Module with example=) for its accuracy on the same samples, the
+        agreement with it and, with layers=True, the per-layer error. options: those of
+        `ann2snn eval`, '-' written '_': steps, coding, resolution, seed, threads, pj_ac, pj_mac,
+        exit ("confidence" or "margin=0.1,1"), layers.
+
+        The result also carries .table (what `ann2snn eval` prints) and .svg (its --plot)."""
+        size = int(np.prod(self.input_shape))
+        a, _ = _as_samples(x, "x", size)
+        labels = np.ascontiguousarray(np.asarray(y.detach().cpu().numpy() if hasattr(y, "detach") else y))
+        if labels.ndim != 1 or labels.shape[0] != a.shape[0] or labels.dtype.kind not in "ui":
+            raise Error(f"y: shape {labels.shape} and dtype {labels.dtype}: give {a.shape[0]} class indices, "
+                        f"one per sample (integers)")
+        labels = labels.astype(np.int32)
+        o = _lib.EvalOptions()
+        _lib.lib.ann2snn_eval_options_init(ctypes.byref(o))
+        d = _lib.Diag()
+        for key, value in options.items():
+            if value is None or value is False:
+                continue
+            text = None if value is True else str(value)
+            _lib.check(_lib.lib.ann2snn_eval_options_set(ctypes.byref(o), key.replace("_", "-").encode(),
+                                                         text and text.encode(), d), d)
+        model = _Model(ann, example) if ann is not None else None
+        o.ann = model.ptr if model else None
+        keep = _Progress() if progress else None
+        if keep:
+            o.progress = keep.fn
+        samples = _lib.Samples(values=a.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), n=a.shape[0],
+                               sample_size=a.shape[1])
+        ev = _lib.Evaluation()
+        st = _lib.lib.ann2snn_evaluate(self.data, len(self.data), self.name.encode(), ctypes.byref(samples),
+                                       labels.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)), ctypes.byref(o),
+                                       ctypes.byref(ev), d)
+        _lib.check(st, d)
+        try:
+            result = EvalResult(json.loads(ctypes.string_at(ev.json).decode()))
+            result.table = ctypes.string_at(ev.table).decode()
+            result.svg = ctypes.string_at(ev.svg).decode()
+        finally:
+            _lib.lib.ann2snn_evaluation_free(ctypes.byref(ev))
+        return result
+
+    @staticmethod
+    def plot(result, path=None):
+        """Accuracy against time steps from evaluate()'s result: a matplotlib figure when
+        matplotlib is installed (Debian python3-matplotlib; saved to path if given), else the
+        SVG `ann2snn eval --plot` writes, saved to path (default accuracy.svg). Returns the
+        figure, or the SVG's path."""
+        try:
+            import matplotlib
+            if path is not None:
+                matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            path = path or "accuracy.svg"
+            with open(path, "w") as f:
+                f.write(result.svg)
+            return path
+        curve = [p for p in result["curve"] if p["steps"] is not None]
+        fig, ax = plt.subplots()
+        ax.plot([p["steps"] for p in curve], [100 * p["accuracy"] for p in curve], "o-", label="SNN")
+        if result.get("early_exit"):
+            ax.plot([max(1.0, p["mean_steps"]) for p in result["early_exit"]],
+                    [100 * p["accuracy"] for p in result["early_exit"]], "o-", label="early exit (mean steps)")
+        if result.get("ann_accuracy") is not None:
+            ax.axhline(100 * result["ann_accuracy"], color="gray", linestyle="--", label="ANN")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("time steps")
+        ax.set_ylabel("accuracy (%)")
+        ax.legend()
+        if path is not None:
+            fig.savefig(path)
+        return fig
+
+
+class EvalResult(dict):
+    """SNN.evaluate()'s result: the dict of `ann2snn eval --json`, with .table and .svg."""
+    table = ""
+    svg = ""

@@ -68,6 +68,24 @@ class Result(ctypes.Structure):
                 ("notes", ctypes.c_void_p), ("summary", ctypes.c_void_p), ("calib_seconds", ctypes.c_double)]
 
 
+MAX_EXITS = 16
+
+
+class EvalOptions(ctypes.Structure):
+    """ann2snn_eval_options, field for field; ann2snn_eval_options_size() checks the layout."""
+    _fields_ = [
+        ("steps", U32), ("coding", ctypes.c_int), ("resolution", I64), ("seed", ctypes.c_uint64),
+        ("threads", ctypes.c_int), ("pj_ac", ctypes.c_double), ("pj_mac", ctypes.c_double),
+        ("exit_rule", E), ("exit_thresholds", ctypes.c_float * MAX_EXITS), ("n_exit", ctypes.c_int),
+        ("layers", ctypes.c_bool), ("ann", ctypes.c_void_p), ("split", ctypes.POINTER(Split)),
+        ("progress", PROGRESS_FN), ("progress_ctx", ctypes.c_void_p),
+    ]
+
+
+class Evaluation(ctypes.Structure):
+    _fields_ = [("table", ctypes.c_void_p), ("json", ctypes.c_void_p), ("svg", ctypes.c_void_p)]
+
+
 class RunOptions(ctypes.Structure):
     _fields_ = [("steps", U32), ("coding", ctypes.c_int), ("seed", ctypes.c_uint64), ("threads", ctypes.c_int)]
 
@@ -123,15 +141,23 @@ def _load():
         "ann2snn_snn_describe": (c.c_int, [c.c_char_p, c.c_size_t, c.c_char_p, c.c_bool, P(c.c_void_p), D]),
         "ann2snn_run": (c.c_int, [c.c_char_p, c.c_size_t, P(c.c_float), c.c_int64, c.c_int64, P(RunOptions),
                                   P(c.c_float), P(c.c_int32), P(c.c_uint64), P(c.c_uint64), D]),
+        "ann2snn_eval_options_size": (c.c_size_t, []),
+        "ann2snn_eval_options_init": (None, [P(EvalOptions)]),
+        "ann2snn_eval_options_set": (c.c_int, [P(EvalOptions), c.c_char_p, c.c_char_p, D]),
+        "ann2snn_evaluate": (c.c_int, [c.c_char_p, c.c_size_t, c.c_char_p, P(Samples), P(c.c_int32), P(EvalOptions),
+                                       P(Evaluation), D]),
+        "ann2snn_evaluation_free": (None, [P(Evaluation)]),
         "ann2snn_write_file": (c.c_int, [c.c_char_p, c.c_char_p, c.c_size_t, D]),
         "ann2snn_free": (None, [c.c_void_p]),
     }
     for name, (res, args) in sigs.items():
         f = getattr(lib, name)
         f.restype, f.argtypes = res, args
-    if lib.ann2snn_options_size() != ctypes.sizeof(Options):
-        raise ImportError(f"ann2snn: the library's options are {lib.ann2snn_options_size()} bytes, these bindings' "
-                          f"{ctypes.sizeof(Options)}: the package and the library are from different versions")
+    for name, struct in (("ann2snn_options_size", Options), ("ann2snn_eval_options_size", EvalOptions)):
+        if getattr(lib, name)() != ctypes.sizeof(struct):
+            raise ImportError(f"ann2snn: the library's {struct.__name__} is {getattr(lib, name)()} bytes, these "
+                              f"bindings' {ctypes.sizeof(struct)}: the package and the library are from different "
+                              f"versions")
     return lib
 
 

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli_mpi.h"
 
 #define FIX_BITS 16 /* activations and errors summed as round(v * 2^16) */
 
@@ -119,14 +118,16 @@ void layer_tally_add(layer_tally *dst, const layer_tally *src, const layer_plan 
     }
 }
 
-void layer_tally_reduce_ranks(layer_tally *t, const layer_plan *p)
+void layer_tally_reduce(layer_tally *t, const layer_plan *p, const ann2snn_split *sp)
 {
+    if (!sp || sp->ranks <= 1 || !sp->all_reduce)
+        return;
     for (int i = 0; i < p->n; i++) {
-        cli_mpi_sum_i64(t->err[i], p->n_points);
-        cli_mpi_sum_i64(t->act[i], p->n_points);
-        cli_mpi_sum_i64(t->sat[i], p->n_points);
+        sp->all_reduce(sp->ctx, ANN2SNN_REDUCE_SUM_I64, t->err[i], p->n_points);
+        sp->all_reduce(sp->ctx, ANN2SNN_REDUCE_SUM_I64, t->act[i], p->n_points);
+        sp->all_reduce(sp->ctx, ANN2SNN_REDUCE_SUM_I64, t->sat[i], p->n_points);
     }
-    cli_mpi_sum_i64(t->neurons, p->n);
+    sp->all_reduce(sp->ctx, ANN2SNN_REDUCE_SUM_I64, t->neurons, p->n);
 }
 
 double layer_relative_error(const layer_tally *t, int i, int k)

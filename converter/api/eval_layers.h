@@ -1,4 +1,4 @@
-/* ann2snn eval --layers: for each spiking layer and each point of the curve, how far the
+/* Evaluation per layer (ann2snn eval --layers): for each spiking layer and each point of the curve, how far the
  * SNN's rates (times the layer's scale, the file's SCAL section) are from the ANN activation
  * they stand for (the file's TENS section names it), and how many neurons sit at their most
  * spikes. Sums are integers (activations in fixed point), so every thread and rank count gives
@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ann2snn.h"
 #include "eval/eval.h"
 #include "ir/graph.h"
 #include "snn_runtime.h"
@@ -53,8 +54,8 @@ void layer_tally_step(layer_tally *t, const layer_plan *p, const snn_state *s);
 void layer_tally_point(layer_tally *t, const layer_plan *p, const snn_model *m, int k);
 /* dst += src (integers: any order gives the same sums). */
 void layer_tally_add(layer_tally *dst, const layer_tally *src, const layer_plan *p);
-/* Every MPI rank's sums into each rank's copy. */
-void layer_tally_reduce_ranks(layer_tally *t, const layer_plan *p);
+/* Every process's sums into each one's copy (sp NULL: one process). */
+void layer_tally_reduce(layer_tally *t, const layer_plan *p, const ann2snn_split *sp);
 
 /* The results of layer i of the plan at point k. */
 double layer_relative_error(const layer_tally *t, int i, int k);
