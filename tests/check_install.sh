@@ -24,4 +24,14 @@ out=$(LD_LIBRARY_PATH=$libdir "$stage/example_app" "$stage/lenet.snn" "$stage/im
 want=$(od -An -tu1 -j8 -N1 "$stage/labels.idx" | tr -d ' ')
 echo "$out (label $want)"
 [ "$out" = "class $want" ]
-echo "1 passed, 0 failed"
+# The converter library the same way: docs/example_convert.c against the installed
+# <ann2snn/ann2snn.h> and ann2snn.pc, its file run by the example above.
+cc -std=c11 -Wall -Werror $san "$src/docs/example_convert.c" $(pkg-config --cflags --libs ann2snn) \
+  -o "$stage/example_convert"
+LD_LIBRARY_PATH=$libdir "$stage/example_convert" "$src/models/mnist_lenet.onnx" "$stage/lenet-lib.snn" \
+  precision=int8 2>/dev/null
+out=$(LD_LIBRARY_PATH=$libdir "$stage/example_app" "$stage/lenet-lib.snn" "$stage/img.raw")
+echo "libann2snn, data-free int8: $out (label $want)"
+"$snn_tool" "$src/models/mnist_lenet.onnx" --precision int8 -o "$stage/lenet-cli.snn" 2>/dev/null >&2
+cmp "$stage/lenet-lib.snn" "$stage/lenet-cli.snn"
+echo "2 passed, 0 failed"

@@ -174,6 +174,11 @@ if torch is not None:
     with open(os.path.join(tmp, "net.snn"), "rb") as f:
         check("and as the CLI converts that file", r.returncode == 0 and f.read() == direct.data, r.stderr)
     check("the module is left in its mode", not net.training)
+    # A DataLoader of (x, y) batches: its first calib_count samples, as the array gives them.
+    ds = torch.utils.data.TensorDataset(torch.from_numpy(calib[:250].copy()), torch.zeros(250, dtype=torch.long))
+    loader = torch.utils.data.DataLoader(ds, batch_size=64)
+    from_loader = ann2snn.convert(lenet, loader, calib_count=200)
+    check("a DataLoader calibrates as the array", from_loader.data == ann2snn.convert(lenet, calib[:200]).data)
 
 import shutil  # noqa: E402
 shutil.rmtree(tmp, ignore_errors=True)
