@@ -260,6 +260,7 @@ class SNN:
         """Write the .snn file (the bytes `ann2snn` would write)."""
         d = _lib.Diag()
         _lib.check(_lib.lib.ann2snn_write_file(os.fsencode(path), self.data, len(self.data), d), d)
+        self.name = os.fspath(path)  # evaluate() names it as `ann2snn eval PATH` does
 
     def _describe(self, as_json):
         text, d = ctypes.c_void_p(), _lib.Diag()
