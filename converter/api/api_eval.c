@@ -589,8 +589,8 @@ ann2snn_status ann2snn_evaluate(const void *bytes, size_t len, const char *name,
     const char *path = name ? name : "model.snn";
     int64_t n = x->n;
     ann2snn_status as = ANN2SNN_OK;
-    uint8_t *file = malloc(len ? len : 1); /* the runtime reads a 4-byte aligned buffer */
-    snn_model *m = malloc(sizeof *m);
+    uint8_t *file = NULL;
+    snn_model *m = NULL;
     snn_layer_stats *tot = NULL;
     eval_run *run = NULL;
     layer_plan *plan = NULL; /* o->layers */
@@ -602,24 +602,8 @@ ann2snn_status ann2snn_evaluate(const void *bytes, size_t len, const char *name,
     int threads = o->threads ? o->threads : snn_cpu_count();
     snn_diag d;
     snn_diag_clear(&d);
-    if (!file || !m) {
-        as = api_fail(diag, ANN2SNN_ERR_NOMEM, "out of memory");
+    if ((as = api_load_snn(bytes, len, x->sample_size, &file, &m, diag)) != ANN2SNN_OK)
         goto done;
-    }
-    if (len)
-        memcpy(file, bytes, len);
-    snn_rt_diag rd;
-    if (snn_model_load(m, file, len, &rd) != SNN_RT_OK) {
-        as = api_fail(diag, ANN2SNN_ERR_FORMAT, "%s", rd.msg);
-        if (diag)
-            diag->offset = rd.offset;
-        goto done;
-    }
-    if (x->sample_size != (int64_t)m->input_size) {
-        as = api_fail(diag, ANN2SNN_ERR_INVALID, "samples have %lld values, the SNN's input takes %u (%u x %u x %u)",
-                      (long long)x->sample_size, m->input_size, m->input_c, m->input_h, m->input_w);
-        goto done;
-    }
     uint32_t coding = o->coding >= 0 ? (uint32_t)o->coding : m->coding;
     bool ttfs = coding == SNN_CODING_TTFS;
     uint32_t exit_rule = (uint32_t)o->exit_rule;

@@ -258,23 +258,11 @@ ann2snn_status ann2snn_snn_describe(const void *bytes, size_t len, const char *n
     *text = NULL;
     if (!bytes && len)
         return api_fail(diag, ANN2SNN_ERR_ARGUMENT, "ann2snn_snn_describe: no bytes");
-    /* The runtime reads a 4-byte aligned buffer, which the caller's need not be. */
-    uint8_t *file = malloc(len ? len : 1);
-    snn_model *m = malloc(sizeof *m);
-    ann2snn_status st = ANN2SNN_OK;
-    if (!file || !m) {
-        st = api_fail(diag, ANN2SNN_ERR_NOMEM, "out of memory");
+    uint8_t *file;
+    snn_model *m;
+    ann2snn_status st = api_load_snn(bytes, len, -1, &file, &m, diag);
+    if (st != ANN2SNN_OK)
         goto done;
-    }
-    if (len)
-        memcpy(file, bytes, len);
-    snn_rt_diag rd;
-    if (snn_model_load(m, file, len, &rd) != SNN_RT_OK) {
-        st = api_fail(diag, ANN2SNN_ERR_FORMAT, "%s", rd.msg);
-        if (diag)
-            diag->offset = rd.offset;
-        goto done;
-    }
     const char *path = name ? name : "";
     if (json) {
         char *j = snn_json(path, m, file, len);

@@ -7,6 +7,7 @@
 #include "base/diag.h"
 #include "data/data.h"
 #include "ir/graph.h"
+#include "snn_runtime.h"
 
 struct ann2snn_model {
     snn_graph graph;
@@ -36,6 +37,13 @@ bool api_parse_float_list(const char *opt, const char *arg, float *v, int *n, an
  * many values as the model's input channels (NCHW). */
 ann2snn_status api_pick_preprocess(const ann2snn_options *o, const snn_graph *g, bool raw_bytes, snn_preprocess *pp,
                                    ann2snn_diag *diag);
+
+/* The .snn file in the caller's bytes, loaded by the runtime: *file, an aligned copy of the
+ * bytes (the runtime reads 4-byte aligned buffers, the caller's need not be), and *m, which
+ * points into it; both malloc'd and freed by the caller, also on failure. A sample_size >= 0
+ * must be the file's input size. */
+ann2snn_status api_load_snn(const void *bytes, size_t len, int64_t sample_size, uint8_t **file, snn_model **m,
+                            ann2snn_diag *diag);
 
 /* Sample i of src into x (sample_size floats), as stored; then preprocessed as pp says, unless
  * pp is NULL. */

@@ -123,3 +123,29 @@ ann2snn_status api_pick_preprocess(const ann2snn_options *o, const snn_graph *g,
     }
     return ANN2SNN_OK;
 }
+
+ann2snn_status api_load_snn(const void *bytes, size_t len, int64_t sample_size, uint8_t **file, snn_model **m,
+                            ann2snn_diag *diag)
+{
+    *file = NULL, *m = NULL;
+    if (!bytes && len)
+        return api_fail(diag, ANN2SNN_ERR_ARGUMENT, "no .snn bytes");
+    *file = malloc(len ? len : 1);
+    *m = malloc(sizeof **m);
+    if (!*file || !*m)
+        return api_fail(diag, ANN2SNN_ERR_NOMEM, "out of memory");
+    if (len)
+        memcpy(*file, bytes, len);
+    snn_rt_diag rd;
+    if (snn_model_load(*m, *file, len, &rd) != SNN_RT_OK) {
+        api_fail(diag, ANN2SNN_ERR_FORMAT, "%s", rd.msg);
+        if (diag)
+            diag->offset = rd.offset;
+        return ANN2SNN_ERR_FORMAT;
+    }
+    const snn_model *mm = *m;
+    if (sample_size >= 0 && sample_size != (int64_t)mm->input_size)
+        return api_fail(diag, ANN2SNN_ERR_INVALID, "samples have %lld values, the SNN's input takes %u (%u x %u x %u)",
+                        (long long)sample_size, mm->input_size, mm->input_c, mm->input_h, mm->input_w);
+    return ANN2SNN_OK;
+}

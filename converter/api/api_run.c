@@ -69,26 +69,14 @@ ann2snn_status ann2snn_run(const void *bytes, size_t len, const float *samples, 
     if (o->coding < -1 || o->coding > ANN2SNN_CODING_TTFS || o->threads < 0 || o->threads > SNN_MAX_THREADS)
         return api_fail(diag, ANN2SNN_ERR_ARGUMENT, "ann2snn_run: coding %d or threads %d out of range", o->coding,
                         o->threads);
-    uint8_t *file = malloc(len ? len : 1); /* the runtime reads a 4-byte aligned buffer */
-    snn_model *m = malloc(sizeof *m);
-    run_ctx *c = calloc(1, sizeof *c);
-    ann2snn_status st = ANN2SNN_OK;
-    if (!file || !m || !c) {
+    uint8_t *file;
+    snn_model *m;
+    run_ctx *c = NULL;
+    ann2snn_status st = api_load_snn(bytes, len, sample_size, &file, &m, diag);
+    if (st != ANN2SNN_OK)
+        goto done;
+    if (!(c = calloc(1, sizeof *c))) {
         st = api_fail(diag, ANN2SNN_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    if (len)
-        memcpy(file, bytes, len);
-    snn_rt_diag rd;
-    if (snn_model_load(m, file, len, &rd) != SNN_RT_OK) {
-        st = api_fail(diag, ANN2SNN_ERR_FORMAT, "%s", rd.msg);
-        if (diag)
-            diag->offset = rd.offset;
-        goto done;
-    }
-    if (sample_size != (int64_t)m->input_size) {
-        st = api_fail(diag, ANN2SNN_ERR_INVALID, "samples have %lld values, the SNN's input takes %u (%u x %u x %u)",
-                      (long long)sample_size, m->input_size, m->input_c, m->input_h, m->input_w);
         goto done;
     }
     uint32_t coding = o->coding >= 0 ? (uint32_t)o->coding : m->coding;
