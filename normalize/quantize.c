@@ -77,7 +77,7 @@ static snn_status quantize_layer(snn_net *net, uint32_t li, double qmax, snn_dia
         int32_t qt = clamp_round(th / u, lim);
         L->qparam[c] = clamp_round((double)L->bias[c] / u, lim);
         L->qparam[C + c] = qt < 1 ? 1 : qt;
-        L->qparam[2 * C + c] = clamp_round((double)net->v_init * th / u, lim);
+        L->qparam[2 * C + c] = snn_qinit(L->qparam[C + c], net->v_init); /* as the runtime derives it (1.7) */
     }
     for (uint32_t k = L->proj_first; k < L->proj_first + L->proj_count; k++) {
         net_proj *p = &net->proj[k];

@@ -110,14 +110,15 @@ static int64_t pack_qweights(bpack *q, const net_proj *p, uint32_t dtype)
     return off;
 }
 
+/* A layer's biases and thresholds; its initial membranes are derived (SNN_FEATURE_QINIT). */
 static int64_t pack_qparams(bpack *q, const net_layer *L)
 {
-    uint8_t *le = malloc(12u * L->c);
+    uint8_t *le = malloc(8u * L->c);
     if (!le)
         return -1;
-    for (uint32_t i = 0; i < 3 * L->c; i++)
+    for (uint32_t i = 0; i < 2 * L->c; i++)
         wr32(le + 4 * i, (uint32_t)L->qparam[i]);
-    int64_t off = bpack_add(q, le, 3u * L->c, 4, 4); /* read as scalars: no padding */
+    int64_t off = bpack_add(q, le, 2u * L->c, 4, 4); /* read as scalars: no padding */
     free(le);
     return off;
 }
@@ -254,7 +255,8 @@ snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn
                                        (channel_prep ? SNN_FEATURE_CHANNEL_PREP : 0) |
                                        (integer ? SNN_FEATURE_INT : 0) |
                                        (net->burst ? SNN_FEATURE_BURST : 0) |
-                                       (has_vini ? SNN_FEATURE_VINIT : 0));
+                                       (has_vini ? SNN_FEATURE_VINIT : 0) |
+                                       (integer ? SNN_FEATURE_QINIT : 0));
     wr32(meta + SNN_META_BURST, net->burst);
     /* PREP: C means, then C stds. */
     float prep[2 * SNN_MAX_PREP_CHANNELS];
@@ -317,7 +319,7 @@ snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn
     /* 1.5 fields; SCAL and TENS alone do not count: every reader skips sections it does not know */
     bool tuned = net->target_steps || net->correct_steps || net->burst || net->calib_source;
     /* the oldest minor that describes the file */
-    wr16(buf + SNN_HDR_MINOR, has_vini ? 6 : tuned ? 5 : integer ? 4 : channel_prep ? 3 : 2);
+    wr16(buf + SNN_HDR_MINOR, integer ? 7 : has_vini ? 6 : tuned ? 5 : channel_prep ? 3 : 2);
     wr32(buf + SNN_HDR_HEADER_SIZE, SNN_HDR_SIZE);
     wr32(buf + SNN_HDR_N_SECTIONS, (uint32_t)n_sec);
     wr32(buf + SNN_HDR_TABLE_OFFSET, SNN_HDR_SIZE);

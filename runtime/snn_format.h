@@ -11,13 +11,15 @@
 #define SNN_MAGIC "A2SNN\r\n\x1a" /* 8 bytes: catches text-mode and truncated transfers */
 #define SNN_MAGIC_LEN 8
 #define SNN_VERSION_MAJOR 1
-#define SNN_VERSION_MINOR 6 /* 1.1: TTFS coding (SNN_FEATURE_TTFS); 1.2: signed spikes;
+#define SNN_VERSION_MINOR 7 /* 1.1: TTFS coding (SNN_FEATURE_TTFS); 1.2: signed spikes;
                               * 1.3: per-channel preprocessing (PREP, SNN_FEATURE_CHANNEL_PREP);
                               * 1.4: integer weights and membranes (SNN_FEATURE_INT);
                               * 1.5: T-aware scales and bias correction (META 124-135, no
                               * feature bit: a 1.4 reader runs these files as they are);
                               * burst spikes (SNN_FEATURE_BURST);
-                              * 1.6: per-neuron initial membranes (VINI, SNN_FEATURE_VINIT) */
+                              * 1.6: per-neuron initial membranes (VINI, SNN_FEATURE_VINIT);
+                              * 1.7: integer files derive their initial membranes
+                              * (SNN_FEATURE_QINIT) */
 #define SNN_ALIGN 64 /* every section starts on a multiple of this */
 
 /* Header: 64 bytes at offset 0. */
@@ -158,9 +160,11 @@ enum {
                                     * float rate coding with reset by subtraction */
 #define SNN_FEATURE_VINIT (1u << 5) /* 1.6: a VINI section gives every neuron its own initial membrane
                                      * (potential correction); float32 rate coding */
+#define SNN_FEATURE_QINIT (1u << 6) /* 1.7: an integer file's QPAR holds no initial membranes: each is
+                                     * derived from its threshold and META v_init (snn_qinit()) */
 #define SNN_FEATURES_KNOWN                                                                            \
     (SNN_FEATURE_TTFS | SNN_FEATURE_SIGNED | SNN_FEATURE_CHANNEL_PREP | SNN_FEATURE_INT | SNN_FEATURE_BURST | \
-     SNN_FEATURE_VINIT)
+     SNN_FEATURE_VINIT | SNN_FEATURE_QINIT)
 enum { SNN_RESET_SUBTRACT = 0, SNN_RESET_ZERO = 1 };
 enum { SNN_READOUT_MEMBRANE = 0, SNN_READOUT_SPIKES = 1 };
 enum {
@@ -175,6 +179,15 @@ enum { SNN_CALIB_DATA = 0, SNN_CALIB_SYNTH_UNIFORM = 1, SNN_CALIB_SYNTH_SMOOTH =
 /* Or'ed into META calib source (1.6, provenance only): layers fed by a BatchNormalization took
  * their ranges from its statistics (beta + k |gamma|), the others from the source above. */
 #define SNN_CALIB_BN_PRIOR 0x100u
+
+/* The initial membrane of a channel of an integer file with SNN_FEATURE_QINIT: round(v_init x
+ * threshold), in integers so that every target gets the same: v_init (in [0, 1]) as a 16-bit
+ * fraction q = floor(v_init 2^16 + 1/2) (exact in float32), then (threshold q + 2^15) >> 16. */
+static inline int32_t snn_qinit(int32_t qtheta, float v_init)
+{
+    int64_t q = (int64_t)(v_init * 65536.0f + 0.5f);
+    return (int32_t)(((int64_t)qtheta * q + 32768) >> 16);
+}
 
 /* PREP (1.3, with SNN_FEATURE_CHANNEL_PREP): count = input_c; input_c float32 means, then
  * input_c float32 stds: x = (raw * scale - mean[c]) / std[c] for the values of channel c. */

@@ -382,6 +382,9 @@ static snn_rt_status read_qsections(const snn_model *m, const section *qw, const
         return FAIL(d, SNN_RT_ERR_FORMAT, SNN_HDR_SIZE,
                     want ? "an integer file without its QWGT or QPAR section"
                          : "a QWGT or QPAR section without the integer feature bit");
+    if (!want && (m->features & SNN_FEATURE_QINIT))
+        return FAIL(d, SNN_RT_ERR_FORMAT, SNN_HDR_SIZE + 0, "feature bit QINIT (derived integer initial membranes) "
+                    "in a file that is not an integer file");
     if (want && qw->size != (uint64_t)qw->count * (m->weight_dtype == SNN_DTYPE_I8 ? 1 : 2))
         return FAIL(d, SNN_RT_ERR_FORMAT, (int64_t)qw->offset,
                     "QWGT's size does not match its count of weights");
@@ -510,24 +513,24 @@ static snn_rt_status check_proj(const snn_model *m, uint32_t li, uint32_t i, snn
     return SNN_RT_OK;
 }
 
-/* Integer files: a neuron layer's int32 bias, threshold and initial membrane (QPAR), each C
- * values within the bounds that keep sums in range, and for the output layer its float units
- * (WGHT). */
+/* Integer files: a neuron layer's int32 bias, threshold and (before 1.7) initial membrane
+ * (QPAR), each C values within the bounds that keep sums in range, and for the output layer its
+ * float units (WGHT). With SNN_FEATURE_QINIT the initial membranes are snn_qinit()'s. */
 static snn_rt_status read_qparams(snn_layer *L, uint32_t i, const uint8_t *p, int64_t o, const section *wg,
-                                  const section *qp, snn_rt_diag *d)
+                                  const section *qp, bool derived, snn_rt_diag *d)
 {
-    uint32_t qoff = rd32(p + SNN_LAYER_QPARAM), uoff = rd32(p + SNN_LAYER_UNIT);
+    uint32_t qoff = rd32(p + SNN_LAYER_QPARAM), uoff = rd32(p + SNN_LAYER_UNIT), per_channel = derived ? 2 : 3;
     bool is_out = L->flags & SNN_LAYER_F_OUTPUT;
-    if (qoff > qp->count || L->c > (qp->count - qoff) / 3 ||
+    if (qoff > qp->count || L->c > (qp->count - qoff) / per_channel ||
         (is_out && (uoff > wg->count || L->c > wg->count - uoff)))
         return FAIL(d, SNN_RT_ERR_FORMAT, o + SNN_LAYER_QPARAM, "layer %" PRIu32 ": integer parameters or units outside "
                     "QPAR and WGHT", i);
     L->qbias = (const int32_t *)(const void *)qp->p + qoff;
     L->qtheta = L->qbias + L->c;
-    L->qv0 = L->qtheta + L->c;
+    L->qv0 = derived ? NULL : L->qtheta + L->c;
     L->unit = is_out ? (const float *)(const void *)wg->p + uoff : NULL;
     for (uint32_t c = 0; c < L->c; c++) {
-        int32_t b = L->qbias[c], t = L->qtheta[c], v = L->qv0[c];
+        int32_t b = L->qbias[c], t = L->qtheta[c], v = L->qv0 ? L->qv0[c] : 0;
         if (t < 1 || t > SNN_MAX_QPARAM || b < -SNN_MAX_QPARAM || b > SNN_MAX_QPARAM || v < -SNN_MAX_QPARAM ||
             v > SNN_MAX_QPARAM)
             return FAIL(d, SNN_RT_ERR_FORMAT, (int64_t)qp->offset + 4 * (int64_t)(qoff + c),
@@ -570,7 +573,7 @@ static snn_rt_status read_layer(snn_model *m, uint32_t i, const section *s, cons
     case SNN_LAYER_NEURON: {
         if (m->features & SNN_FEATURE_INT) { /* integers only; float values are not stored */
             L->bias = L->threshold = NULL;
-            snn_rt_status st = read_qparams(L, i, p, o, wg, qp, d);
+            snn_rt_status st = read_qparams(L, i, p, o, wg, qp, (m->features & SNN_FEATURE_QINIT) != 0, d);
             if (st != SNN_RT_OK)
                 return st;
             break;

@@ -72,6 +72,12 @@ static inline uint32_t qdiv(uint32_t packed, uint32_t n)
     return (uint32_t)(((uint64_t)n * (packed >> 5)) >> (26 + (packed & 31)));
 }
 
+/* Channel c's initial membrane: stored (before 1.7) or derived from its threshold. */
+static int32_t qinit(const snn_model *m, const snn_layer *L, uint32_t c)
+{
+    return L->qv0 ? L->qv0[c] : snn_qinit(L->qtheta[c], m->v_init);
+}
+
 static int reads_input(const snn_model *m, uint32_t i)
 {
     const snn_layer *L = &m->layers[i];
@@ -126,7 +132,7 @@ static int narrow_ok(const snn_model *m, uint32_t i)
     }
     for (uint32_t c = 0; c < L->c; c++)
         if (L->qtheta[c] > SNN_NARROW_MAX || L->qbias[c] > SNN_NARROW_MAX || L->qbias[c] < -SNN_NARROW_MAX ||
-            L->qv0[c] > SNN_NARROW_MAX || L->qv0[c] < -SNN_NARROW_MAX)
+            qinit(m, L, c) > SNN_NARROW_MAX || qinit(m, L, c) < -SNN_NARROW_MAX)
             return 0;
     return 1;
 }
@@ -352,13 +358,14 @@ void snn_qsim_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed
         bool is_out = L->flags & SNN_LAYER_F_OUTPUT;
         int32_t *v = s->qv[i];
         int16_t *v16 = s->qv16[i];
-        for (uint32_t j = 0, c = 0; j < L->size; j++) {
-            if (v16)
-                v16[j] = (int16_t)L->qv0[c];
-            else
-                v[j] = is_out ? 0 : L->qv0[c];
-            if (++c == L->c)
-                c = 0;
+        for (uint32_t c = 0; c < L->c; c++) { /* channel by channel: each value worked out once */
+            int32_t v0 = is_out ? 0 : qinit(m, L, c);
+            for (uint32_t j = c; j < L->size; j += L->c) {
+                if (v16)
+                    v16[j] = (int16_t)v0;
+                else
+                    v[j] = v0;
+            }
         }
         s->steady[i] = (uint8_t)(coding == SNN_CODING_DIRECT && snn_input_only(m, i));
         if (!s->qk[i] || coding != SNN_CODING_DIRECT)

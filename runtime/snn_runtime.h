@@ -71,7 +71,8 @@ typedef struct {
     const float *threshold; /* (c) NEURON of a float file; NULL in an integer file */
     /* Integer files (SNN_FEATURE_INT), NEURON: bias, threshold and initial membrane as
      * integers of the channel's unit. */
-    const int32_t *qbias, *qtheta, *qv0; /* (c) each */
+    const int32_t *qbias, *qtheta; /* (c) each */
+    const int32_t *qv0;             /* (c) initial membranes, or NULL: snn_qinit() of qtheta (1.7) */
     const float *v0; /* (size) NEURON, files with VINI (1.6): each neuron's initial membrane,
                       * channel-last; NULL: v_init * threshold (the output layer: 0) */
     const float *unit; /* (c) the output layer: the float value of its integer 1 (one for all

@@ -544,6 +544,9 @@ static void test_corrupt_int_files(void **state)
     }
     FRESH(); wr32(sec_data(b, len, SNN_TAG_PROJ) + SNN_PROJ_WEIGHTS, 1u << 30); reseal(b, len);
     expect(b, len, SNN_RT_ERR_FORMAT, "outside the");
+    /* 1.7: the initial membranes are derived; without the bit QPAR is a third short */
+    FRESH(); META(); wr32(meta + SNN_META_FEATURES, rd32(meta + SNN_META_FEATURES) & ~SNN_FEATURE_QINIT); reseal(b, len);
+    expect(b, len, SNN_RT_ERR_FORMAT, "integer parameters or units outside QPAR");
     FRESH();
     expect(b, len, SNN_RT_OK, "");
 #undef LAYERS
@@ -551,6 +554,70 @@ static void test_corrupt_int_files(void **state)
 #undef FRESH
     free(b);
     free(good);
+    /* The bit in a float file. */
+    convert(&net, SNN_NORM_MAX, 0);
+    assert_int_equal(snn_net_serialize(&net, &good, &len, &d), SNN_OK);
+    snn_net_free(&net);
+    uint8_t *fm = sec_data(good, len, SNN_TAG_META);
+    wr32(fm + SNN_META_FEATURES, rd32(fm + SNN_META_FEATURES) | SNN_FEATURE_QINIT);
+    reseal(good, len);
+    expect(good, len, SNN_RT_ERR_FORMAT, "feature bit QINIT (derived integer initial membranes) in a file that is not");
+    free(good);
+}
+
+/* An integer file written before 1.7 (tests/data/snn/dense2-int8-1.5.snn: QPAR with stored
+ * initial membranes, no QINIT bit) loads and runs; what it stores is the derived value within
+ * one unit (its rounding was of the float threshold's, the derivation rounds the integer's). */
+static void test_int_file_before_17(void **state)
+{
+    (void)state;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/dense2-int8-1.5.snn", data_dir);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static uint8_t buf[4096] __attribute__((aligned(8)));
+    size_t len = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    snn_model *m = malloc(sizeof *m);
+    snn_rt_diag rd;
+    assert_int_equal(snn_model_load(m, buf, len, &rd), SNN_RT_OK);
+    assert_true((m->features & SNN_FEATURE_INT) && !(m->features & SNN_FEATURE_QINIT));
+    int checked = 0;
+    for (uint32_t i = 0; i < m->n_layers; i++) {
+        const snn_layer *L = &m->layers[i];
+        if (L->kind != SNN_LAYER_NEURON || (L->flags & SNN_LAYER_F_OUTPUT))
+            continue;
+        assert_non_null(L->qv0);
+        for (uint32_t c = 0; c < L->c; c++, checked++)
+            assert_true(abs(L->qv0[c] - snn_qinit(L->qtheta[c], m->v_init)) <= 1);
+    }
+    assert_true(checked > 0);
+    size_t ms = snn_state_mem_size(m);
+    void *mem = malloc(ms);
+    snn_state s;
+    assert_int_equal(snn_state_init(&s, m, mem, ms), SNN_RT_OK);
+    float x[16] = {0.5f, 0.25f, 1.0f, 0.0f};
+    assert_true(m->input_size <= 16);
+    snn_state_begin(&s, x, SNN_CODING_DIRECT, 1);
+    for (int t = 0; t < 32; t++)
+        snn_state_step(&s);
+    int p = snn_state_predict(&s);
+    assert_true(p >= 0 && p < (int)m->n_classes);
+    free(mem);
+    free(m);
+}
+
+/* snn_qinit() is round(v_init x threshold), exactly, for the thresholds and fractions it meets. */
+static void test_qinit_rounds(void **state)
+{
+    (void)state;
+    static const float fr[] = {0.0f, 0.25f, 0.5f, 0.5001f, 0.75f, 1.0f / 3.0f, 1.0f};
+    for (size_t k = 0; k < sizeof fr / sizeof fr[0]; k++)
+        for (int32_t t = 1; t <= SNN_MAX_QPARAM; t = t * 3 + 1) {
+            double want = floor((double)t * floor((double)fr[k] * 65536.0 + 0.5) / 65536.0 + 0.5);
+            assert_int_equal(snn_qinit(t, fr[k]), (int32_t)want);
+            assert_true(fabs(snn_qinit(t, fr[k]) - (double)fr[k] * t) <= 0.5 + t / 131072.0);
+        }
 }
 
 /* Clip(0, 6), channel Concat, strided conv, max pooling, global average pooling: converted
@@ -695,6 +762,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_corrupt_15_fields),
         cmocka_unit_test(test_corrupt_16_vini),
         cmocka_unit_test(test_corrupt_int_files),
+        cmocka_unit_test(test_int_file_before_17),
+        cmocka_unit_test(test_qinit_rounds),
         cmocka_unit_test(test_concat_clip_maxpool),
         cmocka_unit_test(test_poisson),
     };

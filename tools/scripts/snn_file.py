@@ -8,7 +8,8 @@ import numpy as np
 
 MAGIC = b"A2SNN\r\n\x1a"
 LAYER_NEURON, LAYER_MAXPOOL, LAYER_CONCAT = 1, 2, 3
-FEATURE_TTFS, FEATURE_SIGNED, FEATURE_CHANNEL_PREP, FEATURE_INT, FEATURE_BURST, FEATURE_VINIT = 1, 2, 4, 8, 16, 32
+FEATURE_TTFS, FEATURE_SIGNED, FEATURE_CHANNEL_PREP, FEATURE_INT, FEATURE_BURST, FEATURE_VINIT, FEATURE_QINIT = \
+    1, 2, 4, 8, 16, 32, 64
 DTYPE_F32, DTYPE_I16, DTYPE_I8 = 0, 1, 2
 PROJ_DENSE, PROJ_CONV, PROJ_AVGPOOL, PROJ_GLOBALAVG, PROJ_IDENTITY, PROJ_COPY = 1, 2, 3, 4, 5, 6
 
@@ -79,7 +80,12 @@ def read(path):
                             kh=kh, kw=kw, sh=sh, sw=sw, pt=pt, pl=pl, pb=pb, pr=pr)
         if kind == LAYER_NEURON and m.integer:  # integers only; units for the output layer
             qo, uo = struct.unpack_from("<II", data, r + 56)
-            L.qbias, L.qtheta, L.qv0 = (qpar[qo + k * c:qo + (k + 1) * c].copy() for k in range(3))
+            L.qbias, L.qtheta = (qpar[qo + k * c:qo + (k + 1) * c].copy() for k in range(2))
+            if feat & FEATURE_QINIT:  # 1.7: derived, as snn_qinit() in runtime/snn_format.h
+                q = np.int64(np.floor(np.float32(vinit) * np.float32(65536) + np.float32(0.5)))
+                L.qv0 = ((L.qtheta.astype(np.int64) * q + 32768) >> 16).astype(np.int32)
+            else:
+                L.qv0 = qpar[qo + 2 * c:qo + 3 * c].copy()
             L.unit = weights[uo:uo + c].copy() if flags & 1 else None
         elif kind == LAYER_NEURON:
             L.bias = weights[bo:bo + c].copy()
