@@ -10,8 +10,7 @@
  * adds its integer weight, the comparison with the integer threshold decides. Projections into
  * one layer (a residual Add) share its units. The output layer takes the largest unit of its
  * channels for all of them, so that its argmax compares integers. A unit is never below
- * threshold / 2^22, so that thresholds stay within the format's bounds, and in an int16 file's
- * hidden layers not below threshold / SNN_NARROW_MAX (below). */
+ * threshold / 2^22, so that thresholds stay within the format's bounds. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,17 +58,9 @@ static snn_status quantize_layer(snn_net *net, uint32_t li, double qmax, snn_dia
             wmax[c] = a > wmax[c] ? a : wmax[c];
         }
     }
-    /* An int16 file's hidden layers that do not read the input keep their thresholds within
-     * SNN_NARROW_MAX units, so that the runtime runs them on 16-bit saturating membranes as it
-     * runs an int8 file's (narrow layers, runtime/snn_qsim.c): the unit is at least
-     * threshold / SNN_NARROW_MAX, 4096 units to a threshold, and the weights are the int16
-     * values of that unit. */
-    bool narrow = qmax > 127.0 && !(L->flags & SNN_LAYER_F_OUTPUT);
-    for (uint32_t k = L->proj_first; k < L->proj_first + L->proj_count; k++)
-        narrow &= net->proj[k].source != 0;
     double common = 0;
     for (uint32_t c = 0; c < C; c++) {
-        double floor_unit = (double)L->threshold[c] / (double)(narrow ? SNN_NARROW_MAX : 1 << 22);
+        double floor_unit = (double)L->threshold[c] / (double)(1 << 22);
         double u = wmax[c] / qmax;
         wmax[c] = u > floor_unit ? u : floor_unit; /* now the unit */
         common = wmax[c] > common ? wmax[c] : common;
