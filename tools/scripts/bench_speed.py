@@ -17,8 +17,9 @@ runtime's own code), as if integrate-and-fire, spike lists and pooling cost noth
 same additions on 16-bit integers.
 
 With the default model, the same conversion is also written as int16 and int8 files
-(`--precision`), and snn-run's integer step loop is timed on them in the same run, interleaved
-with the float32 file's repeats, so that the ratios compare like with like.
+(`--precision`) and as a float32 file with their neuron (`--burst 1 --norm channel=99.9`, as
+integer files are converted), and snn-run's integer step loop is timed on them in the same run,
+interleaved with that float32 file's repeats, so that the ratios compare like with like.
 
   /usr/bin/python3 tools/scripts/bench_speed.py --at-ann-accuracy [--models a,b] [--max-steps 32] [--work DIR]
 
@@ -267,14 +268,21 @@ def main():
         return at_ann_accuracy(args)
     snn = args.snn
     int_files = []
+    plain = None  # float32 with the integer files' neuron, the like-for-like reference for them
     if not snn:
         snn = "/tmp/ann2snn-bench.snn"
-        for prec in ["float32"] + [p for p in args.precisions.split(",") if p]:
+        precisions = [p for p in args.precisions.split(",") if p]
+        # float32 with the defaults; with integer files, also float32 as they are converted (the
+        # plain neuron, channel-wise 99.9th percentile: integer files do not burst).
+        for prec in ["float32"] + (["float32-plain"] if precisions else []) + precisions:
             path = snn if prec == "float32" else f"/tmp/ann2snn-bench.{prec}.snn"
+            extra = ["--burst", "1", "--norm", "channel=99.9"] if prec == "float32-plain" else ["--precision", prec]
             subprocess.run([tool(args.build, "ann2snn"), os.path.join(ROOT, "models", "fmnist_cnn_avg.onnx"),
-                            "--calib", os.path.join(FMNIST, "train-images-idx3-ubyte.gz"), "--precision", prec,
+                            "--calib", os.path.join(FMNIST, "train-images-idx3-ubyte.gz"), *extra,
                             "-o", path], check=True, stdout=subprocess.DEVNULL)
-            if prec != "float32":
+            if prec == "float32-plain":
+                plain = path
+            elif prec != "float32":
                 int_files.append((prec, path))
     m = snn_file.read(snn)
     sim = TorchSNN(m)
@@ -298,10 +306,12 @@ def main():
         c_run(args.c_images, path)
         return (args.c_images - 1) / (time.perf_counter() - t0 - t_one)
 
-    # float32 and the integer files take turns, repeat by repeat.
-    runs = {name: [] for name in ["float32"] + [p for p, _ in int_files]}
+    # float32 (default and plain) and the integer files take turns, repeat by repeat.
+    runs = {name: [] for name in ["float32", "float32-plain"] + [p for p, _ in int_files]}
     for _ in range(args.repeats):
         runs["float32"].append(c_rate())
+        if plain:
+            runs["float32-plain"].append(c_rate(plain))
         for prec, path in int_files:
             runs[prec].append(c_rate(path))
     c = statistics.median(runs["float32"])
@@ -325,6 +335,8 @@ def main():
             ("accumulation alone (bound)", floor["replay"])]
     if "replay_i16" in floor:  # the same additions on 16-bit weights and currents (timing only)
         rows.append(("  same, 16-bit (bound)", floor["replay_i16"]))
+    if plain:
+        rows.append(("snn-run, float32 plain file", statistics.median(runs["float32-plain"])))
     for prec, _ in int_files:
         rows.append((f"snn-run, {prec} file", statistics.median(runs[prec])))
     print(f"{'':28s} {'images/s':>10s} {'x PyTorch SNN':>14s} {'snn-run is':>11s}")
@@ -333,11 +345,11 @@ def main():
     print(f"accumulation alone: {floor['synops'] / 1e6:.2f} M event synops per image, replayed from a run whose"
           f" full step loop did {floor['full']:.1f} images/s")
     print(f"prediction agreement snn-run vs PyTorch SNN on {len(torch_pred)} images: {100 * agree:.1f} %")
-    for prec, _ in int_files:
-        r = runs[prec]
-        print(f"snn-run {prec} / float32, repeat by repeat: " +
-              ", ".join(f"{a / b:.2f}" for a, b in zip(r, runs["float32"])) +
-              f"; median {statistics.median(r) / c:.2f}x")
+    for prec, _ in int_files:  # against float32 as the integer files are converted (plain neuron)
+        r, ref = runs[prec], runs["float32-plain"]
+        print(f"snn-run {prec} / float32 plain, repeat by repeat: " +
+              ", ".join(f"{a / b:.2f}" for a, b in zip(r, ref)) +
+              f"; median of the ratios {statistics.median(a / b for a, b in zip(r, ref)):.2f}x")
 
 
 if __name__ == "__main__":
