@@ -282,7 +282,7 @@ static void test_bad_ttfs_headers(void **state)
     build_and_load(&f, &o);
     uint32_t nan_bits = 0x7fc00000u, f300 = 0x43960000u;
     expect_refused(f.rt.buf, f.rt.len, SNN_META_CODING, SNN_CODING_DIRECT, SNN_RT_ERR_FORMAT, "does not match the TTFS feature bit");
-    expect_refused(f.rt.buf, f.rt.len, SNN_META_FEATURES, 1u << 6, SNN_RT_ERR_VERSION, "needs features 0x40");
+    expect_refused(f.rt.buf, f.rt.len, SNN_META_FEATURES, 1u << 7, SNN_RT_ERR_VERSION, "needs features 0x80");
     expect_refused(f.rt.buf, f.rt.len, SNN_META_READOUT, SNN_READOUT_SPIKES, SNN_RT_ERR_FORMAT, "reads out the membrane");
     expect_refused(f.rt.buf, f.rt.len, SNN_META_TTFS_IN_LO, nan_bits, SNN_RT_ERR_FORMAT, "TTFS input range");
     expect_refused(f.rt.buf, f.rt.len, SNN_META_TTFS_IN_HI, 0, SNN_RT_ERR_FORMAT, "TTFS input range");
