@@ -219,6 +219,9 @@ typedef struct {
     int coding;       /* ANN2SNN_CODING_*, or -1: the file's */
     uint64_t seed;    /* Poisson coding: sample i is seeded seed + i, as snn-run --seed (default 1) */
     int threads;      /* 0: every core; the results are the same for every count */
+    /* Progress ("SNN", samples done, samples), from one thread at a time; NULL: none */
+    void (*progress)(void *ctx, const char *stage, int64_t done, int64_t total);
+    void *progress_ctx;
 } ann2snn_run_options;
 
 /* Run the .snn file held in bytes on n raw samples (n, sample_size), as stored: the file's

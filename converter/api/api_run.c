@@ -1,6 +1,7 @@
 /* ann2snn_run(): a .snn file run on samples held in memory, as snn-run runs it (the file's
  * preprocessing, Poisson input seeded per sample, every thread count alike), through the
  * runtime. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,8 @@ typedef struct {
     int32_t *predictions; /* (n) or NULL */
     uint64_t *spikes, *synops; /* (workers, n_layers) per worker */
     uint8_t failed[SNN_MAX_THREADS];
+    const ann2snn_run_options *o; /* progress */
+    _Atomic int64_t done;
 } run_ctx;
 
 static void run_worker(void *arg, int w)
@@ -52,6 +55,9 @@ static void run_worker(void *arg, int w)
             memcpy(c->outputs + (size_t)i * m->n_classes, snn_state_output(&s), m->n_classes * sizeof(float));
         for (uint32_t l = 0; l < m->n_layers; l++)
             spikes[l] += s.stats[l].spikes, synops[l] += s.stats[l].synops;
+        int64_t d = ++c->done;
+        if (w == 0 && c->o->progress && d % 50 == 0 && d < c->n)
+            c->o->progress(c->o->progress_ctx, "SNN", d, c->n);
     }
     free(x);
     free(mem);
@@ -95,7 +101,7 @@ ann2snn_status ann2snn_run(const void *bytes, size_t len, const float *samples, 
     if (workers > n)
         workers = n > 0 ? (int)n : 1;
     *c = (run_ctx){.m = m, .x = samples, .n = n, .coding = coding, .T = T, .R = R, .seed = o->seed,
-                   .workers = workers, .outputs = outputs, .predictions = predictions};
+                   .workers = workers, .outputs = outputs, .predictions = predictions, .o = o};
     c->spikes = calloc((size_t)workers * m->n_layers + 1, sizeof *c->spikes);
     c->synops = calloc((size_t)workers * m->n_layers + 1, sizeof *c->synops);
     snn_diag d;
@@ -105,6 +111,8 @@ ann2snn_status ann2snn_run(const void *bytes, size_t len, const float *samples, 
     } else if (snn_parallel_run(workers, run_worker, c, &d) != SNN_OK) {
         st = api_status(SNN_ERR_NOMEM, &d, diag);
     } else {
+        if (o->progress)
+            o->progress(o->progress_ctx, "SNN", n, n);
         for (int w = 0; w < workers; w++)
             if (c->failed[w])
                 st = api_fail(diag, ANN2SNN_ERR_NOMEM, "out of memory for the simulation state");

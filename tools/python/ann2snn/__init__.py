@@ -285,7 +285,7 @@ class SNN:
     def input_shape(self):
         return tuple(self._info["input"]["shape"])
 
-    def run(self, x, steps=None, coding=None, seed=1, threads=0):
+    def run(self, x, steps=None, coding=None, seed=1, threads=0, progress=True):
         """Run the SNN on raw samples x (N, C, H, W) or (N, C*H*W), as stored (the file's
         preprocessing applies). steps: time steps (TTFS: steps per layer window); coding:
         'direct', 'poisson' or 'ttfs' (default: the file's). Returns a RunResult."""
@@ -297,6 +297,9 @@ class SNN:
             raise Error(f"steps: {steps!r} is not a positive whole number")
         o = _lib.RunOptions(steps=steps or 0, coding=_lib.CODINGS[coding] if coding else -1, seed=seed,
                             threads=threads)
+        keep = _Progress() if progress else None
+        if keep:
+            o.progress = keep.fn
         n, layers = a.shape[0], self._info["layers"]
         out = np.zeros((n, self.classes), np.float32)
         pred = np.zeros(n, np.int32)

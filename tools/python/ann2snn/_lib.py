@@ -87,7 +87,8 @@ class Evaluation(ctypes.Structure):
 
 
 class RunOptions(ctypes.Structure):
-    _fields_ = [("steps", U32), ("coding", ctypes.c_int), ("seed", ctypes.c_uint64), ("threads", ctypes.c_int)]
+    _fields_ = [("steps", U32), ("coding", ctypes.c_int), ("seed", ctypes.c_uint64), ("threads", ctypes.c_int),
+                ("progress", PROGRESS_FN), ("progress_ctx", ctypes.c_void_p)]
 
 
 STATUS = ["ok", "io", "format", "unsupported", "invalid", "nomem", "limit", "argument"]
