@@ -159,12 +159,12 @@ class _Progress:
             sys.stderr.flush()
 
 
-def _options(kwargs, progress=True):
-    o = _lib.Options()
-    _lib.lib.ann2snn_options_init(ctypes.byref(o))
+def _set_options(setter, struct, kwargs):
+    """Each keyword into struct by its command-line name ('_' for '-') through the library's
+    setter (ann2snn_options_set or ann2snn_eval_options_set): True is a flag, a sequence a
+    comma-separated list, None and False leave the default."""
     d = _lib.Diag()
     for key, value in kwargs.items():
-        name = key.replace("_", "-")
         if value is None or value is False:
             continue
         if value is True:
@@ -173,7 +173,13 @@ def _options(kwargs, progress=True):
             text = ",".join(repr(float(v)) for v in value)
         else:
             text = str(value)
-        _lib.check(_lib.lib.ann2snn_options_set(ctypes.byref(o), name.encode(), text and text.encode(), d), d)
+        _lib.check(setter(ctypes.byref(struct), key.replace("_", "-").encode(), text and text.encode(), d), d)
+
+
+def _options(kwargs, progress=True):
+    o = _lib.Options()
+    _lib.lib.ann2snn_options_init(ctypes.byref(o))
+    _set_options(_lib.lib.ann2snn_options_set, o, kwargs)
     keep = None
     if progress:
         keep = _Progress()
@@ -339,12 +345,7 @@ class SNN:
         o = _lib.EvalOptions()
         _lib.lib.ann2snn_eval_options_init(ctypes.byref(o))
         d = _lib.Diag()
-        for key, value in options.items():
-            if value is None or value is False:
-                continue
-            text = None if value is True else str(value)
-            _lib.check(_lib.lib.ann2snn_eval_options_set(ctypes.byref(o), key.replace("_", "-").encode(),
-                                                         text and text.encode(), d), d)
+        _set_options(_lib.lib.ann2snn_eval_options_set, o, options)
         model = _Model(ann, example) if ann is not None else None
         o.ann = model.ptr if model else None
         keep = _Progress() if progress else None
