@@ -67,6 +67,25 @@ static inline int snn_input_only(const snn_model *m, uint32_t i)
 #define SNN_HOT_INLINE static inline
 #endif
 
+/* memset(p, 0, bytes) for word-aligned p. The C libraries of device toolchains (picolibc and
+ * newlib-nano as Debian builds them for Cortex-M) store one byte per loop turn, four
+ * instructions a byte; zeroing an inference's state that way took a sixth of the int8 CNN's
+ * instructions. This stores four words a turn; the empty asm hides the loop from GCC, which
+ * would turn it back into a memset call. Hosts keep their libc's memset. */
+static inline void snn_zero(void *p, size_t bytes)
+{
+#if defined(__GNUC__) && defined(__arm__)
+    uint32_t *w = (uint32_t *)p;
+    for (; bytes >= 16; bytes -= 16, w += 4) {
+        w[0] = 0, w[1] = 0, w[2] = 0, w[3] = 0;
+        __asm__("" : "+r"(w));
+    }
+    memset(w, 0, bytes);
+#else
+    memset(p, 0, bytes);
+#endif
+}
+
 /* Index of the lowest set bit of x (x != 0). */
 static inline uint32_t snn_ctz(uint32_t x)
 {

@@ -27,8 +27,50 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
-#if defined(__ARM_FEATURE_SIMD32)
+#if defined(__ARM_FEATURE_SIMD32) || defined(__ARM_FEATURE_SAT)
 #include <arm_acle.h>
+#endif
+
+/* The speed paths of the step loop: the constant input current summed input by input
+ * (input_scatter()), the steady layers' fire loop (fire_steady()), and on a Cortex-M4 the
+ * written-out row kernels and the two-lane fire loop. They take about 3 KB of code on a
+ * Cortex-M4, so a build that optimises for size (-Os) leaves them out unless it defines
+ * SNN_FAST_PATHS=1 (and an -O2 build may define it 0). The results are the same, bit for bit,
+ * either way. */
+#if !defined(SNN_FAST_PATHS)
+#if defined(__OPTIMIZE_SIZE__)
+#define SNN_FAST_PATHS 0
+#else
+#define SNN_FAST_PATHS 1
+#endif
+#endif
+#if SNN_FAST_PATHS && defined(__ARM_FEATURE_SIMD32) && defined(__GNUC__)
+#define SNN_ROW_KERNELS 1 /* row16_add8() and row16_sub8() */
+#else
+#define SNN_ROW_KERNELS 0
+#endif
+#if defined(__ARM_FEATURE_SIMD32)
+/* Pairs of 16-bit lanes from SXTB16's (w0, w2) and (w1, w3): PKHBT gives (w0, w1), PKHTB
+ * (w2, w3). A 32-bit word that may alias the int8 weights and int16 membranes it is read from. */
+#if defined(__GNUC__)
+static inline uint32_t PKHBT(uint32_t even, uint32_t odd)
+{
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(even), "r"(odd));
+    return r;
+}
+static inline uint32_t PKHTB(uint32_t even, uint32_t odd)
+{
+    uint32_t r;
+    __asm__("pkhtb %0, %2, %1, asr #16" : "=r"(r) : "r"(even), "r"(odd));
+    return r;
+}
+typedef uint32_t __attribute__((may_alias)) snn_word;
+#else
+#define PKHBT(even, odd) (((even) & 0xffffu) | (odd) << 16)
+#define PKHTB(even, odd) (((odd) & 0xffff0000u) | (even) >> 16)
+typedef uint32_t snn_word;
+#endif
 #endif
 
 
@@ -51,7 +93,11 @@ static inline int32_t wrap_add(int32_t a, int32_t b)
 /* x clamped to the int16 range: a narrow layer's membrane saturates. */
 static inline int32_t sat16(int32_t x)
 {
+#if defined(__ARM_FEATURE_SAT)
+    return __ssat(x, 16); /* one SSAT */
+#else
     return x > INT16_MAX ? INT16_MAX : x < INT16_MIN ? INT16_MIN : x;
+#endif
 }
 
 /* Division of n < 2^26 by a divisor d < 2^26 as a multiply and a shift: with l = ceil(log2 d)
@@ -110,6 +156,12 @@ static int count_in_k(const snn_model *m, uint32_t i)
     return snn_input_only(m, i) && !snn_maxpool_reads(m, i + 1);
 }
 
+/* A stride-1, undilated, group-1 convolution (the kind the fast paths take). */
+static int conv_fast(const snn_proj *p)
+{
+    return p->kind == SNN_PROJ_CONV && p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1 && p->group == 1;
+}
+
 /* A narrow layer keeps 16-bit membranes that saturate at the int16 range
  * (docs/snn-format.md, "Integer files"): a hidden neuron layer that does not read the input,
  * whose projections all have a 16-bit path here (dense, stride-1 group-1 convolution, average
@@ -123,8 +175,7 @@ static int narrow_ok(const snn_model *m, uint32_t i)
         return 0;
     for (uint32_t k = L->proj_first; k < L->proj_first + L->proj_count; k++) {
         const snn_proj *p = &m->proj[k];
-        bool fast_conv = p->kind == SNN_PROJ_CONV && p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1 &&
-                         p->group == 1;
+        bool fast_conv = conv_fast(p);
         bool pool_apart = p->kind == SNN_PROJ_AVGPOOL && p->kh <= p->sh && p->kw <= p->sw;
         if (!(p->kind == SNN_PROJ_DENSE || fast_conv || pool_apart || p->kind == SNN_PROJ_IDENTITY ||
               p->kind == SNN_PROJ_GLOBALAVG))
@@ -187,6 +238,40 @@ static size_t layout(snn_state *s, const snn_model *m, uint8_t *mem)
     return off;
 }
 
+#if SNN_FAST_PATHS
+/* Layer i reads the input through dense projections and fast convolutions only: the largest
+ * sum of |w| over the input weights into one of its neurons, an upper bound on
+ * |sum(w * x_q)| / max|x_q|; 0 where another kind reads the input or the bound passes 2^31. */
+static uint32_t input_weight_bound(const snn_model *m, uint32_t i)
+{
+    const snn_layer *L = &m->layers[i];
+    uint64_t total = 0;
+    for (uint32_t k = L->proj_first; k < L->proj_first + L->proj_count; k++) {
+        const snn_proj *p = &m->proj[k];
+        if (p->source != 0)
+            continue;
+        if (p->kind != SNN_PROJ_DENSE && !conv_fast(p))
+            return 0;
+        /* Dense: w[j * size + o]; convolution: w[((c * kh + y) * kw + x) * C + o]. */
+        uint32_t fan = p->kind == SNN_PROJ_DENSE ? m->input_size : p->src_c * p->kh * p->kw;
+        uint32_t outs = p->kind == SNN_PROJ_DENSE ? L->size : L->c;
+        uint64_t best = 0;
+        for (uint32_t o = 0; o < outs; o++) {
+            uint64_t sum = 0;
+            for (uint32_t f = 0; f < fan; f++) {
+                int32_t w = IS_I8(p->w8) ? p->w8[(size_t)f * outs + o] : p->w16[(size_t)f * outs + o];
+                sum += (uint32_t)(w < 0 ? -w : w);
+            }
+            best = sum > best ? sum : best;
+        }
+        total += best;
+    }
+    return total > INT32_MAX ? 0 : (uint32_t)total;
+}
+#else
+#define input_weight_bound(m, i) 0u
+#endif
+
 size_t snn_qsim_mem_size(const snn_model *m)
 {
     snn_state tmp;
@@ -206,6 +291,8 @@ snn_rt_status snn_qsim_init(snn_state *s, const snn_model *m, void *mem, size_t 
         s->div_c[b] = div_pack(C);
         s->div_w[b] = div_pack(W);
     }
+    for (uint32_t i = 0; i < m->n_layers; i++)
+        s->input_wsum[i] = SNN_FAST_PATHS && reads_input(m, i) ? input_weight_bound(m, i) : 0;
     for (uint32_t k = 0; k < m->n_proj; k++) {
         s->div_sh[k] = div_pack(m->proj[k].sh ? m->proj[k].sh : 1);
         s->div_sw[k] = div_pack(m->proj[k].sw ? m->proj[k].sw : 1);
@@ -240,6 +327,14 @@ static int64_t round_shift(int64_t a, uint32_t f)
     return -(int64_t)(((uint64_t)(-q) + ((uint64_t)1 << f) - 1) >> f);
 }
 
+/* round_shift() of an int32 in 32-bit arithmetic, for f <= SNN_MAX_INPUT_FRAC (16): a is
+ * offset by 2^31 to an unsigned u, whose quotient and remainder by 2^f are rounded apart. */
+static inline int32_t round_shift32(int32_t a, uint32_t f)
+{
+    uint32_t u = (uint32_t)a ^ 0x80000000u, h = f ? 1u << (f - 1) : 0, mask = (1u << f) - 1;
+    return (int32_t)((u >> f) + (((u & mask) + h) >> f) - (0x80000000u >> f));
+}
+
 #define GATHER_BLOCK 32
 
 /* acc[q] += sum(w * x_q) into output neurons (oy, ox, m0 + q), q < nb, of layer L from the
@@ -258,7 +353,7 @@ static uint64_t gather_input(const snn_state *s, const snn_proj *p, const snn_la
 #define TERMS(OFF, XV)                                                                          \
     do {                                                                                       \
         size_t off_ = (OFF);                                                                   \
-        int64_t xv_ = (XV);                                                                    \
+        int32_t xv_ = (XV); /* |x_q| <= 2^20: w * x_q is one 32 x 32 -> 64 multiply */  \
         if (IS_I8(w8))                                                                         \
             for (uint32_t q = 0; q < nb; q++)                                                  \
                 acc[q] += (int64_t)w8[off_ + q] * xv_;                                         \
@@ -309,7 +404,7 @@ static uint64_t gather_input(const snn_state *s, const snn_proj *p, const snn_la
                 const int32_t *xp = x + ((size_t)y * W + (uint32_t)xx) * C + m0;
                 for (uint32_t q = 0; q < nb; q++) {
                     int32_t wv = IS_I8(w8) ? (int32_t)w8[m0 + q] : (int32_t)w16[m0 + q];
-                    acc[q] += (int64_t)wv * xp[q];
+                    acc[q] += (int64_t)wv * xp[q]; /* a widening multiply */
                     n += xp[q] != 0;
                 }
             }
@@ -317,6 +412,80 @@ static uint64_t gather_input(const snn_state *s, const snn_proj *p, const snn_la
     }
     return n;
 }
+
+#if SNN_FAST_PATHS
+/* Layer i's constant current k = bias + round(sum(w * x_q) / 2^input_frac) where every term
+ * and partial sum fits in 32 bits (max|x_q| * snn_state.input_wsum[i] < 2^31): input by input,
+ * each nonzero x_q adding its weight rows into k itself, as a spike adds its rows into the
+ * membranes. The sums are exact, so k is that of gather_input(), in any order. Returns the
+ * synaptic operations (terms with x_q != 0). */
+static uint64_t input_scatter(snn_state *s, uint32_t i)
+{
+    const snn_model *m = s->m;
+    const snn_layer *L = &m->layers[i];
+    int32_t *restrict kq = s->qk[i]; /* (H, W, C) */
+    const int32_t *restrict x = s->x_q; /* (input H, W, C) */
+    uint64_t n = 0;
+    snn_zero(kq, L->size * sizeof *kq);
+#define MAC_ROW(O, OFF, XV, N)                                                                   \
+    do {                                                                                       \
+        int32_t *restrict o_ = (O), xv_ = (XV);                                                \
+        uint32_t n_ = (N);                                                                     \
+        if (IS_I8(w8)) {                                                                       \
+            const int8_t *restrict w_ = w8 + (OFF);                                            \
+            for (uint32_t q = 0; q < n_; q++)                                                  \
+                o_[q] += w_[q] * xv_;                                                          \
+        } else {                                                                               \
+            const int16_t *restrict w_ = w16 + (OFF);                                          \
+            for (uint32_t q = 0; q < n_; q++)                                                  \
+                o_[q] += w_[q] * xv_;                                                          \
+        }                                                                                      \
+        n += n_;                                                                               \
+    } while (0)
+    for (uint32_t k = L->proj_first; k < L->proj_first + L->proj_count; k++) {
+        const snn_proj *p = &m->proj[k];
+        const int8_t *w8 = p->w8;
+        const int16_t *w16 = p->w16;
+        if (p->source != 0)
+            continue;
+        if (p->kind == SNN_PROJ_DENSE) {
+            for (uint32_t j = 0; j < m->input_size; j++)
+                if (x[j])
+                    MAC_ROW(kq, (size_t)j * L->size, x[j], L->size);
+            continue;
+        }
+        uint32_t C = m->input_c, mg = L->c, kh_n = p->kh, kw_n = p->kw, oh = L->h, ow = L->w;
+        for (uint32_t iy = 0, j = 0; iy < m->input_h; iy++)
+            for (uint32_t ix = 0; ix < m->input_w; ix++, j += C) {
+                uint32_t y0 = iy + p->pt, x0 = ix + p->pl; /* the taps that land in the output */
+                uint32_t kh0 = y0 >= oh ? y0 - oh + 1 : 0, kw0 = x0 >= ow ? x0 - ow + 1 : 0;
+                uint32_t kh1 = y0 + 1 < kh_n ? y0 + 1 : kh_n, kw1 = x0 + 1 < kw_n ? x0 + 1 : kw_n;
+                for (uint32_t c = 0; c < C; c++) {
+                    int32_t xv = x[j + c];
+                    if (!xv)
+                        continue;
+                    for (uint32_t kh = kh0; kh < kh1; kh++)
+                        for (uint32_t kw = kw0; kw < kw1; kw++)
+                            MAC_ROW(kq + ((y0 - kh) * ow + x0 - kw) * mg, ((c * kh_n + kh) * kw_n + kw) * mg, xv, mg);
+                }
+            }
+    }
+#undef MAC_ROW
+    /* As gather_input's caller: k = bias + the rounded sum, clamped to +-2^30. |bias| <= 2^24
+     * (the loader checks), so clamping the sum to +-(2^30 + 2^25) first changes nothing and
+     * keeps the addition in 32 bits. */
+    const int32_t *bias = L->qbias, lim = (1 << 30) + (1 << 25);
+    for (uint32_t j = 0, c = 0, C = L->c, f = m->input_frac; j < L->size; j++) {
+        int32_t r = round_shift32(kq[j], f);
+        r = r > lim ? lim : r < -lim ? -lim : r;
+        int32_t kk = bias[c] + r;
+        kq[j] = kk > (1 << 30) ? (1 << 30) : kk < -(1 << 30) ? -(1 << 30) : kk;
+        if (++c == C)
+            c = 0;
+    }
+    return n;
+}
+#endif
 
 void snn_qsim_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed)
 {
@@ -327,12 +496,13 @@ void snn_qsim_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed
         s->rng = 1;
     s->t = 0;
     s->input_spikes = 0;
-    memset(s->stats, 0, m->n_layers * sizeof *s->stats);
+    snn_zero(s->stats, m->n_layers * sizeof *s->stats);
     /* Quantise the input, channel-last. Scaling by 2^frac is exact and lrintf rounds to
      * nearest even on every IEEE target, so x_q is the same everywhere. Poisson coding keeps
      * x itself as a probability; x_q then holds x * 2^24 for the comparison. */
     uint32_t hw = m->input_h * m->input_w;
     float scale = coding == SNN_CODING_POISSON ? 16777216.0f : ldexpf(1.0f, (int)m->input_frac);
+    uint32_t max_x = 0; /* max |x_q| */
     for (uint32_t c = 0; c < m->input_c; c++)
         for (uint32_t q = 0; q < hw; q++) {
             float y = x[c * hw + q] * scale;
@@ -344,12 +514,13 @@ void snn_qsim_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed
                   : y <= -(float)SNN_MAX_INPUT_Q ? -SNN_MAX_INPUT_Q
                   : y == y ? (int32_t)lrintf(y) : 0; /* NaN reads as 0 */
             s->x_q[q * m->input_c + c] = v;
+            max_x = (uint32_t)(v < 0 ? -v : v) > max_x ? (uint32_t)(v < 0 ? -v : v) : max_x;
         }
     for (uint32_t b = 0; b <= m->n_layers; b++) {
         s->n_spikes[b] = 0;
-        memset(s->bits[b], 0, words(m->buffer_size[b]) * sizeof(uint32_t));
+        snn_zero(s->bits[b], words(m->buffer_size[b]) * sizeof(uint32_t));
         if (s->neg_bits[b])
-            memset(s->neg_bits[b], 0, words(m->buffer_size[b]) * sizeof(uint32_t));
+            snn_zero(s->neg_bits[b], words(m->buffer_size[b]) * sizeof(uint32_t));
     }
     for (uint32_t i = 0; i < m->n_layers; i++) {
         const snn_layer *L = &m->layers[i];
@@ -370,6 +541,14 @@ void snn_qsim_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed
         s->steady[i] = (uint8_t)(coding == SNN_CODING_DIRECT && snn_input_only(m, i));
         if (!s->qk[i] || coding != SNN_CODING_DIRECT)
             continue;
+#if SNN_FAST_PATHS
+        if (s->input_wsum[i] && (uint64_t)max_x * s->input_wsum[i] <= INT32_MAX) {
+            s->stats[i].synops += input_scatter(s, i);
+            continue;
+        }
+#else
+        (void)max_x;
+#endif
         /* Blocks of outputs that stay within one group of every grouped convolution. */
         uint32_t blk = L->c;
         for (uint32_t k = L->proj_first; k < L->proj_first + L->proj_count; k++)
@@ -395,7 +574,7 @@ void snn_qsim_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed
      * which Poisson coding does not use. */
     for (uint32_t b = 0; b <= m->n_layers; b++)
         if (s->qcount[b] && !(b > 0 && b < m->n_layers && count_in_k(m, b - 1) && coding == SNN_CODING_DIRECT))
-            memset(s->qcount[b], 0, m->buffer_size[b] * sizeof(int16_t));
+            snn_zero(s->qcount[b], m->buffer_size[b] * sizeof(int16_t));
 }
 
 /* xorshift64* as in snn_sim.c: the 24 high bits of the output. */
@@ -724,7 +903,7 @@ static uint64_t project(snn_state *s, uint32_t k, const snn_proj *p, const snn_l
         });
         return ops;
     }
-    if (p->kind == SNN_PROJ_CONV && p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1 && p->group == 1)
+    if (conv_fast(p))
         return IS_I8(p->w8) ? conv_fast_i8(s, p, L, L->c, I) : conv_fast_i16(s, p, L, L->c, I);
     if (p->kind == SNN_PROJ_AVGPOOL && p->kh <= p->sh && p->kw <= p->sw) {
         /* One output per input at most: the position's output, found once per position. */
@@ -747,6 +926,46 @@ static uint64_t project(snn_state *s, uint32_t k, const snn_proj *p, const snn_l
     });
     return ops;
 }
+
+#if SNN_ROW_KERNELS
+/* o[0..8 n8) += w (or -= w), saturating, for word-aligned o and w: per eight synapses one LDRD
+ * of weights, two of membranes, SXTB16 to (w0, w2) (w1, w3), PKHBT / PKHTB back to (w0, w1)
+ * (w2, w3), four QADD16 (QSUB16) and two STRD: 19 instructions with the loop. Written out
+ * because the compiler spills its own version of this loop to the stack. */
+#define ROW16_KERNEL(NAME, OP)                                                                 \
+    static void NAME(int16_t *o, const int8_t *w, uint32_t n8)                                 \
+    {                                                                                          \
+        uint32_t wa, wb, e, d, t, m0, m1, m2, m3;                                              \
+        __asm__ volatile("1:\n\t"                                                              \
+                         "ldrd %[wa], %[wb], [%[w]], #8\n\t"                                   \
+                         "ldrd %[m0], %[m1], [%[o]]\n\t"                                       \
+                         "ldrd %[m2], %[m3], [%[o], #8]\n\t"                                   \
+                         "sxtb16 %[e], %[wa]\n\t"                                               \
+                         "sxtb16 %[d], %[wa], ror #8\n\t"                                       \
+                         "pkhbt %[t], %[e], %[d], lsl #16\n\t"                                  \
+                         "pkhtb %[d], %[d], %[e], asr #16\n\t"                                  \
+                         OP " %[m0], %[m0], %[t]\n\t"                                           \
+                         OP " %[m1], %[m1], %[d]\n\t"                                           \
+                         "sxtb16 %[e], %[wb]\n\t"                                               \
+                         "sxtb16 %[d], %[wb], ror #8\n\t"                                       \
+                         "pkhbt %[t], %[e], %[d], lsl #16\n\t"                                  \
+                         "pkhtb %[d], %[d], %[e], asr #16\n\t"                                  \
+                         OP " %[m2], %[m2], %[t]\n\t"                                           \
+                         OP " %[m3], %[m3], %[d]\n\t"                                           \
+                         "strd %[m2], %[m3], [%[o], #8]\n\t"                                   \
+                         "strd %[m0], %[m1], [%[o]], #16\n\t"                                  \
+                         "subs %[n], %[n], #1\n\t"                                              \
+                         "bne 1b"                                                              \
+                         : [o] "+r"(o), [w] "+r"(w), [n] "+r"(n8), [wa] "=&r"(wa), [wb] "=&r"(wb),  \
+                           [e] "=&r"(e), [d] "=&r"(d), [t] "=&r"(t), [m0] "=&r"(m0), [m1] "=&r"(m1), \
+                           [m2] "=&r"(m2), [m3] "=&r"(m3)                                       \
+                         :                                                                     \
+                         : "cc", "memory");                                                    \
+    }
+ROW16_KERNEL(row16_add8, "qadd16")
+ROW16_KERNEL(row16_sub8, "qsub16")
+#undef ROW16_KERNEL
+#endif
 
 /* o[0..n) += w or -= w (sub), saturating each 16-bit membrane: a narrow layer's rows. SSE2
  * adds eight with one saturating instruction, a Cortex-M4 (SIMD32) two (QADD16 / QSUB16), other
@@ -776,18 +995,21 @@ SNN_HOT_INLINE void row16(int16_t *restrict o, const int8_t *restrict w8, const 
         }
     }
 #elif defined(__ARM_FEATURE_SIMD32)
+#if SNN_ROW_KERNELS
+    if (IS_I8(w8) && n >= 8 && !(((uintptr_t)o | (uintptr_t)w8) & 3u)) {
+        q = n & ~7u;
+        if (sub)
+            row16_sub8(o, w8, q / 8);
+        else
+            row16_add8(o, w8, q / 8);
+    }
+#endif
     if (IS_I8(w8)) {
         for (; q + 4 <= n; q += 4) {
             uint32_t w4, o01, o23;
             memcpy(&w4, w8 + q, 4);
             uint32_t even = (uint32_t)__sxtb16((int8x4_t)w4), odd = (uint32_t)__sxtb16((int8x4_t)(w4 >> 8 | w4 << 24));
-            uint32_t p01, p23; /* (w0, w1) and (w2, w3) from (w0, w2) and (w1, w3) */
-#if defined(__GNUC__)
-            __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(p01) : "r"(even), "r"(odd));
-            __asm__("pkhtb %0, %2, %1, asr #16" : "=r"(p23) : "r"(even), "r"(odd));
-#else
-            p01 = (even & 0xffffu) | odd << 16, p23 = (odd & 0xffff0000u) | even >> 16;
-#endif
+            uint32_t p01 = PKHBT(even, odd), p23 = PKHTB(even, odd);
             memcpy(&o01, o + q, 4);
             memcpy(&o23, o + q + 2, 4);
             o01 = (uint32_t)(sub ? __qsub16((int16x2_t)o01, (int16x2_t)p01) : __qadd16((int16x2_t)o01, (int16x2_t)p01));
@@ -826,13 +1048,60 @@ SNN_HOT_INLINE void row16(int16_t *restrict o, const int8_t *restrict w8, const 
 #define ROW32_CONSTANT 0 /* one copy of each loop is enough where code size counts */
 #endif
 
+/* Average pooling whose windows do not overlap into a narrow layer, output by output: the
+ * spikes (F) and -1 spikes (G) of channels C0 .. C0 + 31 at each input position of the window,
+ * in raster order, so that every output element takes its inputs in the order of the spike by
+ * spike path and saturates alike (no division finds an output). Not inlined into
+ * project16(), whose other cases would take the registers. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static uint64_t avgpool16_outputs(const snn_state *s, const snn_proj *p, const snn_layer *L, int16_t *restrict I)
+{
+    const int8_t *w8 = p->w8;
+    const int16_t *w16 = p->w16;
+    const uint32_t *pb = s->bits[p->source], *pn = s->neg_bits[p->source];
+    uint32_t C = L->c, ops = 0;
+    for (uint32_t oy = 0; oy < L->h; oy++)
+        for (uint32_t ox = 0; ox < L->w; ox++) {
+            int16_t *out = I + (size_t)(oy * L->w + ox) * C;
+            for (uint32_t ky = 0; ky < p->kh; ky++) {
+                uint32_t iy = oy * p->sh + ky - p->pt; /* wraps past the top: then >= src_h */
+                if (iy >= p->src_h)
+                    continue;
+                for (uint32_t kx = 0; kx < p->kw; kx++) {
+                    uint32_t ix = ox * p->sw + kx - p->pl;
+                    if (ix >= p->src_w)
+                        continue;
+                    uint32_t j0 = (iy * p->src_w + ix) * C;
+                    for (uint32_t c0 = 0; c0 < C; c0 += 32) {
+                        uint32_t n = C - c0 < 32 ? C - c0 : 32, f = bits_at(pb, j0 + c0, n);
+                        if (!f)
+                            continue;
+                        uint32_t g = pn ? bits_at(pn, j0 + c0, n) : 0;
+                        ops += snn_popcount(f);
+                        for (f &= ~g; f; f &= f - 1) {
+                            uint32_t c = c0 + snn_ctz(f);
+                            out[c] = (int16_t)sat16(out[c] + (IS_I8(w8) ? w8[c] : w16[c]));
+                        }
+                        for (; g; g &= g - 1) {
+                            uint32_t c = c0 + snn_ctz(g);
+                            out[c] = (int16_t)sat16(out[c] - (IS_I8(w8) ? w8[c] : w16[c]));
+                        }
+                    }
+                }
+            }
+        }
+    return ops;
+}
+
 /* project() for a narrow layer (narrow_ok() admits only these kinds). Not inlined into the
  * step: it is called once per projection and step, and GCC's bounds warnings misfire on the
  * inlined copies. */
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
-static uint64_t project16(snn_state *s, uint32_t k, const snn_proj *p, const snn_layer *L, int16_t *restrict I)
+static uint64_t project16(snn_state *s, const snn_proj *p, const snn_layer *L, int16_t *restrict I)
 {
     uint32_t src = p->source;
     uint64_t ops = 0;
@@ -855,6 +1124,33 @@ static uint64_t project16(snn_state *s, uint32_t k, const snn_proj *p, const snn
     case SNN_PROJ_CONV: { /* stride 1, group 1 */
         uint32_t kh_n = p->kh, kw_n = p->kw, oh = L->h, ow = L->w, mg = L->c, taps = kh_n * kw_n * mg;
         uint32_t y0, x0, kh0, kw0, kh1, kw1;
+#if SNN_ROW_KERNELS
+        if (IS_I8(w8) && mg % 8 == 0 && !(((uintptr_t)w8 | (uintptr_t)I) & 3u)) {
+            /* Every row is word-aligned: the row kernels straight, eight synapses a turn. */
+            FOR_EACH_SPIKE_AT(s, src, p->src_c, p->src_h, p->src_w, iy, ix, {
+                y0 = iy + p->pt;
+                x0 = ix + p->pl;
+                kh0 = y0 >= oh ? y0 - oh + 1 : 0;
+                kw0 = x0 >= ow ? x0 - ow + 1 : 0;
+                kh1 = y0 + 1 < kh_n ? y0 + 1 : kh_n;
+                kw1 = x0 + 1 < kw_n ? x0 + 1 : kw_n;
+            }, c, sign, {
+                const int8_t *wc = w8 + (size_t)c * taps;
+                for (uint32_t kh = kh0; kh < kh1; kh++) {
+                    int16_t *o = I + ((y0 - kh) * ow + x0 - kw0) * mg;
+                    const int8_t *wr = wc + (kh * kw_n + kw0) * mg;
+                    for (uint32_t kw = kw0; kw < kw1; kw++, o -= mg, wr += mg) {
+                        if (sign > 0)
+                            row16_add8(o, wr, mg / 8);
+                        else
+                            row16_sub8(o, wr, mg / 8);
+                    }
+                }
+                ops += (kh1 > kh0 ? kh1 - kh0 : 0) * (kw1 > kw0 ? kw1 - kw0 : 0) * mg;
+            });
+            return ops;
+        }
+#endif
         FOR_EACH_SPIKE_AT(s, src, p->src_c, p->src_h, p->src_w, iy, ix, {
             y0 = iy + p->pt; /* no commas: this block is one macro argument */
             x0 = ix + p->pl;
@@ -887,18 +1183,7 @@ static uint64_t project16(snn_state *s, uint32_t k, const snn_proj *p, const snn
         if (L->c % 8 == 0 && IS_I8(w8))
             return avgpool16_sse2(s, p, L, I);
 #endif
-        int16_t *out = NULL;
-        FOR_EACH_SPIKE_AT(s, src, p->src_c, p->src_h, p->src_w, iy, ix, {
-            size_t o_ = pool_output(s, k, p, L, iy, ix);
-            if (o_ == SIZE_MAX)
-                continue;
-            out = I + o_;
-        }, c, sign, {
-            int32_t wv = IS_I8(w8) ? (int32_t)w8[c] : (int32_t)w16[c];
-            out[c] = (int16_t)sat16(out[c] + sign * wv);
-            ops++;
-        });
-        return ops;
+        return avgpool16_outputs(s, p, L, I);
     }
     default: /* IDENTITY, GLOBALAVG: one output per spike, the spike's own channel */
         FOR_EACH_SPIKE(s, src, j, sign, {
@@ -956,10 +1241,75 @@ static inline uint32_t put_word(uint32_t *bits, uint32_t *neg, uint32_t w, uint3
 
 #define STORE32(x) (x)
 #if !defined(__SSE2__)
+#if SNN_FAST_PATHS
+/* The thresholds (or biases) of neurons w0 .. w0 + 31 of a layer with C channels: the table
+ * itself where C is a multiple of 32, the pattern pat (filled once) where C divides 32, else
+ * pat filled for this word. */
+static const int32_t *word_table(const int32_t *tab, uint32_t C, uint32_t w0, int32_t *pat, uint32_t end)
+{
+    if (C % 32 == 0)
+        return tab + w0 % C;
+    if (w0 > 0 && 32 % C == 0)
+        return pat;
+    for (uint32_t q = 0, c = w0 % C; q < end; q++) {
+        pat[q] = tab[c];
+        if (++c == C)
+            c = 0;
+    }
+    return pat;
+}
+
+/* A steady layer (a constant current k per neuron, no -1 spikes, no counts) with reset by
+ * subtraction, four neurons a turn: v += k; v >= theta: spike, v -= theta. */
+static uint32_t fire_steady(uint32_t *restrict bits, int32_t *restrict v, const int32_t *restrict k,
+                            const int32_t *th_tab, uint32_t C, uint32_t size)
+{
+    int32_t th_pat[32];
+    uint32_t n = 0;
+    for (uint32_t w0 = 0; w0 < size; w0 += 32) {
+        uint32_t end = size - w0 < 32 ? size - w0 : 32, word = 0, q = 0;
+        const int32_t *th = word_table(th_tab, C, w0, th_pat, end);
+        int32_t *vw = v + w0;
+        const int32_t *kw = k + w0;
+#define STEADY_ONE(Q)                                                                          \
+    do {                                                                                       \
+        int32_t vj = wrap_add(vw[Q], kw[Q]), t = th[Q];                                        \
+        if (vj >= t) {                                                                         \
+            vj -= t;                                                                           \
+            word |= 1u << (Q);                                                                 \
+        }                                                                                      \
+        vw[Q] = vj;                                                                            \
+    } while (0)
+        for (; q + 4 <= end; q += 4) {
+            STEADY_ONE(q);
+            STEADY_ONE(q + 1);
+            STEADY_ONE(q + 2);
+            STEADY_ONE(q + 3);
+        }
+        for (; q < end; q++)
+            STEADY_ONE(q);
+#undef STEADY_ONE
+        bits[w0 / 32] = word;
+        n += snn_popcount(word);
+    }
+    return n;
+}
+#endif
+
+#if SNN_FAST_PATHS
+#define FIRE_STEADY fire_steady
+#else
+#define FIRE_STEADY(...) 0u
+#endif
 #define FIRE_FN(NAME, VT, STORE)                                                               \
     static void NAME(snn_state *s, uint32_t i, VT *restrict v)                                 \
     {                                                                                          \
         FIRE_SETUP                                                                             \
+        if (SNN_FAST_PATHS && k && !cnt && !signed_fire && subtract) {                         \
+            /* neg stays as begin() left it: a steady layer has no -1 spikes */               \
+            s->n_spikes[i + 1] = FIRE_STEADY(bits, v, k, L->qtheta, C, size);                  \
+            return;                                                                            \
+        }                                                                                      \
         for (uint32_t w0 = 0, c = 0; w0 < size; w0 += 32) {                                    \
             uint32_t end = size - w0 < 32 ? size - w0 : 32, pos_bits = 0, neg_word = 0;        \
             for (uint32_t q = 0; q < end; q++) {                                               \
@@ -1062,11 +1412,76 @@ FIRE_FN(fire32, int32_t, STORE32)
  * Neither reset leaves the int16 range (theta <= SNN_NARROW_MAX), so the one saturation is the
  * bias's. With SSE2 eight neurons go per instruction: saturating add, compares to masks, the
  * masks packed to the word's bits. */
+#if defined(__ARM_FEATURE_SIMD32) && SNN_FAST_PATHS
+/* Bits 0..15 of x to the even bits, 16..31 to the odd ones (the outer perfect shuffle,
+ * Warren, "Hacker's Delight", 2nd ed., section 7-2). */
+static inline uint32_t shuffle_halves(uint32_t x)
+{
+    uint32_t t;
+    t = (x ^ (x >> 8)) & 0x0000FF00u, x ^= t ^ (t << 8);
+    t = (x ^ (x >> 4)) & 0x00F000F0u, x ^= t ^ (t << 4);
+    t = (x ^ (x >> 2)) & 0x0C0C0C0Cu, x ^= t ^ (t << 2);
+    t = (x ^ (x >> 1)) & 0x22222222u, x ^= t ^ (t << 1);
+    return x;
+}
+
+/* fire16() for one whole word of 32 neurons on a core with the DSP extension (Cortex-M4):
+ * two neurons per instruction, as fire16()'s SSE2 path does eight. Lane masks come from
+ * SSAT16 to one bit (-1 where a lane is negative), so nothing depends on the GE flags. v, cnt
+ * (may be NULL), th and b are word-aligned; the spike and -1 bits go to *pos and *neg. */
+#define FIRE16_PAIRS(SIGNED, SUBTRACT, COUNT)                                                   \
+    for (uint32_t h = 0; h < 16; h++) {                                                        \
+        uint32_t th = tw[h];                                                                   \
+        uint32_t vj = (uint32_t)__qadd16((int16x2_t)vw[h], (int16x2_t)bw[h]);                 \
+        uint32_t below = (uint32_t)__ssat16(__qsub16((int16x2_t)vj, (int16x2_t)th), 1); /* -1: vj < th */ \
+        uint32_t fp = ~below, fn = 0;                                                          \
+        uint32_t nv = (SUBTRACT) ? (uint32_t)__ssub16((int16x2_t)vj, (int16x2_t)(th & fp)) : vj & below; \
+        if (SIGNED) { /* vj < 0 and count > 0 (vj < 0 rules out vj >= th >= 1) */             \
+            fn = (uint32_t)__ssat16((int16x2_t)vj, 1) & (uint32_t)__ssat16(__qsub16(0, (int16x2_t)cw[h]), 1); \
+            nv = (uint32_t)__sadd16((int16x2_t)nv, (int16x2_t)(th & fn));                      \
+        }                                                                                      \
+        vw[h] = nv;                                                                            \
+        if (COUNT)                                                                             \
+            cw[h] = (uint32_t)__ssub16(__sadd16((int16x2_t)cw[h], (int16x2_t)fn), (int16x2_t)fp); \
+        pw |= (fp & 0x10001u) << h;                                                            \
+        nw |= (fn & 0x10001u) << h;                                                            \
+    }
+
+/* fire16() for one whole word of 32 neurons on a core with the DSP extension (Cortex-M4):
+ * two neurons per instruction, as fire16()'s SSE2 path does eight. Lane masks come from
+ * SSAT16 to one bit (-1 where a lane is negative), so nothing depends on the GE flags. v, cnt
+ * (NULL for none; not NULL if signed_fire), th and b are word-aligned; the spike and -1 bits
+ * go to *pos and *neg. A copy of the loop per case, with the case's flags as constants; not
+ * inlined, so that the loop has the registers to itself. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void fire16_word_simd32(int16_t *restrict v, int16_t *restrict cnt, const int16_t *th16, const int16_t *b16,
+                               bool signed_fire, bool subtract, uint32_t *pos, uint32_t *neg)
+{
+    snn_word *restrict vw = (snn_word *)(void *)v, *restrict cw = (snn_word *)(void *)cnt;
+    const snn_word *tw = (const snn_word *)(const void *)th16, *bw = (const snn_word *)(const void *)b16;
+    uint32_t pw = 0, nw = 0; /* pair h's lane 0 (neuron 2h) at bit h, lane 1 at bit 16 + h */
+    if (signed_fire && subtract)
+        FIRE16_PAIRS(1, 1, 1)
+    else if (!signed_fire && subtract && !cw)
+        FIRE16_PAIRS(0, 1, 0)
+    else
+        FIRE16_PAIRS(signed_fire, subtract, cw != NULL)
+    *pos = shuffle_halves(pw);
+    *neg = shuffle_halves(nw);
+}
+#undef FIRE16_PAIRS
+#endif
+
 static void fire16(snn_state *s, uint32_t i, int16_t *restrict v)
 {
     FIRE_SETUP
     (void)k;
-    int16_t th16[32], b16[32], zero_cnt[32] = {0};
+    _Alignas(4) int16_t th16[32], b16[32];
+#if defined(__SSE2__)
+    int16_t zero_cnt[32] = {0}; /* scratch counts where the layer keeps none */
+#endif
     bool pattern = 32 % C == 0;
     if (pattern)
         for (uint32_t q = 0; q < 32; q++)
@@ -1100,6 +1515,10 @@ static void fire16(snn_state *s, uint32_t i, int16_t *restrict v)
                 nw |= (uint32_t)_mm_movemask_epi8(_mm_packs_epi16(fn, zero)) << h;
             }
             pos_bits = pw, neg_word = nw;
+        } else
+#elif defined(__ARM_FEATURE_SIMD32) && SNN_FAST_PATHS
+        if (end == 32) {
+            fire16_word_simd32(v + w0, cnt ? cnt + w0 : NULL, th16, b16, signed_fire, subtract, &pos_bits, &neg_word);
         } else
 #endif
         {
@@ -1177,9 +1596,9 @@ static void maxpool(snn_state *s, uint32_t i)
     int16_t *own = s->qcount[i + 1];
     uint32_t *bits = s->bits[i + 1], *neg = s->neg_bits[i + 1];
     const uint32_t *sb = s->bits[src], *sn = s->neg_bits[src];
-    memset(bits, 0, words(L->size) * sizeof *bits);
+    snn_zero(bits, words(L->size) * sizeof *bits);
     if (neg)
-        memset(neg, 0, words(L->size) * sizeof *neg);
+        snn_zero(neg, words(L->size) * sizeof *neg);
     for (uint32_t wi = 0; wi < words(m->buffer_size[src]); wi++) {
         uint32_t b = sb[wi];
         while (b) {
@@ -1218,9 +1637,9 @@ static void concat(snn_state *s, uint32_t i)
     const snn_layer *L = &m->layers[i];
     uint32_t *bits = s->bits[i + 1], *neg = s->neg_bits[i + 1], offset = 0, n = 0;
     int16_t *cnt = s->qcount[i + 1];
-    memset(bits, 0, words(L->size) * sizeof *bits);
+    snn_zero(bits, words(L->size) * sizeof *bits);
     if (neg)
-        memset(neg, 0, words(L->size) * sizeof *neg);
+        snn_zero(neg, words(L->size) * sizeof *neg);
     for (uint32_t k = L->proj_first; k < L->proj_first + L->proj_count; k++) {
         const snn_proj *p = &m->proj[k];
         const uint32_t *sb = s->bits[p->source], *sn = s->neg_bits[p->source];
@@ -1251,7 +1670,7 @@ void snn_qsim_step(snn_state *s)
         return; /* counts are 16-bit */
     if (s->coding == SNN_CODING_POISSON) {
         uint32_t n = 0;
-        memset(s->bits[0], 0, words(m->input_size) * sizeof(uint32_t));
+        snn_zero(s->bits[0], words(m->input_size) * sizeof(uint32_t));
         for (uint32_t j = 0; j < m->input_size; j++)
             if ((int32_t)next_u24(&s->rng) < s->x_q[j]) {
                 set_bit(s->bits[0], j);
@@ -1269,7 +1688,7 @@ void snn_qsim_step(snn_state *s)
                 if (p->source == 0 && s->coding == SNN_CODING_DIRECT)
                     continue; /* in the constant current */
                 if (s->n_spikes[p->source])
-                    st->synops += s->qv16[i] ? project16(s, k, p, L, s->qv16[i]) : project(s, k, p, L, s->qv[i]);
+                    st->synops += s->qv16[i] ? project16(s, p, L, s->qv16[i]) : project(s, k, p, L, s->qv[i]);
             }
             fire(s, i);
         } else if (L->kind == SNN_LAYER_MAXPOOL) {

@@ -178,6 +178,9 @@ typedef struct {
     uint32_t div_c[SNN_RT_MAX_LAYERS + 1], div_w[SNN_RT_MAX_LAYERS + 1]; /* j / C and pos / W
                                          * by multiplication (snn_qsim.c) */
     uint32_t div_sh[SNN_RT_MAX_PROJ], div_sw[SNN_RT_MAX_PROJ]; /* and by projection k's strides */
+    uint32_t input_wsum[SNN_RT_MAX_LAYERS]; /* per layer reading the input through dense or
+                                         * stride-1 convolutions only: the largest sum of |w| into
+                                         * one neuron, else 0 (snn_qsim.c, input_scatter()) */
     float *out_f;                       /* (n_classes) the readout as floats */
 } snn_state;
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The exported C project on a Cortex-M4 (QEMU mps2-an386, and netduinoplus2 with 192 KB of RAM):
-# for each model, float32 and int8, `ann2snn export-c`, `make` (host) and `make mcu`, then 100
+# for each model, float32 and int8, `ann2snn export-c`, `make` (host) and `make mcu` (-Os, and -O2
+# for the integer files: -O2 compiles the runtime's speed paths, -Os leaves them out), then 100
 # test images through the host program, the device program under QEMU and snn-run; all three
 # must print the same predictions, line for line, and for int8 the same output membranes.
 # Skipped (exit 77) where the cross compiler, picolibc or QEMU are missing
@@ -38,7 +39,7 @@ arm-none-eabi-size "$work/build-m4/runtime/libann2snn-runtime.a" | sed 's/ (ex .
 # precision, board. Integer files must also give the same output membranes, bit for bit: the
 # programs print a CRC-32 of them after each class (--membranes).
 run_model() {
-    local name=$1 test_gz=$2 calib=$3 prec=$4 board=$5 tag=$1.$4.$5
+    local name=$1 test_gz=$2 calib=$3 prec=$4 board=$5 opt=${6:--Os} tag=$1.$4.$5${6:-}
     local dir=$work/$tag snn=$work/$name.$prec.snn mflag=
     [ "$prec" = float32 ] || mflag=--membranes
     [ -f "$work/$name.idx" ] || gunzip -c "$test_gz" > "$work/$name.idx" || fail "$name: cannot gunzip $test_gz"
@@ -46,7 +47,7 @@ run_model() {
         fail "$tag: conversion"
     "$ann2snn" export-c "$snn" -o "$dir" 2>/dev/null || fail "$tag: export-c"
     make -s -C "$dir" >/dev/null 2>"$work/make.log" || { cat "$work/make.log"; fail "$tag: host build"; }
-    make -s -C "$dir" mcu BOARD=$board > "$work/size.txt" 2>"$work/make.log" || { cat "$work/make.log"; fail "$tag: device build"; }
+    make -s -C "$dir" mcu BOARD=$board MCU_OPT=$opt > "$work/size.txt" 2>"$work/make.log" || { cat "$work/make.log"; fail "$tag: device build"; }
     "$snn_run" "$snn" --input "$work/$name.idx" --limit $N $mflag > "$work/ref.txt" || fail "$tag: snn-run"
     "$dir/app" --input "$work/$name.idx" --limit $N $mflag > "$work/host.txt" || fail "$tag: host program"
     qemu $board "$dir/app.elf" "--input $work/$name.idx --limit $N $mflag" > "$work/dev.txt" || fail "$tag: device program (exit $?)"
@@ -56,7 +57,7 @@ run_model() {
     fi
     cmp -s "$work/ref.txt" "$work/host.txt" || fail "$tag: host program and snn-run disagree"
     cmp -s "$work/ref.txt" "$work/dev.txt" || fail "$tag: device and snn-run disagree: $(diff "$work/ref.txt" "$work/dev.txt" | head -4 | tr '\n' ' ')"
-    echo "$tag: $N predictions${mflag:+ and output membranes (CRC-32)} identical on the device (QEMU $board), the host program and snn-run; $(tail -1 "$work/size.txt" | awk '{print "flash " $1 + $2 " B, static RAM " $2 + $3 " B"}')"
+    echo "$tag: $N predictions${mflag:+ and output membranes (CRC-32)} identical on the device (QEMU $board, $opt), the host program and snn-run; $(tail -1 "$work/size.txt" | awk '{print "flash " $1 + $2 " B, static RAM " $2 + $3 " B"}')"
 }
 fm_test=$fm/t10k-images-idx3-ubyte.gz fm_train=$fm/train-images-idx3-ubyte.gz
 mn_test=$models/data/mnist-digits-test-images-idx3-ubyte.gz mn_calib=$models/data/mnist-digits-calib-images-idx3-ubyte.gz
@@ -66,6 +67,15 @@ run_model fmnist_cnn_avg "$fm_test" "$fm_train" float32 mps2-an386
 run_model fmnist_mlp "$fm_test" "$fm_train" int8 mps2-an386
 run_model mnist_lenet "$mn_test" "$mn_calib" int8 mps2-an386
 run_model fmnist_cnn_avg "$fm_test" "$fm_train" int8 mps2-an386
+# The same at -O2, with the speed paths (the Cortex-M4 row kernels and two-lane fire loop, the
+# steady layers' fire loop, the input current summed input by input); the int16 CNN, and the
+# max-pool CNN (whose pooled counts the fire loop keeps) and the residual net too.
+run_model fmnist_mlp "$fm_test" "$fm_train" int8 mps2-an386 -O2
+run_model mnist_lenet "$mn_test" "$mn_calib" int8 mps2-an386 -O2
+run_model fmnist_cnn_avg "$fm_test" "$fm_train" int8 mps2-an386 -O2
+run_model fmnist_cnn_avg "$fm_test" "$fm_train" int16 mps2-an386 -O2
+run_model fmnist_cnn_maxbn "$fm_test" "$fm_train" int8 mps2-an386 -O2
+run_model fmnist_resnet "$fm_test" "$fm_train" int8 mps2-an386 -O2
 # The CNN in int8 on a board with 192 KB of RAM.
 run_model fmnist_cnn_avg "$fm_test" "$fm_train" int8 netduinoplus2
 echo "integer runtime for Cortex-M4F (-Os, rate coding, no float simulation, no message texts):"

@@ -217,6 +217,84 @@ static void test_narrow_saturates(void **state)
     snn_net_free(&net);
 }
 
+/* floor(a / 2^f) for any sign of a, in plain arithmetic. */
+static int64_t floor_shift(int64_t a, uint32_t f)
+{
+    int64_t d = (int64_t)1 << f, q = a / d;
+    return q * d > a ? q - 1 : q;
+}
+
+/* Layer A's constant input current, k = bias + round(sum(w * x_q) / 2^input_frac) clamped to
+ * +-2^30, against the sum worked out here from the loaded weights: the runtime sums it input by
+ * input in 32 bits where max|x_q| times the largest sum of |w| into a neuron stays below 2^31
+ * (snn_state.input_wsum), else output by output in 64 bits. Both paths, int8 and int16, small
+ * and huge inputs. */
+static void check_input_current(int qmax, uint32_t dtype)
+{
+    snn_net net;
+    build(&net, qmax, SNN_CODING_DIRECT);
+    snn_diag d;
+    assert_int_equal(snn_net_quantize(&net, dtype, 1.0f, &d), SNN_OK);
+    loaded q;
+    load_net(&net, &q);
+    const snn_model *m = q.m;
+    const snn_layer *A = &m->layers[0];
+    const snn_proj *p = &m->proj[0];
+    uint32_t seed = 99, scatter_runs = 0, gather_runs = 0;
+    for (int n = 0; n < 60; n++) {
+        /* Small inputs (int16 weights need smaller ones for the 32-bit path), then inputs of
+         * up to 40, where max|x_q| reaches the clamp, 2^20. */
+        float x[16], range = n >= 30 ? 40.0f : qmax == 127 ? 3.0f : 0.01f;
+        for (int k = 0; k < 16; k++)
+            x[k] = ((float)(lcg(&seed) % 20001) / 10000.0f - 1.0f) * range;
+        for (int path = 0; path < 2; path++) {
+            if (path == 1)
+                q.s.input_wsum[0] = 0; /* force the 64-bit path */
+            snn_state_begin(&q.s, x, SNN_CODING_DIRECT, 1);
+            int64_t max_x = 0;
+            for (uint32_t j = 0; j < 16; j++)
+                max_x = llabs(q.s.x_q[j]) > max_x ? llabs(q.s.x_q[j]) : max_x;
+            if (path == 0 && q.s.input_wsum[0] && max_x * q.s.input_wsum[0] <= INT32_MAX)
+                scatter_runs++;
+            else
+                gather_runs++;
+            uint64_t synops = 0;
+            for (uint32_t oy = 0; oy < 4; oy++)
+                for (uint32_t ox = 0; ox < 4; ox++)
+                    for (uint32_t c = 0; c < 2; c++) {
+                        int64_t acc = 0;
+                        for (uint32_t kh = 0; kh < 3; kh++)
+                            for (uint32_t kw = 0; kw < 3; kw++) {
+                                int32_t iy = (int32_t)(oy + kh) - 1, ix = (int32_t)(ox + kw) - 1;
+                                if (iy < 0 || iy >= 4 || ix < 0 || ix >= 4)
+                                    continue;
+                                size_t wi = (kh * 3 + kw) * 2 + c;
+                                int64_t w = dtype == SNN_DTYPE_I8 ? p->w8[wi] : p->w16[wi];
+                                int32_t xq = q.s.x_q[iy * 4 + ix];
+                                acc += w * xq;
+                                synops += xq != 0;
+                            }
+                        int64_t k = A->qbias[c] + floor_shift(acc + (m->input_frac ? (int64_t)1 << (m->input_frac - 1) : 0),
+                                                              m->input_frac);
+                        k = k > (1 << 30) ? (1 << 30) : k < -(1 << 30) ? -(1 << 30) : k;
+                        assert_int_equal(q.s.qk[0][(oy * 4 + ox) * 2 + c], k);
+                    }
+            assert_int_equal(q.s.stats[0].synops, synops);
+            q.s.input_wsum[0] = 0;
+        }
+        assert_int_equal(snn_state_init(&q.s, q.m, q.mem, snn_state_mem_size(q.m)), SNN_RT_OK); /* input_wsum back */
+    }
+    print_message("int%d: %u inputs summed in 32 bits, %u in 64, all equal to the reference\n", qmax == 127 ? 8 : 16,
+                  scatter_runs, gather_runs);
+    assert_true(scatter_runs >= 30);
+    assert_true(gather_runs >= 60);
+    unload(&q);
+    snn_net_free(&net);
+}
+
+static void test_input_current_int8(void **state) { (void)state; check_input_current(127, SNN_DTYPE_I8); }
+static void test_input_current_int16(void **state) { (void)state; check_input_current(32767, SNN_DTYPE_I16); }
+
 /* The quantiser's bounds: weights within +-qmax with qmax reached in every channel, integer
  * thresholds of round(theta / unit), one unit for the output's classes, and TTFS refused. */
 static void test_quantiser_bounds(void **state)
@@ -254,6 +332,8 @@ int main(void)
         cmocka_unit_test(test_int16_poisson),
         cmocka_unit_test(test_narrow_saturates),
         cmocka_unit_test(test_quantiser_bounds),
+        cmocka_unit_test(test_input_current_int8),
+        cmocka_unit_test(test_input_current_int16),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
