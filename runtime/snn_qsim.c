@@ -1125,16 +1125,19 @@ static uint64_t project16(snn_state *s, const snn_proj *p, const snn_layer *L, i
         uint32_t kh_n = p->kh, kw_n = p->kw, oh = L->h, ow = L->w, mg = L->c, taps = kh_n * kw_n * mg;
         uint32_t y0, x0, kh0, kw0, kh1, kw1;
 #if SNN_ROW_KERNELS
-        if (IS_I8(w8) && mg % 8 == 0 && !(((uintptr_t)w8 | (uintptr_t)I) & 3u)) {
-            /* Every row is word-aligned: the row kernels straight, eight synapses a turn. */
-            FOR_EACH_SPIKE_AT(s, src, p->src_c, p->src_h, p->src_w, iy, ix, {
-                y0 = iy + p->pt;
-                x0 = ix + p->pl;
-                kh0 = y0 >= oh ? y0 - oh + 1 : 0;
-                kw0 = x0 >= ow ? x0 - ow + 1 : 0;
-                kh1 = y0 + 1 < kh_n ? y0 + 1 : kh_n;
-                kw1 = x0 + 1 < kw_n ? x0 + 1 : kw_n;
-            }, c, sign, {
+        /* Every row word-aligned: the row kernels straight, eight synapses a turn. */
+        bool kernels = IS_I8(w8) && mg % 8 == 0 && !(((uintptr_t)w8 | (uintptr_t)I) & 3u);
+#endif
+        FOR_EACH_SPIKE_AT(s, src, p->src_c, p->src_h, p->src_w, iy, ix, {
+            y0 = iy + p->pt; /* no commas: this block is one macro argument */
+            x0 = ix + p->pl;
+            kh0 = y0 >= oh ? y0 - oh + 1 : 0;
+            kw0 = x0 >= ow ? x0 - ow + 1 : 0;
+            kh1 = y0 + 1 < kh_n ? y0 + 1 : kh_n;
+            kw1 = x0 + 1 < kw_n ? x0 + 1 : kw_n;
+        }, c, sign, {
+#if SNN_ROW_KERNELS
+            if (kernels) {
                 const int8_t *wc = w8 + (size_t)c * taps;
                 for (uint32_t kh = kh0; kh < kh1; kh++) {
                     int16_t *o = I + ((y0 - kh) * ow + x0 - kw0) * mg;
@@ -1146,19 +1149,8 @@ static uint64_t project16(snn_state *s, const snn_proj *p, const snn_layer *L, i
                             row16_sub8(o, wr, mg / 8);
                     }
                 }
-                ops += (kh1 > kh0 ? kh1 - kh0 : 0) * (kw1 > kw0 ? kw1 - kw0 : 0) * mg;
-            });
-            return ops;
-        }
+            } else
 #endif
-        FOR_EACH_SPIKE_AT(s, src, p->src_c, p->src_h, p->src_w, iy, ix, {
-            y0 = iy + p->pt; /* no commas: this block is one macro argument */
-            x0 = ix + p->pl;
-            kh0 = y0 >= oh ? y0 - oh + 1 : 0;
-            kw0 = x0 >= ow ? x0 - ow + 1 : 0;
-            kh1 = y0 + 1 < kh_n ? y0 + 1 : kh_n;
-            kw1 = x0 + 1 < kw_n ? x0 + 1 : kw_n;
-        }, c, sign, {
             /* The weight type and the sign as constants of inlined copies of row16(), and with
              * SSE2 the common row of 32 channels as a constant length. */
             if (ROW32_CONSTANT && IS_I8(w8) && mg == 32 && sign > 0) {
