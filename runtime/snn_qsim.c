@@ -965,6 +965,10 @@ static uint64_t project(snn_state *s, uint32_t k, const snn_proj *p, const snn_l
 ROW16_KERNEL(row16_add8, "qadd16")
 ROW16_KERNEL(row16_sub8, "qsub16")
 #undef ROW16_KERNEL
+#else
+/* Not called (their callers test SNN_ROW_KERNELS); declared so that the calls compile. */
+static inline void row16_add8(int16_t *o, const int8_t *w, uint32_t n8) { (void)o, (void)w, (void)n8; }
+static inline void row16_sub8(int16_t *o, const int8_t *w, uint32_t n8) { (void)o, (void)w, (void)n8; }
 #endif
 
 /* o[0..n) += w or -= w (sub), saturating each 16-bit membrane: a narrow layer's rows. SSE2
@@ -1124,10 +1128,8 @@ static uint64_t project16(snn_state *s, const snn_proj *p, const snn_layer *L, i
     case SNN_PROJ_CONV: { /* stride 1, group 1 */
         uint32_t kh_n = p->kh, kw_n = p->kw, oh = L->h, ow = L->w, mg = L->c, taps = kh_n * kw_n * mg;
         uint32_t y0, x0, kh0, kw0, kh1, kw1;
-#if SNN_ROW_KERNELS
         /* Every row word-aligned: the row kernels straight, eight synapses a turn. */
-        bool kernels = IS_I8(w8) && mg % 8 == 0 && !(((uintptr_t)w8 | (uintptr_t)I) & 3u);
-#endif
+        bool kernels = SNN_ROW_KERNELS && IS_I8(w8) && mg % 8 == 0 && !(((uintptr_t)w8 | (uintptr_t)I) & 3u);
         FOR_EACH_SPIKE_AT(s, src, p->src_c, p->src_h, p->src_w, iy, ix, {
             y0 = iy + p->pt; /* no commas: this block is one macro argument */
             x0 = ix + p->pl;
@@ -1136,7 +1138,6 @@ static uint64_t project16(snn_state *s, const snn_proj *p, const snn_layer *L, i
             kh1 = y0 + 1 < kh_n ? y0 + 1 : kh_n;
             kw1 = x0 + 1 < kw_n ? x0 + 1 : kw_n;
         }, c, sign, {
-#if SNN_ROW_KERNELS
             if (kernels) {
                 const int8_t *wc = w8 + (size_t)c * taps;
                 for (uint32_t kh = kh0; kh < kh1; kh++) {
@@ -1150,7 +1151,6 @@ static uint64_t project16(snn_state *s, const snn_proj *p, const snn_layer *L, i
                     }
                 }
             } else
-#endif
             /* The weight type and the sign as constants of inlined copies of row16(), and with
              * SSE2 the common row of 32 channels as a constant length. */
             if (ROW32_CONSTANT && IS_I8(w8) && mg == 32 && sign > 0) {
