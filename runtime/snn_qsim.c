@@ -162,6 +162,28 @@ static int conv_fast(const snn_proj *p)
     return p->kind == SNN_PROJ_CONV && p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1 && p->group == 1;
 }
 
+/* The taps of a stride-1, undilated kernel (p) from input position (iy, ix) that land inside an
+ * oh x ow output: kh in [kh0, kh1) and kw in [kw0, kw1), tap (kh, kw) onto output
+ * (y0 - kh, x0 - kw). */
+typedef struct {
+    uint32_t y0, x0, kh0, kh1, kw0, kw1;
+} tap_span;
+
+static inline tap_span taps_from(const snn_proj *p, uint32_t oh, uint32_t ow, uint32_t iy, uint32_t ix)
+{
+    tap_span t;
+    t.y0 = iy + p->pt, t.x0 = ix + p->pl;
+    t.kh0 = t.y0 >= oh ? t.y0 - oh + 1 : 0, t.kw0 = t.x0 >= ow ? t.x0 - ow + 1 : 0;
+    t.kh1 = t.y0 + 1 < p->kh ? t.y0 + 1 : p->kh, t.kw1 = t.x0 + 1 < p->kw ? t.x0 + 1 : p->kw;
+    return t;
+}
+
+/* How many taps a span has, times n (the outputs of one tap). */
+static inline uint32_t taps_times(tap_span t, uint32_t n)
+{
+    return (t.kh1 > t.kh0 ? t.kh1 - t.kh0 : 0) * (t.kw1 > t.kw0 ? t.kw1 - t.kw0 : 0) * n;
+}
+
 /* A narrow layer keeps 16-bit membranes that saturate at the int16 range
  * (docs/snn-format.md, "Integer files"): a hidden neuron layer that does not read the input,
  * whose projections all have a 16-bit path here (dense, stride-1 group-1 convolution, average
@@ -292,7 +314,7 @@ snn_rt_status snn_qsim_init(snn_state *s, const snn_model *m, void *mem, size_t 
         s->div_w[b] = div_pack(W);
     }
     for (uint32_t i = 0; i < m->n_layers; i++)
-        s->input_wsum[i] = SNN_FAST_PATHS && reads_input(m, i) ? input_weight_bound(m, i) : 0;
+        s->input_wsum[i] = reads_input(m, i) ? input_weight_bound(m, i) : 0;
     for (uint32_t k = 0; k < m->n_proj; k++) {
         s->div_sh[k] = div_pack(m->proj[k].sh ? m->proj[k].sh : 1);
         s->div_sw[k] = div_pack(m->proj[k].sw ? m->proj[k].sw : 1);
@@ -457,16 +479,14 @@ static uint64_t input_scatter(snn_state *s, uint32_t i)
         uint32_t C = m->input_c, mg = L->c, kh_n = p->kh, kw_n = p->kw, oh = L->h, ow = L->w;
         for (uint32_t iy = 0, j = 0; iy < m->input_h; iy++)
             for (uint32_t ix = 0; ix < m->input_w; ix++, j += C) {
-                uint32_t y0 = iy + p->pt, x0 = ix + p->pl; /* the taps that land in the output */
-                uint32_t kh0 = y0 >= oh ? y0 - oh + 1 : 0, kw0 = x0 >= ow ? x0 - ow + 1 : 0;
-                uint32_t kh1 = y0 + 1 < kh_n ? y0 + 1 : kh_n, kw1 = x0 + 1 < kw_n ? x0 + 1 : kw_n;
+                tap_span t = taps_from(p, oh, ow, iy, ix);
                 for (uint32_t c = 0; c < C; c++) {
                     int32_t xv = x[j + c];
                     if (!xv)
                         continue;
-                    for (uint32_t kh = kh0; kh < kh1; kh++)
-                        for (uint32_t kw = kw0; kw < kw1; kw++)
-                            MAC_ROW(kq + ((y0 - kh) * ow + x0 - kw) * mg, ((c * kh_n + kh) * kw_n + kw) * mg, xv, mg);
+                    for (uint32_t kh = t.kh0; kh < t.kh1; kh++)
+                        for (uint32_t kw = t.kw0; kw < t.kw1; kw++)
+                            MAC_ROW(kq + ((t.y0 - kh) * ow + t.x0 - kw) * mg, ((c * kh_n + kh) * kw_n + kw) * mg, xv, mg);
                 }
             }
     }
@@ -654,18 +674,16 @@ ROW_FN(row_sub_i16, int16_t, -)
             const WT *wc = w + (size_t)at.c * p->kh * p->kw * mg;                               \
             if (p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1) {                        \
                 /* Stride 1, no dilation: output (y0 - kh, x0 - kw), no divisions. */          \
-                uint32_t y0 = at.y + p->pt, x0 = at.x + p->pl;                                 \
-                uint32_t kh0 = y0 >= L->h ? y0 - L->h + 1 : 0, kw0 = x0 >= L->w ? x0 - L->w + 1 : 0; \
-                uint32_t kh1 = y0 + 1 < p->kh ? y0 + 1 : p->kh, kw1 = x0 + 1 < p->kw ? x0 + 1 : p->kw; \
-                for (uint32_t kh = kh0; kh < kh1; kh++)                                        \
-                    for (uint32_t kw = kw0; kw < kw1; kw++) {                                  \
-                        int32_t *o = I + (size_t)((y0 - kh) * L->w + x0 - kw) * L->c + g * mg;  \
+                tap_span t = taps_from(p, L->h, L->w, at.y, at.x);                             \
+                for (uint32_t kh = t.kh0; kh < t.kh1; kh++)                                    \
+                    for (uint32_t kw = t.kw0; kw < t.kw1; kw++) {                              \
+                        int32_t *o = I + (size_t)((t.y0 - kh) * L->w + t.x0 - kw) * L->c + g * mg; \
                         if (sign > 0)                                                          \
                             ADD(o, wc + (kh * p->kw + kw) * mg, mg);                           \
                         else                                                                   \
                             SUB(o, wc + (kh * p->kw + kw) * mg, mg);                           \
                     }                                                                          \
-                return (kh1 > kh0 ? kh1 - kh0 : 0) * (kw1 > kw0 ? kw1 - kw0 : 0) * mg;         \
+                return taps_times(t, mg);                                                      \
             }                                                                                  \
             for (uint32_t kh = 0; kh < p->kh; kh++) {                                          \
                 int32_t ny = (int32_t)(at.y + p->pt) - (int32_t)(kh * p->dh);                   \
@@ -797,25 +815,20 @@ static inline uint32_t bits_at(const uint32_t *b, uint32_t j0, uint32_t n)
         uint32_t kh_n = p->kh, kw_n = p->kw, oh = L->h, ow = L->w, taps = kh_n * kw_n * mg;    \
         const WT *w = p->FIELD;                                                                \
         uint64_t ops = 0;                                                                      \
-        uint32_t y0, x0, kh0, kw0, kh1, kw1;                                                   \
+        tap_span t;                                                                            \
         FOR_EACH_SPIKE_AT(s, p->source, p->src_c, p->src_h, p->src_w, iy, ix, {               \
-            y0 = iy + p->pt; /* no commas: this block is one macro argument */                 \
-            x0 = ix + p->pl;                                                                   \
-            kh0 = y0 >= oh ? y0 - oh + 1 : 0;                                                  \
-            kw0 = x0 >= ow ? x0 - ow + 1 : 0;                                                  \
-            kh1 = y0 + 1 < kh_n ? y0 + 1 : kh_n;                                               \
-            kw1 = x0 + 1 < kw_n ? x0 + 1 : kw_n;                                               \
+            t = taps_from(p, oh, ow, iy, ix);                                                  \
         }, c, sign, {                                                                          \
             const WT *wc = w + (size_t)c * taps;                                               \
-            for (uint32_t kh = kh0; kh < kh1; kh++)                                            \
-                for (uint32_t kw = kw0; kw < kw1; kw++) {                                      \
-                    int32_t *o = I + (size_t)((y0 - kh) * ow + x0 - kw) * mg;                  \
+            for (uint32_t kh = t.kh0; kh < t.kh1; kh++)                                        \
+                for (uint32_t kw = t.kw0; kw < t.kw1; kw++) {                                  \
+                    int32_t *o = I + (size_t)((t.y0 - kh) * ow + t.x0 - kw) * mg;              \
                     if (sign > 0)                                                              \
                         ADD(o, wc + (kh * kw_n + kw) * mg, mg);                                \
                     else                                                                       \
                         SUB(o, wc + (kh * kw_n + kw) * mg, mg);                                \
                 }                                                                              \
-            ops += (kh1 > kh0 ? kh1 - kh0 : 0) * (kw1 > kw0 ? kw1 - kw0 : 0) * mg;             \
+            ops += taps_times(t, mg);                                                          \
         });                                                                                    \
         return ops;                                                                            \
     }
@@ -823,28 +836,28 @@ CONV_FAST_FN(conv_fast_i8, int8_t, w8, row_add_i8, row_sub_i8)
 CONV_FAST_FN(conv_fast_i16, int16_t, w16, row_add_i16, row_sub_i16)
 #undef CONV_FAST_FN
 
-#if defined(__SSE2__)
 /* Average pooling whose windows do not overlap, output by output: for each output position O
  * (offset of its first channel) and each input position of its window, the spike bits F and
  * -1 bits G of channels C0 .. C0 + 31. Every output element so takes its inputs in raster
  * order, as the spike-by-spike path does (so a narrow layer saturates alike). The rates of a
- * converted net make this cheaper than visiting each spike. */
+ * converted net make this cheaper than visiting each spike, and no division finds an output. */
 #define FOR_EACH_POOL_FIELD(S, P, L, O, C0, F, G, ...)                                          \
     do {                                                                                       \
         const uint32_t *pb_ = (S)->bits[(P)->source], *pn_ = (S)->neg_bits[(P)->source];       \
         uint32_t C_ = (L)->c;                                                                  \
+        size_t O = 0;                                                                          \
         for (uint32_t oy_ = 0; oy_ < (L)->h; oy_++)                                            \
-            for (uint32_t ox_ = 0; ox_ < (L)->w; ox_++)                                        \
+            for (uint32_t ox_ = 0; ox_ < (L)->w; ox_++, O += C_)                               \
                 for (uint32_t ky_ = 0; ky_ < (P)->kh; ky_++) {                                 \
-                    int32_t iy_ = (int32_t)(oy_ * (P)->sh + ky_) - (P)->pt;                    \
-                    if (iy_ < 0 || iy_ >= (int32_t)(P)->src_h)                                 \
+                    /* unsigned: a row above the input wraps to a large one, past src_h */     \
+                    uint32_t iy_ = oy_ * (P)->sh + ky_ - (uint32_t)(P)->pt;                    \
+                    if (iy_ >= (P)->src_h)                                                     \
                         continue;                                                              \
                     for (uint32_t kx_ = 0; kx_ < (P)->kw; kx_++) {                             \
-                        int32_t ix_ = (int32_t)(ox_ * (P)->sw + kx_) - (P)->pl;                \
-                        if (ix_ < 0 || ix_ >= (int32_t)(P)->src_w)                             \
+                        uint32_t ix_ = ox_ * (P)->sw + kx_ - (uint32_t)(P)->pl;                \
+                        if (ix_ >= (P)->src_w)                                                 \
                             continue;                                                          \
-                        uint32_t j0_ = ((uint32_t)iy_ * (P)->src_w + (uint32_t)ix_) * C_;       \
-                        size_t O = (size_t)(oy_ * (L)->w + ox_) * C_;                          \
+                        uint32_t j0_ = (iy_ * (P)->src_w + ix_) * C_;                          \
                         for (uint32_t C0 = 0; C0 < C_; C0 += 32) {                             \
                             uint32_t n_ = C_ - C0 < 32 ? C_ - C0 : 32, F = bits_at(pb_, j0_ + C0, n_); \
                             if (!F)                                                            \
@@ -856,6 +869,7 @@ CONV_FAST_FN(conv_fast_i16, int16_t, w16, row_add_i16, row_sub_i16)
                 }                                                                              \
     } while (0)
 
+#if defined(__SSE2__)
 /* Into a narrow layer (int8 weights, C a multiple of 8): spike bits become lane masks eight
  * channels at a time; the masked weights are added, and subtracted for -1 spikes, saturating. */
 static uint64_t avgpool16_sse2(const snn_state *s, const snn_proj *p, const snn_layer *L, int16_t *restrict I)
@@ -881,7 +895,6 @@ static uint64_t avgpool16_sse2(const snn_state *s, const snn_proj *p, const snn_
     return ops;
 }
 
-#undef FOR_EACH_POOL_FIELD
 #endif
 
 /* The spikes of buffer p->source (bits, neg_bits) through projection p into the membranes I of
@@ -1041,10 +1054,10 @@ SNN_HOT_INLINE void row16(int16_t *restrict o, const int8_t *restrict w8, const 
 /* A spike's taps into a narrow layer (project16()'s convolution): W8/W16 name the weights at
  * offset wo, SUB is a constant. */
 #define TAPS(W8, W16, SUB, N) /* N: mg, or a constant equal to it */                        \
-    for (uint32_t kh = kh0; kh < kh1; kh++)                                                    \
-        for (uint32_t kw = kw0; kw < kw1; kw++) {                                              \
+    for (uint32_t kh = t.kh0; kh < t.kh1; kh++)                                                \
+        for (uint32_t kw = t.kw0; kw < t.kw1; kw++) {                                          \
             size_t wo = (size_t)c * taps + (kh * kw_n + kw) * mg;                              \
-            row16(I + (size_t)((y0 - kh) * ow + x0 - kw) * mg, W8, W16, N, SUB);               \
+            row16(I + (size_t)((t.y0 - kh) * ow + t.x0 - kw) * mg, W8, W16, N, SUB);           \
         }
 #if defined(__SSE2__)
 #define ROW32_CONSTANT 1
@@ -1052,11 +1065,9 @@ SNN_HOT_INLINE void row16(int16_t *restrict o, const int8_t *restrict w8, const 
 #define ROW32_CONSTANT 0 /* one copy of each loop is enough where code size counts */
 #endif
 
-/* Average pooling whose windows do not overlap into a narrow layer, output by output: the
- * spikes (F) and -1 spikes (G) of channels C0 .. C0 + 31 at each input position of the window,
- * in raster order, so that every output element takes its inputs in the order of the spike by
- * spike path and saturates alike (no division finds an output). Not inlined into
- * project16(), whose other cases would take the registers. */
+/* Average pooling whose windows do not overlap into a narrow layer (FOR_EACH_POOL_FIELD), one
+ * spiking channel at a time. Not inlined into project16(), whose other cases would take the
+ * registers. */
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
@@ -1064,40 +1075,22 @@ static uint64_t avgpool16_outputs(const snn_state *s, const snn_proj *p, const s
 {
     const int8_t *w8 = p->w8;
     const int16_t *w16 = p->w16;
-    const uint32_t *pb = s->bits[p->source], *pn = s->neg_bits[p->source];
-    uint32_t C = L->c, ops = 0;
-    for (uint32_t oy = 0; oy < L->h; oy++)
-        for (uint32_t ox = 0; ox < L->w; ox++) {
-            int16_t *out = I + (size_t)(oy * L->w + ox) * C;
-            for (uint32_t ky = 0; ky < p->kh; ky++) {
-                uint32_t iy = oy * p->sh + ky - p->pt; /* wraps past the top: then >= src_h */
-                if (iy >= p->src_h)
-                    continue;
-                for (uint32_t kx = 0; kx < p->kw; kx++) {
-                    uint32_t ix = ox * p->sw + kx - p->pl;
-                    if (ix >= p->src_w)
-                        continue;
-                    uint32_t j0 = (iy * p->src_w + ix) * C;
-                    for (uint32_t c0 = 0; c0 < C; c0 += 32) {
-                        uint32_t n = C - c0 < 32 ? C - c0 : 32, f = bits_at(pb, j0 + c0, n);
-                        if (!f)
-                            continue;
-                        uint32_t g = pn ? bits_at(pn, j0 + c0, n) : 0;
-                        ops += snn_popcount(f);
-                        for (f &= ~g; f; f &= f - 1) {
-                            uint32_t c = c0 + snn_ctz(f);
-                            out[c] = (int16_t)sat16(out[c] + (IS_I8(w8) ? w8[c] : w16[c]));
-                        }
-                        for (; g; g &= g - 1) {
-                            uint32_t c = c0 + snn_ctz(g);
-                            out[c] = (int16_t)sat16(out[c] - (IS_I8(w8) ? w8[c] : w16[c]));
-                        }
-                    }
-                }
-            }
+    uint64_t ops = 0;
+    FOR_EACH_POOL_FIELD(s, p, L, o, c0, f, g, {
+        int16_t *out = I + o + c0;
+        ops += snn_popcount(f);
+        for (f &= ~g; f; f &= f - 1) {
+            uint32_t c = snn_ctz(f);
+            out[c] = (int16_t)sat16(out[c] + (IS_I8(w8) ? w8[c0 + c] : w16[c0 + c]));
         }
+        for (; g; g &= g - 1) {
+            uint32_t c = snn_ctz(g);
+            out[c] = (int16_t)sat16(out[c] - (IS_I8(w8) ? w8[c0 + c] : w16[c0 + c]));
+        }
+    });
     return ops;
 }
+#undef FOR_EACH_POOL_FIELD
 
 /* project() for a narrow layer (narrow_ok() admits only these kinds). Not inlined into the
  * step: it is called once per projection and step, and GCC's bounds warnings misfire on the
@@ -1127,23 +1120,18 @@ static uint64_t project16(snn_state *s, const snn_proj *p, const snn_layer *L, i
     }
     case SNN_PROJ_CONV: { /* stride 1, group 1 */
         uint32_t kh_n = p->kh, kw_n = p->kw, oh = L->h, ow = L->w, mg = L->c, taps = kh_n * kw_n * mg;
-        uint32_t y0, x0, kh0, kw0, kh1, kw1;
+        tap_span t;
         /* Every row word-aligned: the row kernels straight, eight synapses a turn. */
         bool kernels = SNN_ROW_KERNELS && IS_I8(w8) && mg % 8 == 0 && !(((uintptr_t)w8 | (uintptr_t)I) & 3u);
         FOR_EACH_SPIKE_AT(s, src, p->src_c, p->src_h, p->src_w, iy, ix, {
-            y0 = iy + p->pt; /* no commas: this block is one macro argument */
-            x0 = ix + p->pl;
-            kh0 = y0 >= oh ? y0 - oh + 1 : 0;
-            kw0 = x0 >= ow ? x0 - ow + 1 : 0;
-            kh1 = y0 + 1 < kh_n ? y0 + 1 : kh_n;
-            kw1 = x0 + 1 < kw_n ? x0 + 1 : kw_n;
+            t = taps_from(p, oh, ow, iy, ix);
         }, c, sign, {
             if (kernels) {
                 const int8_t *wc = w8 + (size_t)c * taps;
-                for (uint32_t kh = kh0; kh < kh1; kh++) {
-                    int16_t *o = I + ((y0 - kh) * ow + x0 - kw0) * mg;
-                    const int8_t *wr = wc + (kh * kw_n + kw0) * mg;
-                    for (uint32_t kw = kw0; kw < kw1; kw++, o -= mg, wr += mg) {
+                for (uint32_t kh = t.kh0; kh < t.kh1; kh++) {
+                    int16_t *o = I + ((t.y0 - kh) * ow + t.x0 - t.kw0) * mg;
+                    const int8_t *wr = wc + (kh * kw_n + t.kw0) * mg;
+                    for (uint32_t kw = t.kw0; kw < t.kw1; kw++, o -= mg, wr += mg) {
                         if (sign > 0)
                             row16_add8(o, wr, mg / 8);
                         else
@@ -1166,7 +1154,7 @@ static uint64_t project16(snn_state *s, const snn_proj *p, const snn_layer *L, i
             } else {
                 TAPS(NULL, w16 + wo, true, mg)
             }
-            ops += (kh1 > kh0 ? kh1 - kh0 : 0) * (kw1 > kw0 ? kw1 - kw0 : 0) * mg;
+            ops += taps_times(t, mg);
         });
         return ops;
     }
@@ -1232,12 +1220,10 @@ static inline uint32_t put_word(uint32_t *bits, uint32_t *neg, uint32_t w, uint3
     bool subtract = m->reset == SNN_RESET_SUBTRACT;
 
 #define STORE32(x) (x)
-#if !defined(__SSE2__)
-#if SNN_FAST_PATHS
 /* The thresholds (or biases) of neurons w0 .. w0 + 31 of a layer with C channels: the table
  * itself where C is a multiple of 32, the pattern pat (filled once) where C divides 32, else
- * pat filled for this word. */
-static const int32_t *word_table(const int32_t *tab, uint32_t C, uint32_t w0, int32_t *pat, uint32_t end)
+ * pat filled for this word (end entries: the word's neurons). */
+static inline const int32_t *word_table(const int32_t *tab, uint32_t C, uint32_t w0, int32_t *pat, uint32_t end)
 {
     if (C % 32 == 0)
         return tab + w0 % C;
@@ -1251,6 +1237,8 @@ static const int32_t *word_table(const int32_t *tab, uint32_t C, uint32_t w0, in
     return pat;
 }
 
+#if !defined(__SSE2__)
+#if SNN_FAST_PATHS
 /* A steady layer (a constant current k per neuron, no -1 spikes, no counts) with reset by
  * subtraction, four neurons a turn: v += k; v >= theta: spike, v -= theta. */
 static uint32_t fire_steady(uint32_t *restrict bits, int32_t *restrict v, const int32_t *restrict k,
@@ -1286,9 +1274,6 @@ static uint32_t fire_steady(uint32_t *restrict bits, int32_t *restrict v, const 
     }
     return n;
 }
-#endif
-
-#if SNN_FAST_PATHS
 #define FIRE_STEADY fire_steady
 #else
 #define FIRE_STEADY(...) 0u
@@ -1333,23 +1318,10 @@ static uint32_t fire_steady(uint32_t *restrict bits, int32_t *restrict v, const 
         FIRE_SETUP                                                                             \
         int32_t th_pat[32], b_pat[32], zero_k[32] = {0};                                       \
         int16_t zero_cnt[32] = {0};                                                            \
-        bool tiled = C % 32 == 0, pattern = 32 % C == 0;                                       \
-        if (pattern)                                                                           \
-            for (uint32_t q = 0; q < 32; q++)                                                  \
-                th_pat[q] = L->qtheta[q % C], b_pat[q] = L->qbias[q % C];                      \
-        for (uint32_t w0 = 0, c0 = 0; w0 < size; w0 += 32) {                                   \
+        for (uint32_t w0 = 0; w0 < size; w0 += 32) {                                           \
             uint32_t end = size - w0 < 32 ? size - w0 : 32;                                    \
-            const int32_t *th = th_pat, *bias = b_pat;                                         \
-            if (tiled) {                                                                       \
-                th = L->qtheta + c0, bias = L->qbias + c0;                                     \
-            } else if (!pattern) {                                                             \
-                for (uint32_t q = 0, c = c0; q < 32; q++) {                                    \
-                    th_pat[q] = L->qtheta[c], b_pat[q] = L->qbias[c];                          \
-                    if (++c == C)                                                              \
-                        c = 0;                                                                 \
-                }                                                                              \
-            }                                                                                  \
-            c0 = (c0 + 32) % C;                                                                \
+            const int32_t *th = word_table(L->qtheta, C, w0, th_pat, end);                     \
+            const int32_t *bias = word_table(L->qbias, C, w0, b_pat, end);                     \
             if (end < 32) { /* the last, partial word: one neuron at a time */                 \
                 uint32_t pos_bits = 0, neg_word = 0;                                           \
                 for (uint32_t q = 0; q < end; q++) {                                           \
@@ -1417,10 +1389,7 @@ static inline uint32_t shuffle_halves(uint32_t x)
     return x;
 }
 
-/* fire16() for one whole word of 32 neurons on a core with the DSP extension (Cortex-M4):
- * two neurons per instruction, as fire16()'s SSE2 path does eight. Lane masks come from
- * SSAT16 to one bit (-1 where a lane is negative), so nothing depends on the GE flags. v, cnt
- * (may be NULL), th and b are word-aligned; the spike and -1 bits go to *pos and *neg. */
+/* Two neurons of fire16_word_simd32(), pair h, with its flags as constants. */
 #define FIRE16_PAIRS(SIGNED, SUBTRACT, COUNT)                                                   \
     for (uint32_t h = 0; h < 16; h++) {                                                        \
         uint32_t th = tw[h];                                                                   \
