@@ -845,19 +845,18 @@ CONV_FAST_FN(conv_fast_i16, int16_t, w16, row_add_i16, row_sub_i16)
     do {                                                                                       \
         const uint32_t *pb_ = (S)->bits[(P)->source], *pn_ = (S)->neg_bits[(P)->source];       \
         uint32_t C_ = (L)->c;                                                                  \
-        size_t O = 0;                                                                          \
         for (uint32_t oy_ = 0; oy_ < (L)->h; oy_++)                                            \
-            for (uint32_t ox_ = 0; ox_ < (L)->w; ox_++, O += C_)                               \
+            for (uint32_t ox_ = 0; ox_ < (L)->w; ox_++)                                        \
                 for (uint32_t ky_ = 0; ky_ < (P)->kh; ky_++) {                                 \
-                    /* unsigned: a row above the input wraps to a large one, past src_h */     \
-                    uint32_t iy_ = oy_ * (P)->sh + ky_ - (uint32_t)(P)->pt;                    \
-                    if (iy_ >= (P)->src_h)                                                     \
+                    int32_t iy_ = (int32_t)(oy_ * (P)->sh + ky_) - (P)->pt;                    \
+                    if (iy_ < 0 || iy_ >= (int32_t)(P)->src_h)                                 \
                         continue;                                                              \
                     for (uint32_t kx_ = 0; kx_ < (P)->kw; kx_++) {                             \
-                        uint32_t ix_ = ox_ * (P)->sw + kx_ - (uint32_t)(P)->pl;                \
-                        if (ix_ >= (P)->src_w)                                                 \
+                        int32_t ix_ = (int32_t)(ox_ * (P)->sw + kx_) - (P)->pl;                \
+                        if (ix_ < 0 || ix_ >= (int32_t)(P)->src_w)                             \
                             continue;                                                          \
-                        uint32_t j0_ = (iy_ * (P)->src_w + ix_) * C_;                          \
+                        uint32_t j0_ = ((uint32_t)iy_ * (P)->src_w + (uint32_t)ix_) * C_;       \
+                        size_t O = (size_t)(oy_ * (L)->w + ox_) * C_;                          \
                         for (uint32_t C0 = 0; C0 < C_; C0 += 32) {                             \
                             uint32_t n_ = C_ - C0 < 32 ? C_ - C0 : 32, F = bits_at(pb_, j0_ + C0, n_); \
                             if (!F)                                                            \
@@ -1220,16 +1219,21 @@ static inline uint32_t put_word(uint32_t *bits, uint32_t *neg, uint32_t w, uint3
     bool subtract = m->reset == SNN_RESET_SUBTRACT;
 
 #define STORE32(x) (x)
-/* The thresholds (or biases) of neurons w0 .. w0 + 31 of a layer with C channels: the table
- * itself where C is a multiple of 32, the pattern pat (filled once) where C divides 32, else
- * pat filled for this word (end entries: the word's neurons). */
-static inline const int32_t *word_table(const int32_t *tab, uint32_t C, uint32_t w0, int32_t *pat, uint32_t end)
+
+#if !defined(__SSE2__)
+#if SNN_FAST_PATHS
+/* The thresholds (or biases) of the 32 neurons of a word of a layer with C channels, the first
+ * of channel c0: the table itself where C is a multiple of 32, the pattern pat where C divides
+ * 32 (filled for the first word, then kept), else pat filled for this word (end entries: the
+ * word's neurons). The caller steps c0 by 32 modulo C. */
+static inline const int32_t *word_table(const int32_t *tab, uint32_t C, uint32_t c0, bool first, int32_t *pat,
+                                        uint32_t end)
 {
     if (C % 32 == 0)
-        return tab + w0 % C;
-    if (w0 > 0 && 32 % C == 0)
+        return tab + c0;
+    if (!first && 32 % C == 0)
         return pat;
-    for (uint32_t q = 0, c = w0 % C; q < end; q++) {
+    for (uint32_t q = 0, c = c0; q < end; q++) {
         pat[q] = tab[c];
         if (++c == C)
             c = 0;
@@ -1237,8 +1241,6 @@ static inline const int32_t *word_table(const int32_t *tab, uint32_t C, uint32_t
     return pat;
 }
 
-#if !defined(__SSE2__)
-#if SNN_FAST_PATHS
 /* A steady layer (a constant current k per neuron, no -1 spikes, no counts) with reset by
  * subtraction, four neurons a turn: v += k; v >= theta: spike, v -= theta. */
 static uint32_t fire_steady(uint32_t *restrict bits, int32_t *restrict v, const int32_t *restrict k,
@@ -1246,9 +1248,9 @@ static uint32_t fire_steady(uint32_t *restrict bits, int32_t *restrict v, const 
 {
     int32_t th_pat[32];
     uint32_t n = 0;
-    for (uint32_t w0 = 0; w0 < size; w0 += 32) {
+    for (uint32_t w0 = 0, c0 = 0; w0 < size; w0 += 32, c0 = (c0 + 32) % C) {
         uint32_t end = size - w0 < 32 ? size - w0 : 32, word = 0, q = 0;
-        const int32_t *th = word_table(th_tab, C, w0, th_pat, end);
+        const int32_t *th = word_table(th_tab, C, c0, w0 == 0, th_pat, end);
         int32_t *vw = v + w0;
         const int32_t *kw = k + w0;
 #define STEADY_ONE(Q)                                                                          \
@@ -1318,10 +1320,23 @@ static uint32_t fire_steady(uint32_t *restrict bits, int32_t *restrict v, const 
         FIRE_SETUP                                                                             \
         int32_t th_pat[32], b_pat[32], zero_k[32] = {0};                                       \
         int16_t zero_cnt[32] = {0};                                                            \
-        for (uint32_t w0 = 0; w0 < size; w0 += 32) {                                           \
+        bool tiled = C % 32 == 0, pattern = 32 % C == 0;                                       \
+        if (pattern)                                                                           \
+            for (uint32_t q = 0; q < 32; q++)                                                  \
+                th_pat[q] = L->qtheta[q % C], b_pat[q] = L->qbias[q % C];                      \
+        for (uint32_t w0 = 0, c0 = 0; w0 < size; w0 += 32) {                                   \
             uint32_t end = size - w0 < 32 ? size - w0 : 32;                                    \
-            const int32_t *th = word_table(L->qtheta, C, w0, th_pat, end);                     \
-            const int32_t *bias = word_table(L->qbias, C, w0, b_pat, end);                     \
+            const int32_t *th = th_pat, *bias = b_pat;                                         \
+            if (tiled) {                                                                       \
+                th = L->qtheta + c0, bias = L->qbias + c0;                                     \
+            } else if (!pattern) {                                                             \
+                for (uint32_t q = 0, c = c0; q < 32; q++) {                                    \
+                    th_pat[q] = L->qtheta[c], b_pat[q] = L->qbias[c];                          \
+                    if (++c == C)                                                              \
+                        c = 0;                                                                 \
+                }                                                                              \
+            }                                                                                  \
+            c0 = (c0 + 32) % C;                                                                \
             if (end < 32) { /* the last, partial word: one neuron at a time */                 \
                 uint32_t pos_bits = 0, neg_word = 0;                                           \
                 for (uint32_t q = 0; q < end; q++) {                                           \
