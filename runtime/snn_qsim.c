@@ -27,6 +27,9 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 #if defined(__ARM_FEATURE_SIMD32) || defined(__ARM_FEATURE_SAT)
 #include <arm_acle.h>
 #endif
@@ -100,6 +103,7 @@ static inline int32_t sat16(int32_t x)
 #endif
 }
 
+#ifndef SNN_QSIM_STEP_ONLY /* set-up only; snn_qsim_step_avx2.c compiles the steps alone */
 /* Division of n < 2^26 by a divisor d < 2^26 as a multiply and a shift: with l = ceil(log2 d)
  * and m = ceil(2^(26 + l) / d), n / d = (n * m) >> (26 + l) (Granlund and Montgomery 1994,
  * "Division by invariant integers using multiplication", PLDI, theorem 4.2). m < 2^27, so
@@ -112,6 +116,8 @@ static uint32_t div_pack(uint32_t d)
     uint64_t m = (((uint64_t)1 << (26 + l)) + d - 1) / d;
     return (uint32_t)m << 5 | l;
 }
+
+#endif
 
 static inline uint32_t qdiv(uint32_t packed, uint32_t n)
 {
@@ -135,6 +141,7 @@ static int reads_input(const snn_model *m, uint32_t i)
     return 0;
 }
 
+#ifndef SNN_QSIM_STEP_ONLY
 /* Counts as snn_sim.c keeps them: max-pool sources and outputs, signed neuron layers, and the
  * output (spike-count readout). */
 static int needs_count(const snn_model *m, uint32_t b)
@@ -147,6 +154,8 @@ static int needs_count(const snn_model *m, uint32_t b)
         return 1;
     return snn_maxpool_reads(m, b);
 }
+
+#endif
 
 /* A signed layer fed only by the input needs its counts under Poisson coding, and its
  * per-neuron current only under direct coding: the two share memory (int16 counts in the
@@ -215,6 +224,7 @@ static uint32_t words(uint32_t n)
     return (n + 31) / 32;
 }
 
+#ifndef SNN_QSIM_STEP_ONLY
 static size_t layout(snn_state *s, const snn_model *m, uint8_t *mem)
 {
     size_t off = 0;
@@ -321,6 +331,8 @@ snn_rt_status snn_qsim_init(snn_state *s, const snn_model *m, void *mem, size_t 
     }
     return SNN_RT_OK;
 }
+
+#endif /* SNN_QSIM_STEP_ONLY */
 
 /* Neuron j of buffer b: its position's row and column, and its channel. */
 typedef struct {
@@ -805,6 +817,55 @@ static inline uint32_t bits_at(const uint32_t *b, uint32_t j0, uint32_t n)
                 }                                                                              \
     } while (0)
 
+#if defined(__AVX2__)
+/* The AVX2 copy of the step loops (snn_qsim_step_avx2.c) takes non-overlapping average pooling
+ * into int32 membranes position by position instead of spike by spike: a field of up to 32
+ * channels' bits becomes lane masks, 8 channels an instruction, and each output channel gains
+ * +w or -w (a -1 spike) where its bit is set. Integer sums, so the order does not matter: the
+ * membranes are those of the spike-by-spike loop. */
+static uint64_t pool_fields_avx2(const snn_state *s, uint32_t k, const snn_proj *p, const snn_layer *L,
+                                 int32_t *restrict I)
+{
+    const __m256i lane = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    const uint32_t *bits = s->bits[p->source], *neg = s->neg_bits[p->source];
+    uint32_t C = p->src_c;
+    uint64_t ops = 0;
+    for (uint32_t iy = 0, j0 = 0; iy < p->src_h; iy++)
+        for (uint32_t ix = 0; ix < p->src_w; ix++, j0 += C) {
+            size_t o = pool_output(s, k, p, L, iy, ix);
+            if (o == SIZE_MAX)
+                continue;
+            for (uint32_t c0 = 0; c0 < C; c0 += 32) {
+                uint32_t n = C - c0 < 32 ? C - c0 : 32, f = bits_at(bits, j0 + c0, n), q = 0;
+                if (!f)
+                    continue;
+                uint32_t g = neg ? bits_at(neg, j0 + c0, n) : 0;
+                int32_t *restrict out = I + o + c0; /* (n) */
+                ops += snn_popcount(f);
+                for (; q + 8 <= n; q += 8) {
+                    uint32_t fq = f >> q & 0xffu, gq = g >> q & 0xffu;
+                    if (!fq)
+                        continue;
+                    __m256i on = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)fq), lane), lane);
+                    __m256i minus = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)gq), lane), lane);
+                    __m256i w = IS_I8(p->w8) ? _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p->w8 + c0 + q)))
+                                             : _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(p->w16 + c0 + q)));
+                    w = _mm256_and_si256(w, on);
+                    w = _mm256_sub_epi32(_mm256_xor_si256(w, minus), minus); /* -w where minus */
+                    __m256i v = _mm256_loadu_si256((const __m256i *)(out + q));
+                    _mm256_storeu_si256((__m256i *)(out + q), _mm256_add_epi32(v, w));
+                }
+                for (; q < n; q++)
+                    if (f >> q & 1u) {
+                        int32_t wv = IS_I8(p->w8) ? (int32_t)p->w8[c0 + q] : (int32_t)p->w16[c0 + q];
+                        out[q] = wrap_add(out[q], (g >> q & 1u) ? -wv : wv);
+                    }
+            }
+        }
+    return ops;
+}
+#endif
+
 /* A stride-1, undilated, group-1 convolution's spikes with MG output channels: the taps of
  * each spike are whole rows of MG weights, added or subtracted (ROW_FN); the range of taps
  * that land inside the output is worked out once per position. */
@@ -918,6 +979,9 @@ static uint64_t project(snn_state *s, uint32_t k, const snn_proj *p, const snn_l
     if (conv_fast(p))
         return IS_I8(p->w8) ? conv_fast_i8(s, p, L, L->c, I) : conv_fast_i16(s, p, L, L->c, I);
     if (p->kind == SNN_PROJ_AVGPOOL && p->kh <= p->sh && p->kw <= p->sw) {
+#if defined(__AVX2__)
+        return pool_fields_avx2(s, k, p, L, I);
+#endif
         /* One output per input at most: the position's output, found once per position. */
         int32_t *out = NULL;
         FOR_EACH_SPIKE_AT(s, src, p->src_c, p->src_h, p->src_w, iy, ix, {
@@ -1677,6 +1741,7 @@ void snn_qsim_step(snn_state *s)
     s->t++;
 }
 
+#ifndef SNN_QSIM_STEP_ONLY
 const int32_t *snn_qsim_output_q(const snn_state *s)
 {
     return s->qv[s->m->output_layer];
@@ -1706,3 +1771,4 @@ int snn_qsim_predict(const snn_state *s)
     }
     return best;
 }
+#endif /* SNN_QSIM_STEP_ONLY */

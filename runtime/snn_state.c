@@ -2,6 +2,7 @@
  * float (snn_sim.c) or integer (snn_qsim.c). A device build for integer files defines
  * SNN_NO_FLOAT and links no float simulation; its loader then refuses float files. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "snn_runtime.h"
@@ -24,14 +25,40 @@ size_t snn_state_mem_size(const snn_model *m)
     return is_int(m) ? snn_qsim_mem_size(m) : FLOAT_CALL(snn_fsim_mem_size(m), 0);
 }
 
+/* The copy of the step loops this CPU runs (snn_internal.h). */
+static uint8_t simd_of_cpu(void)
+{
+#if SNN_AVX2_COPY
+    const char *force = getenv("SNN_SIMD");
+    if (force && strcmp(force, "baseline") == 0)
+        return SNN_SIMD_BASELINE;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") ? SNN_SIMD_AVX2 : SNN_SIMD_BASELINE;
+#else
+    return SNN_SIMD_BASELINE;
+#endif
+}
+
 snn_rt_status snn_state_init(snn_state *s, const snn_model *m, void *mem, size_t mem_size)
 {
     memset(s, 0, sizeof *s);
-    return is_int(m) ? snn_qsim_init(s, m, mem, mem_size) : FLOAT_CALL(snn_fsim_init(s, m, mem, mem_size), SNN_RT_ERR_ARG);
+    snn_rt_status st = is_int(m) ? snn_qsim_init(s, m, mem, mem_size)
+                                 : FLOAT_CALL(snn_fsim_init(s, m, mem, mem_size), SNN_RT_ERR_ARG);
+    s->simd = simd_of_cpu();
+    return st;
 }
 
 void snn_state_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed)
 {
+#if SNN_AVX2_COPY
+    if (s->simd == SNN_SIMD_AVX2) {
+        if (is_int(s->m))
+            snn_qsim_begin_avx2(s, x, coding, seed);
+        else
+            FLOAT_CALL(snn_fsim_begin_avx2(s, x, coding, seed), (void)0);
+        return;
+    }
+#endif
     if (is_int(s->m))
         snn_qsim_begin(s, x, coding, seed);
     else
@@ -40,6 +67,15 @@ void snn_state_begin(snn_state *s, const float *x, uint32_t coding, uint64_t see
 
 void snn_state_step(snn_state *s)
 {
+#if SNN_AVX2_COPY
+    if (s->simd == SNN_SIMD_AVX2) {
+        if (is_int(s->m))
+            snn_qsim_step_avx2(s);
+        else
+            FLOAT_CALL(snn_fsim_step_avx2(s), (void)0);
+        return;
+    }
+#endif
     if (is_int(s->m))
         snn_qsim_step(s);
     else

@@ -60,10 +60,10 @@ PRIVATE = {
 GENERATED = {"onnx.pb-c.h": ["converter/proto", "converter/onnx"]}
 # Where a quoted include is looked up after the including file's own folder.
 INCLUDE_ROOTS = ["converter", "normalize", "runtime", "tests"]
-# The runtime builds for devices: the C library and libm, and a compiler intrinsic header.
+# The runtime builds for devices: the C library and libm, and the compilers' intrinsic headers.
 RUNTIME_SYSTEM = {
     "assert.h", "float.h", "inttypes.h", "limits.h", "math.h", "stdarg.h", "stdbool.h", "stddef.h",
-    "stdint.h", "stdio.h", "stdlib.h", "string.h", "emmintrin.h", "arm_acle.h",
+    "stdint.h", "stdio.h", "stdlib.h", "string.h", "emmintrin.h", "immintrin.h", "arm_acle.h",
 }
 SOURCE_DIRS = ["runtime", "converter", "normalize", "tools", "tests", "docs"]
 SKIPPED_DIRS = {"tests/data", "tests/fuzz/corpus"}  # data, not code

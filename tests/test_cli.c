@@ -266,7 +266,7 @@ static void test_export_c(void **state)
     snprintf(args, sizeof args, "export-c %s -o %s/proj", snn, dir);
     assert_int_equal(run(args, out, sizeof out), 0);
     static const char *const files[] = {"model.c", "model.h", "main.c", "Makefile",
-                                        "runtime/snn_runtime.h", "runtime/snn_sim.c",
+                                        "runtime/snn_runtime.h", "runtime/snn_sim.c", "runtime/snn_sim_step.c",
                                         "runtime/snn_model.c", "runtime/snn_crc32.c"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         snprintf(path, sizeof path, "%s/proj/%s", dir, files[i]);

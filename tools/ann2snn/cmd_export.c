@@ -158,12 +158,13 @@ static int write_project(const char *model_path, const char *dir, const snn_mode
      * rate-coded model, the float simulation and the other weight type out of an integer one. */
     bool integer = m->features & SNN_FEATURE_INT;
     char defines[160], sources[256];
-    snprintf(defines, sizeof defines, "-DSNN_RT_MAX_LAYERS=%u -DSNN_RT_MAX_PROJ=%u%s%s", m->n_layers,
+    /* One copy of the step loops: no AVX2 copy beside the baseline one (snn_internal.h). */
+    snprintf(defines, sizeof defines, "-DSNN_RT_MAX_LAYERS=%u -DSNN_RT_MAX_PROJ=%u -DSNN_NO_AVX2_COPY%s%s", m->n_layers,
              m->n_proj ? m->n_proj : 1u, ttfs ? "" : " -DSNN_NO_TTFS",
              !integer ? "" : m->weight_dtype == SNN_DTYPE_I8 ? " -DSNN_NO_FLOAT -DSNN_NO_INT16"
                                                             : " -DSNN_NO_FLOAT -DSNN_NO_INT8");
     snprintf(sources, sizeof sources, "runtime/snn_model.c runtime/snn_state.c %s runtime/snn_crc32.c%s",
-             integer ? "runtime/snn_qsim.c" : "runtime/snn_sim.c runtime/snn_qsim.c",
+             integer ? "runtime/snn_qsim.c" : "runtime/snn_sim.c runtime/snn_sim_step.c runtime/snn_qsim.c",
              ttfs ? " runtime/snn_ttfs.c" : "");
     const char *keys[] = {"@RUNTIME_SOURCES@", "@DEFINES@"};
     const char *values[] = {sources, defines};
