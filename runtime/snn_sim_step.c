@@ -57,13 +57,13 @@ static uint32_t schedule(double k, double v0, double th, uint32_t n, uint32_t la
     return t > last ? t : last + 1;
 }
 
-/* Neuron j's membrane at the start of an inference: its own (VINI), else v_init thresholds
- * (the output layer, which integrates, from 0). */
-static float initial_membrane(const snn_model *m, const snn_layer *L, uint32_t j)
+/* Neuron j's (channel c's) membrane at the start of an inference: its own (VINI), else v_init
+ * thresholds (the output layer, which integrates, from 0). */
+static inline float initial_membrane(const snn_model *m, const snn_layer *L, uint32_t j, uint32_t c)
 {
     if (L->v0)
         return L->v0[j];
-    return (L->flags & SNN_LAYER_F_OUTPUT) ? 0.0f : m->v_init * L->threshold[j % L->c];
+    return (L->flags & SNN_LAYER_F_OUTPUT) ? 0.0f : m->v_init * L->threshold[c];
 }
 
 static void wheel_insert(snn_state *s, uint32_t i, uint32_t j, uint32_t t)
@@ -96,12 +96,14 @@ void snn_fsim_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed
         const snn_layer *L = &m->layers[i];
         if (L->kind != SNN_LAYER_NEURON)
             continue;
-        for (uint32_t j = 0; j < L->size; j++) {
-            s->constant[i][j] = L->bias[j % L->c];
-            /* The output integrates from zero (a common offset would not change the argmax),
-             * unless VINI gives it its own. */
-            s->v[i][j] = initial_membrane(m, L, j);
-        }
+        /* Position by position, channel by channel (buffers are channel-last): no division
+         * per neuron. The output integrates from zero (a common offset would not change the
+         * argmax), unless VINI gives it its own. */
+        for (uint32_t j0 = 0; j0 < L->size; j0 += L->c)
+            for (uint32_t c = 0; c < L->c; c++) {
+                s->constant[i][j0 + c] = L->bias[c];
+                s->v[i][j0 + c] = initial_membrane(m, L, j0 + c, c);
+            }
         s->scheduled[i] = 0;
         /* A constant current with a membrane that may start above threshold can fire and then
          * sink below 0: a signed neuron's -1 spike, which the steady loop and the wheel lack. */
@@ -129,7 +131,7 @@ void snn_fsim_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed
         for (uint32_t j = 0; j < L->size; j++) {
             double th = (double)L->threshold[j % L->c];
             s->n_fired[i][j] = 0;
-            wheel_insert(s, i, j, schedule((double)s->constant[i][j], (double)initial_membrane(m, L, j), th, 0, 0));
+            wheel_insert(s, i, j, schedule((double)s->constant[i][j], (double)initial_membrane(m, L, j, j % L->c), th, 0, 0));
         }
     }
 }
@@ -149,7 +151,7 @@ static void fire_scheduled(snn_state *s, uint32_t i)
         if (s->next_t[i][j] == t) {
             out[n++] = j;
             double th = (double)L->threshold[j % L->c];
-            uint32_t t2 = schedule((double)s->constant[i][j], (double)initial_membrane(m, L, j), th,
+            uint32_t t2 = schedule((double)s->constant[i][j], (double)initial_membrane(m, L, j, j % L->c), th,
                                    ++s->n_fired[i][j], t);
             wheel_insert(s, i, j, t2);
         } else {
