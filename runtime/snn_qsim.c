@@ -976,8 +976,17 @@ static uint64_t project(snn_state *s, uint32_t k, const snn_proj *p, const snn_l
         });
         return ops;
     }
-    if (conv_fast(p))
+    if (conv_fast(p)) {
+#if defined(__SSE2__)
+        /* x86 hosts: 16 and 32 output channels as constants, so that each tap's row is straight
+         * vector code without a test of its length (as the float path's snn_conv_events()). */
+        if (L->c == 16)
+            return IS_I8(p->w8) ? conv_fast_i8(s, p, L, 16, I) : conv_fast_i16(s, p, L, 16, I);
+        if (L->c == 32)
+            return IS_I8(p->w8) ? conv_fast_i8(s, p, L, 32, I) : conv_fast_i16(s, p, L, 32, I);
+#endif
         return IS_I8(p->w8) ? conv_fast_i8(s, p, L, L->c, I) : conv_fast_i16(s, p, L, L->c, I);
+    }
     if (p->kind == SNN_PROJ_AVGPOOL && p->kh <= p->sh && p->kw <= p->sw) {
 #if defined(__AVX2__)
         return pool_fields_avx2(s, k, p, L, I);
@@ -1253,6 +1262,52 @@ static inline uint32_t mask32(const uint8_t *f)
 }
 #endif
 
+#if defined(__AVX2__)
+/* The AVX2 copy of the step loops (snn_qsim_step_avx2.c): a whole word of fire32's neurons,
+ * 8 a turn, with fire32's own arithmetic (wrapping int32 adds, the same compares; counts
+ * stored back as their low 16 bits, as the cast to int16_t does) and the spike words from
+ * move-masks. pos and neg get the word's spikes and -1 spikes. */
+static inline void fire32_word_avx2(int32_t *restrict v, const int32_t *restrict k, const int32_t *restrict b,
+                                    const int32_t *restrict th, int16_t *restrict cnt, bool signed_fire,
+                                    bool subtract, uint32_t *pos, uint32_t *neg)
+{
+    const __m256i zero = _mm256_setzero_si256(), ones = _mm256_set1_epi32(-1);
+    const __m256i low_halves = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1,
+                                                0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1);
+    uint32_t p = 0, n = 0;
+    for (uint32_t q = 0; q < 32; q += 8) {
+        __m256i vj = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(v + q)),
+                                      _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(k + q)),
+                                                       _mm256_loadu_si256((const __m256i *)(b + q))));
+        __m256i t = _mm256_loadu_si256((const __m256i *)(th + q));
+        __m256i c = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(cnt + q)));
+        __m256i fp = _mm256_xor_si256(_mm256_cmpgt_epi32(t, vj), ones); /* vj >= t: -1 */
+        __m256i fn = zero;
+        if (signed_fire) /* vj < 0 and a count > 0: -1 */
+            fn = _mm256_and_si256(_mm256_cmpgt_epi32(zero, vj), _mm256_cmpgt_epi32(c, zero));
+        if (signed_fire || subtract) /* vj - (fp - fn) * t */
+            vj = _mm256_add_epi32(_mm256_sub_epi32(vj, _mm256_and_si256(t, fp)), _mm256_and_si256(t, fn));
+        else /* reset to zero */
+            vj = _mm256_andnot_si256(fp, vj);
+        _mm256_storeu_si256((__m256i *)(v + q), vj);
+        c = _mm256_add_epi32(_mm256_sub_epi32(c, fp), fn); /* + fp - fn, with masks of -1 */
+        c = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(c, low_halves), 0x08);
+        _mm_storeu_si128((__m128i *)(cnt + q), _mm256_castsi256_si128(c));
+        p |= (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(fp)) << q;
+        n |= (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(fn)) << q;
+    }
+    *pos = p, *neg = n;
+}
+#define FIRE32_AVX2 1
+#else
+#define FIRE32_AVX2 0
+static inline void fire32_word_avx2(int32_t *v, const int32_t *k, const int32_t *b, const int32_t *th, int16_t *cnt,
+                                    bool signed_fire, bool subtract, uint32_t *pos, uint32_t *neg)
+{
+    (void)v, (void)k, (void)b, (void)th, (void)cnt, (void)signed_fire, (void)subtract, *pos = 0, *neg = 0;
+}
+#endif
+
 /* Store a word of this step's spikes (pos: all of them, neg: the -1 ones) and count them. */
 static inline uint32_t put_word(uint32_t *bits, uint32_t *neg, uint32_t w, uint32_t pos, uint32_t negw)
 {
@@ -1400,7 +1455,7 @@ static uint32_t fire_steady(uint32_t *restrict bits, int32_t *restrict v, const 
                         c = 0;                                                                 \
                 }                                                                              \
             }                                                                                  \
-            c0 = (c0 + 32) % C;                                                                \
+            c0 = pattern ? 0 : tiled ? (c0 + 32 == C ? 0 : c0 + 32) : (c0 + 32) % C;           \
             if (end < 32) { /* the last, partial word: one neuron at a time */                 \
                 uint32_t pos_bits = 0, neg_word = 0;                                           \
                 for (uint32_t q = 0; q < end; q++) {                                           \
@@ -1420,6 +1475,12 @@ static uint32_t fire_steady(uint32_t *restrict bits, int32_t *restrict v, const 
             const int32_t *restrict kb = k ? k + w0 : zero_k;                                  \
             const int32_t *restrict bb = k ? zero_k : bias;                                    \
             int16_t *restrict cb = cnt ? cnt + w0 : zero_cnt;                                  \
+            if (FIRE32_AVX2 && sizeof(VT) == 4) {                                              \
+                uint32_t pw, nw;                                                               \
+                fire32_word_avx2((int32_t *)vb, kb, bb, th, cb, signed_fire, subtract, &pw, &nw); \
+                n += put_word(bits, neg, w0 / 32, pw, nw);                                     \
+                continue;                                                                      \
+            }                                                                                  \
             uint8_t fpos[32], fneg[32];                                                        \
             if (signed_fire) {                                                                 \
                 for (uint32_t q = 0; q < 32; q++) {                                            \

@@ -4,7 +4,7 @@
 #include "snn_internal.h"
 
 #if SNN_AVX2_COPY
-#pragma GCC target("avx2")
+#pragma GCC target("avx2,popcnt")
 #pragma GCC diagnostic ignored "-Wunused-function" /* helpers only the set-up calls */
 #define SNN_QSIM_STEP_ONLY 1
 #define snn_qsim_begin snn_qsim_begin_avx2

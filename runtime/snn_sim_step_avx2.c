@@ -3,7 +3,7 @@
 #include "snn_internal.h"
 
 #if SNN_AVX2_COPY && !defined(SNN_NO_FLOAT)
-#pragma GCC target("avx2")
+#pragma GCC target("avx2,popcnt")
 #define snn_fsim_begin snn_fsim_begin_avx2
 #define snn_fsim_step snn_fsim_step_avx2
 #include "snn_sim_step.c"

@@ -33,7 +33,7 @@ static uint8_t simd_of_cpu(void)
     if (force && strcmp(force, "baseline") == 0)
         return SNN_SIMD_BASELINE;
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") ? SNN_SIMD_AVX2 : SNN_SIMD_BASELINE;
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") ? SNN_SIMD_AVX2 : SNN_SIMD_BASELINE;
 #else
     return SNN_SIMD_BASELINE;
 #endif

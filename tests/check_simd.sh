@@ -38,6 +38,7 @@ float-plain --burst 1
 float-zero --burst 1 --reset zero
 int16 --precision int16
 int8 --precision int8
+int16-zero --precision int16 --reset zero
 LIST
 done
 echo "ok: $checked runs, the same output membranes with SNN_SIMD=baseline and with the AVX2 copy"
