@@ -1,4 +1,4 @@
-/* Internal to the runtime: helpers shared by the rate-coded (snn_sim.c) and
+/* Internal to the runtime: helpers shared by the rate-coded (snn_sim.c, snn_sim_step.c) and
  * time-to-first-spike (snn_ttfs.c) simulations. */
 #ifndef SNN_INTERNAL_H
 #define SNN_INTERNAL_H
@@ -8,8 +8,8 @@
 
 #include "snn_runtime.h"
 
-/* The two simulations behind the state API (snn_state.c): float files (snn_sim.c) and
- * integer files (snn_qsim.c). */
+/* The two simulations behind the state API (snn_state.c): float files (snn_sim.c,
+ * snn_sim_step.c) and integer files (snn_qsim.c). */
 size_t snn_fsim_mem_size(const snn_model *m);
 snn_rt_status snn_fsim_init(snn_state *s, const snn_model *m, void *mem, size_t mem_size);
 void snn_fsim_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed);

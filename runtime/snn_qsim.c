@@ -15,7 +15,7 @@
  * gets the constant current bias + round(sum(w * x_q) / 2^input_frac), summed in 64 bits
  * neuron by neuron (a gather, so no 64-bit array is needed).
  *
- * The neuron model, max-pool and concat are those of snn_sim.c. Membrane arithmetic wraps
+ * The neuron model, max-pool and concat are those of snn_sim_step.c. Membrane arithmetic wraps
  * modulo 2^32 (done in unsigned, so it is defined): a converted file stays far from it. */
 #include <math.h>
 #include <stdbool.h>
@@ -609,7 +609,7 @@ void snn_qsim_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed
             snn_zero(s->qcount[b], m->buffer_size[b] * sizeof(int16_t));
 }
 
-/* xorshift64* as in snn_sim.c: the 24 high bits of the output. */
+/* xorshift64* as in snn_sim_step.c: the 24 high bits of the output. */
 static uint32_t next_u24(uint64_t *st)
 {
     uint64_t x = *st;
@@ -1318,7 +1318,7 @@ static inline uint32_t put_word(uint32_t *bits, uint32_t *neg, uint32_t w, uint3
 }
 
 /* Integrate and fire layer i (its spike input already in its membranes); spikes go to buffer
- * i + 1. The same neuron as snn_sim.c's fire(), in integers, on 32-bit membranes (fire32) or a
+ * i + 1. The same neuron as snn_sim_step.c's fire(), in integers, on 32-bit membranes (fire32) or a
  * narrow layer's saturating 16-bit ones (fire16; narrow_ok()). Scalar targets (a Cortex-M has
  * no vector unit for this) go one neuron at a time with a channel counter into the tables, the
  * flags straight into the word's bits. With SSE2, neurons go 32 at a time, one word of the bit
@@ -1685,7 +1685,7 @@ static inline void set_bit(uint32_t *bits, uint32_t j)
     bits[j / 32] |= 1u << (j & 31);
 }
 
-/* Spiking max-pool as in snn_sim.c: an output's count follows the largest count in its
+/* Spiking max-pool as in snn_sim_step.c: an output's count follows the largest count in its
  * window. */
 static void maxpool(snn_state *s, uint32_t i)
 {

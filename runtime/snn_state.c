@@ -1,5 +1,6 @@
 /* The state API: preprocessing, and each call passed to the simulation of the file's kind,
- * float (snn_sim.c) or integer (snn_qsim.c). A device build for integer files defines
+ * float (snn_sim.c, snn_sim_step.c) or integer (snn_qsim.c), in the AVX2 copy of its step
+ * loops where the state chose it (snn_internal.h). A device build for integer files defines
  * SNN_NO_FLOAT and links no float simulation; its loader then refuses float files. */
 #include <math.h>
 #include <stdlib.h>

@@ -24,7 +24,7 @@
  *
  * Since no neuron receives input during its own window, each window's dynamics have the
  * closed form above: the run walks the layers once, and work grows with the spikes (each
- * spike scatters its weights once), as in snn_sim.c. */
+ * spike scatters its weights once), as in snn_sim_step.c. */
 #include <math.h>
 #include <string.h>
 

@@ -53,7 +53,7 @@ with torch.no_grad():
                 if L.flags & 1:
                     counts[i] = state[i]; sp.append(None); continue
                 s = (state[i] >= th).float()
-                if m.signed:  # -1 spikes: see runtime/snn_sim.c fire()
+                if m.signed:  # -1 spikes: see runtime/snn_sim_step.c fire()
                     s = s - ((state[i] < 0) & (counts[i] > 0)).float()
                 state[i] = state[i] - s * th; counts[i] += s; sp.append(s)
         for i in range(len(m.layers) - 1):
