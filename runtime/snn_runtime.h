@@ -159,7 +159,9 @@ typedef struct {
      * window: 0 at the window's start (the largest value) to 1 at its end. */
     float *spike_time[SNN_RT_MAX_LAYERS + 1];
     uint32_t coding;
-    uint8_t simd;  /* which copy of the step loops runs (x86-64 hosts; snn_internal.h) */
+#if defined(__x86_64__)
+    uint8_t simd;  /* which copy of the step loops runs (snn_internal.h); devices have one */
+#endif
     uint64_t rng;
     uint32_t t; /* steps done */
     snn_layer_stats *stats; /* (n_layers) */

@@ -26,26 +26,26 @@ size_t snn_state_mem_size(const snn_model *m)
     return is_int(m) ? snn_qsim_mem_size(m) : FLOAT_CALL(snn_fsim_mem_size(m), 0);
 }
 
+#if SNN_AVX2_COPY
 /* The copy of the step loops this CPU runs (snn_internal.h). */
 static uint8_t simd_of_cpu(void)
 {
-#if SNN_AVX2_COPY
     const char *force = getenv("SNN_SIMD");
     if (force && strcmp(force, "baseline") == 0)
         return SNN_SIMD_BASELINE;
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") ? SNN_SIMD_AVX2 : SNN_SIMD_BASELINE;
-#else
-    return SNN_SIMD_BASELINE;
-#endif
 }
+#endif
 
 snn_rt_status snn_state_init(snn_state *s, const snn_model *m, void *mem, size_t mem_size)
 {
     memset(s, 0, sizeof *s);
     snn_rt_status st = is_int(m) ? snn_qsim_init(s, m, mem, mem_size)
                                  : FLOAT_CALL(snn_fsim_init(s, m, mem, mem_size), SNN_RT_ERR_ARG);
+#if SNN_AVX2_COPY
     s->simd = simd_of_cpu();
+#endif
     return st;
 }
 
