@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The AVX2 copy of the runtime's step loops gives the same results as the baseline copy, bit
 # for bit (runtime/snn_internal.h, SNN_AVX2_COPY): the output membranes' CRC after every sample
-# (snn-run --membranes) with SNN_SIMD=baseline and without, for float files (the default burst
+# (snn-run --membranes) and eval's JSON (spike and synaptic-operation counts) with
+# SNN_SIMD=baseline and without, for float files (the default burst
 # neuron, the plain neuron with reset by subtraction and to zero, Poisson input) and int16 and
 # int8 files, on the bundled models (max-pool, residual Add, dense, average pooling).
 # Usage: check_simd.sh ANN2SNN SNN_RUN MODELS_DIR FASHION_MNIST_DIR
@@ -14,7 +15,7 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
-data=$fm/t10k-images-idx3-ubyte.gz calib=$fm/train-images-idx3-ubyte.gz
+data=$fm/t10k-images-idx3-ubyte.gz labels=$fm/t10k-labels-idx1-ubyte.gz calib=$fm/train-images-idx3-ubyte.gz
 checked=0
 for model in fmnist_mlp fmnist_cnn_avg fmnist_cnn_maxbn fmnist_resnet; do
     while read -r name opts; do
@@ -32,6 +33,13 @@ for model in fmnist_mlp fmnist_cnn_avg fmnist_cnn_maxbn fmnist_resnet; do
                 || fail "$model $name $coding: the AVX2 copy's membranes differ from the baseline copy's"
             checked=$((checked + 1))
         done
+        # eval's JSON: accuracy, spikes and synaptic operations per layer and step count
+        for simd in baseline avx2; do
+            SNN_SIMD=$simd "$ann2snn" eval "$work/$name.snn" --data "$data" --labels "$labels" --limit 40 \
+                --steps 12 --threads 1 --json "$work/$simd.json" >/dev/null || fail "$model $name: eval with SNN_SIMD=$simd"
+        done
+        cmp -s "$work/baseline.json" "$work/avx2.json" \
+            || fail "$model $name: eval's JSON (spikes, synaptic operations) differs between the two copies"
     done <<LIST
 float-burst --precision float32
 float-plain --burst 1
@@ -41,4 +49,4 @@ int8 --precision int8
 int16-zero --precision int16 --reset zero
 LIST
 done
-echo "ok: $checked runs, the same output membranes with SNN_SIMD=baseline and with the AVX2 copy"
+echo "ok: $checked runs, the same output membranes and eval JSON with SNN_SIMD=baseline and with the AVX2 copy"
