@@ -26,12 +26,12 @@ int snn_qsim_predict(const snn_state *s);
 
 /* x86-64 hosts built for the baseline ISA (SSE2): the step loops are compiled a second time,
  * for AVX2 and POPCNT (snn_sim_step_avx2.c, snn_qsim_step_avx2.c), and a state runs that copy
- * when the CPU has both (snn_state.simd, chosen by snn_state_init()). It is the same C code with
- * 256-bit vectors and without FMA, so every product and sum rounds as in the baseline copy: the loops
- * work element by element in the same order, and the results are the same bit for bit
- * (tests/meson.build runs files through both copies and compares). SNN_SIMD=baseline in the
- * environment keeps the baseline copy. Other targets, and builds whose flags already allow
- * AVX2, compile the loops once. */
+ * when the CPU has both (snn_state.simd, chosen by snn_state_init()). It is the same C code
+ * with 256-bit vectors and without FMA, so every product and sum rounds as in the baseline
+ * copy: the loops work element by element in the same order, and the results are the same bit
+ * for bit (the simd-copies test, tests/check_simd.sh, runs files through both copies and
+ * compares). SNN_SIMD=baseline in the environment keeps the baseline copy. Other targets, and
+ * builds whose flags already allow AVX2, compile the loops once. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX2__) && !defined(SNN_NO_AVX2_COPY)
 #define SNN_AVX2_COPY 1
 void snn_fsim_begin_avx2(snn_state *s, const float *x, uint32_t coding, uint64_t seed);
