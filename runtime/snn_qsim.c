@@ -823,10 +823,15 @@ static inline uint32_t bits_at(const uint32_t *b, uint32_t j0, uint32_t n)
  * channels' bits becomes lane masks, 8 channels an instruction, and each output channel gains
  * +w or -w (a -1 spike) where its bit is set. Integer sums, so the order does not matter: the
  * membranes are those of the spike-by-spike loop. */
+static inline __m256i lane_mask(uint32_t bits8)
+{
+    const __m256i lane = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)bits8), lane), lane); /* -1: bit set */
+}
+
 static uint64_t pool_fields_avx2(const snn_state *s, uint32_t k, const snn_proj *p, const snn_layer *L,
                                  int32_t *restrict I)
 {
-    const __m256i lane = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
     const uint32_t *bits = s->bits[p->source], *neg = s->neg_bits[p->source];
     uint32_t C = p->src_c;
     uint64_t ops = 0;
@@ -846,8 +851,7 @@ static uint64_t pool_fields_avx2(const snn_state *s, uint32_t k, const snn_proj 
                     uint32_t fq = f >> q & 0xffu, gq = g >> q & 0xffu;
                     if (!fq)
                         continue;
-                    __m256i on = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)fq), lane), lane);
-                    __m256i minus = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)gq), lane), lane);
+                    __m256i on = lane_mask(fq), minus = lane_mask(gq);
                     __m256i w = IS_I8(p->w8) ? _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p->w8 + c0 + q)))
                                              : _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(p->w16 + c0 + q)));
                     w = _mm256_and_si256(w, on);
@@ -896,6 +900,13 @@ static uint64_t pool_fields_avx2(const snn_state *s, uint32_t k, const snn_proj 
 CONV_FAST_FN(conv_fast_i8, int8_t, w8, row_add_i8, row_sub_i8)
 CONV_FAST_FN(conv_fast_i16, int16_t, w16, row_add_i16, row_sub_i16)
 #undef CONV_FAST_FN
+
+/* The convolution above for the projection's weight type. */
+SNN_HOT_INLINE uint64_t conv_fast_any(const snn_state *s, const snn_proj *p, const snn_layer *L, uint32_t mg,
+                                      int32_t *restrict I)
+{
+    return IS_I8(p->w8) ? conv_fast_i8(s, p, L, mg, I) : conv_fast_i16(s, p, L, mg, I);
+}
 
 /* Average pooling whose windows do not overlap, output by output: for each output position O
  * (offset of its first channel) and each input position of its window, the spike bits F and
@@ -981,11 +992,11 @@ static uint64_t project(snn_state *s, uint32_t k, const snn_proj *p, const snn_l
         /* x86 hosts: 16 and 32 output channels as constants, so that each tap's row is straight
          * vector code without a test of its length (as the float path's snn_conv_events()). */
         if (L->c == 16)
-            return IS_I8(p->w8) ? conv_fast_i8(s, p, L, 16, I) : conv_fast_i16(s, p, L, 16, I);
+            return conv_fast_any(s, p, L, 16, I);
         if (L->c == 32)
-            return IS_I8(p->w8) ? conv_fast_i8(s, p, L, 32, I) : conv_fast_i16(s, p, L, 32, I);
+            return conv_fast_any(s, p, L, 32, I);
 #endif
-        return IS_I8(p->w8) ? conv_fast_i8(s, p, L, L->c, I) : conv_fast_i16(s, p, L, L->c, I);
+        return conv_fast_any(s, p, L, L->c, I);
     }
     if (p->kind == SNN_PROJ_AVGPOOL && p->kh <= p->sh && p->kw <= p->sw) {
 #if defined(__AVX2__)
