@@ -1,6 +1,6 @@
-/* The evaluator's BLAS paths against its plain C reference kernels: Conv over random
+/* The evaluator's fast paths against its plain C reference kernels: Conv over random
  * geometries (strides, padding, dilations, groups, 1x1, batches that the BLAS path stacks into
- * one product), Gemm with every transpose and bias shape, and MatMul with broadcast batch
+ * one product; large stride-1 planes that take the AVX2 direct convolution), Gemm with every transpose and bias shape, and MatMul with broadcast batch
  * dimensions. Outputs must agree to float rounding: |a - b| <= 1e-4 * (1 + sum of |terms|)
  * scale. Skipped where the build has no BLAS. */
 #include <math.h>
@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "eval/conv_direct.h"
 #include "eval/eval.h"
 #include "eval/kernels.h"
 #include "ir/graph.h"
@@ -190,6 +191,66 @@ static void test_conv_stacked_batch(void **state)
     snn_graph_free(&g);
 }
 
+/* Convolutions without groups and with at least 16 output channels: the direct path, with
+ * strides, asymmetric padding, dilations, kernels up to 5x5, channel counts that leave a
+ * partial block of 16, 1x1 kernels, with and without bias, and batches that span several
+ * chunks of samples. Every trial must take that path where the CPU has AVX2 and FMA. */
+static void test_conv_direct(void **state)
+{
+    (void)state;
+    skip_without_blas();
+    uint32_t seed = 23;
+    int trials = 0, direct = 0;
+    for (int trial = 0; trial < 60; trial++) {
+        int64_t C = pick(&seed, 1, 9), M = trial % 2 ? 16 * pick(&seed, 1, 3) : pick(&seed, 16, 40);
+        int64_t N = pick(&seed, 1, 3), kh = pick(&seed, 1, 5), kw = pick(&seed, 1, 5);
+        int64_t dil = trial % 3 == 1 ? 2 : 1, sh = pick(&seed, 1, 2), sw = pick(&seed, 1, 3);
+        int64_t H = pick(&seed, kh * dil, 24), W = pick(&seed, kw * dil, 24);
+        if (trial % 6 == 5) /* 1x1 */
+            kh = kw = 1;
+        if (trial % 10 == 9) /* deep-layer planes: one chunk holds several samples */
+            H = W = pick(&seed, 2, 5), kh = kw = 3, dil = 1, N = 70;
+        if (trial == 0) /* the common case: 3x3, padding 1, a 32x32 plane, 64 channels */
+            C = M = 64, kh = kw = 3, H = W = 32, dil = sh = sw = 1, N = 1;
+        if (M % 16 && (M + 15) / 16 * 16 - M > M / 4)
+            M = 16 * (M / 16); /* a count whose last block is mostly empty goes to BLAS */
+        snn_graph g;
+        new_graph(&g);
+        int64_t xd[4] = {N, C, H, W}, wd[4] = {M, C, kh, kw}, bd[1] = {M};
+        int in[3] = {add_tensor(&g, "x", 4, xd, true, &seed), add_tensor(&g, "w", 4, wd, false, &seed),
+                     add_tensor(&g, "b", 1, bd, false, &seed)};
+        snn_node *n = one_node(&g, SNN_OP_CONV, in, trial % 4 == 3 ? 2 : 3);
+        snn_attrs *at = &n->attr;
+        at->kernel[0] = kh, at->kernel[1] = kw;
+        at->group = 1;
+        at->strides[0] = sh, at->strides[1] = sw;
+        at->dilations[0] = at->dilations[1] = dil;
+        for (int k = 0; k < 4; k++)
+            at->pads[k] =
+                trial == 0 || trial % 10 == 9 ? 1 : pick(&seed, 0, ((k % 2 ? kw : kh) - 1) * dil);
+        conv_geom q = {.N = N, .C = C, .H = H, .W = W, .M = M, .KH = kh, .KW = kw, .G = 1, .Cg = C,
+                       .Mg = M, .sh = sh, .sw = sw, .dh = dil, .dw = dil, .pt = at->pads[0],
+                       .pl = at->pads[1]};
+        trials++;
+        direct += conv_direct_applies(&q);
+        double err = compare(&g, &seed);
+        if (err > 1e-5)
+            print_error("trial %d: N %lld C %lld M %lld %lldx%lld k %lldx%lld s %lldx%lld dil %lld: "
+                        "error %g\n", trial, (long long)N, (long long)C, (long long)M, (long long)H,
+                        (long long)W, (long long)kh, (long long)kw, (long long)sh, (long long)sw,
+                        (long long)dil, err);
+        assert_true(err <= 1e-5);
+        snn_graph_free(&g);
+    }
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        assert_int_equal(direct, trials);
+    else
+#endif
+        print_message("note: no AVX2/FMA here, so these trials compared the BLAS path (%d direct)\n",
+                      direct);
+}
+
 static void test_gemm(void **state)
 {
     (void)state;
@@ -247,6 +308,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv),
         cmocka_unit_test(test_conv_stacked_batch),
+        cmocka_unit_test(test_conv_direct),
         cmocka_unit_test(test_gemm),
         cmocka_unit_test(test_matmul),
     };

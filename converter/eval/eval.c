@@ -16,12 +16,41 @@ void snn_eval_free(snn_eval *ev)
     free(ev->buf);
     free(ev->arena);
     free(ev->scratch);
+    if (ev->packed)
+        for (int i = 0; i < ev->g->n_nodes; i++)
+            free(ev->packed[i]);
+    free(ev->packed);
     memset(ev, 0, sizeof *ev);
 }
 
 static bool is_runtime(const snn_tensor *t)
 {
     return !(t->flags & (SNN_TENSOR_CONST | SNN_TENSOR_INPUT));
+}
+
+/* The fast paths' scratch, and each Conv's constant weights packed once for its fast path. */
+static snn_status pack_conv_weights(snn_eval *ev)
+{
+    const snn_graph *g = ev->g;
+    if (!(ev->packed = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *ev->packed)))
+        return SNN_ERR_NOMEM;
+    size_t scratch = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const snn_node *n = &g->nodes[i];
+        if (n->op != SNN_OP_CONV)
+            continue;
+        size_t need = snn_conv_fast_scratch(g, n), packed = snn_conv_fast_packed_size(g, n);
+        scratch = need > scratch ? need : scratch;
+        const snn_tensor *w = &g->tensors[n->inputs[1]];
+        if (!packed || !(w->flags & SNN_TENSOR_CONST))
+            continue;
+        if (!(ev->packed[i] = malloc(packed * sizeof *ev->packed[i])))
+            return SNN_ERR_NOMEM;
+        snn_conv_fast_pack(g, n, w->data, ev->packed[i]);
+    }
+    if (scratch && !(ev->scratch = malloc(scratch * sizeof *ev->scratch)))
+        return SNN_ERR_NOMEM;
+    return SNN_OK;
 }
 
 snn_status snn_eval_init(snn_eval *ev, const snn_graph *g, snn_diag *diag)
@@ -55,16 +84,10 @@ snn_status snn_eval_init(snn_eval *ev, const snn_graph *g, snn_diag *diag)
             off += ((size_t)snn_tensor_numel(ten) + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
         }
     }
-    size_t scratch = 0;
-    for (int i = 0; i < g->n_nodes; i++)
-        if (g->nodes[i].op == SNN_OP_CONV) {
-            size_t need = snn_conv_blas_scratch(g, &g->nodes[i]);
-            scratch = need > scratch ? need : scratch;
-        }
     ev->blas = snn_blas_available();
     if (ev->blas)
         snn_blas_single_thread();
-    if (ev->blas && scratch && !(ev->scratch = malloc(scratch * sizeof *ev->scratch)))
+    if (ev->blas && pack_conv_weights(ev) != SNN_OK)
         goto nomem;
     return SNN_OK;
 nomem:
@@ -78,13 +101,13 @@ void snn_eval_use_reference(snn_eval *ev, bool reference)
 }
 
 /* Node n through BLAS where it has a fast path, else through its reference kernel. */
-static snn_status run_node(snn_eval *ev, const snn_node *n, const void *const *in, float *out,
-                           snn_diag *diag)
+static snn_status run_node(snn_eval *ev, int i, const void *const *in, float *out, snn_diag *diag)
 {
     const snn_graph *g = ev->g;
+    const snn_node *n = &g->nodes[i];
     if (ev->blas) {
         switch (n->op) {
-        case SNN_OP_CONV: return snn_kernel_conv_blas(g, n, in, out, ev->scratch, diag);
+        case SNN_OP_CONV: return snn_kernel_conv_fast(g, n, in, out, ev->scratch, ev->packed[i], diag);
         case SNN_OP_GEMM: return snn_kernel_gemm_blas(g, n, in, out, diag);
         case SNN_OP_MATMUL: return snn_kernel_matmul_blas(g, n, in, out, diag);
         default: break;
@@ -105,7 +128,7 @@ snn_status snn_eval_run(snn_eval *ev, const float *const *inputs, snn_diag *diag
             return snn_diag_at(diag, SNN_ERR_LIMIT, n->name, "more than 64 inputs");
         for (int k = 0; k < n->n_inputs; k++)
             in[k] = n->inputs[k] >= 0 ? ev->buf[n->inputs[k]] : NULL;
-        snn_status st = run_node(ev, n, in, ev->buf[n->outputs[0]], diag);
+        snn_status st = run_node(ev, i, in, ev->buf[n->outputs[0]], diag);
         if (st != SNN_OK)
             return st;
     }

@@ -13,7 +13,9 @@ typedef struct {
     const snn_graph *g;
     float **buf;  /* (n_tensors) data of each tensor: constants point into the graph */
     float *arena; /* backing store of all run-time tensors */
-    float *scratch; /* im2col of the largest convolution (one sample, one group); NULL if none */
+    float *scratch; /* the largest convolution's scratch (snn_conv_fast_scratch); NULL if none */
+    float **packed; /* (n_nodes) a Conv node's constant weights as its fast path reads them, or
+                     * NULL (not a Conv, weights computed at run time, or read as they are) */
     bool blas;      /* Conv, Gemm, MatMul through BLAS */
 } snn_eval;
 

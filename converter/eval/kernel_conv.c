@@ -1,9 +1,11 @@
 /* 2-D convolution. The reference is direct: for each (output channel, input channel, kernel
  * tap) add a shifted, scaled input plane into the output plane. The innermost loop runs over a
  * precomputed valid range of output columns, so it has no bounds tests and vectorises for
- * stride 1. The BLAS path lowers each sample and group to one matrix product (im2col). */
+ * stride 1. The fast path takes the AVX2 direct convolution (conv_direct.c) where it applies,
+ * and otherwise lowers each sample and group to one BLAS matrix product (im2col). */
 #include <string.h>
 
+#include "conv_direct.h"
 #include "kernels.h"
 #include "ir/shape.h"
 
@@ -23,11 +25,6 @@ static void valid_range(int64_t out, int64_t in, int64_t s, int64_t p, int64_t t
 }
 
 /* The geometry of a Conv node, from the graph. */
-typedef struct {
-    int64_t N, C, H, W, M, OH, OW, KH, KW, G, Cg, Mg;
-    int64_t sh, sw, dh, dw, pt, pl;
-} conv_geom;
-
 static conv_geom conv_geometry(const snn_graph *g, const snn_node *n)
 {
     const snn_tensor *X = &g->tensors[n->inputs[0]], *Wt = &g->tensors[n->inputs[1]];
@@ -62,13 +59,32 @@ static int64_t conv_chunk(const conv_geom *q)
     return nb < q->N ? nb : q->N;
 }
 
-size_t snn_conv_blas_scratch(const snn_graph *g, const snn_node *n)
+static size_t conv_blas_scratch(const conv_geom *q)
+{
+    int64_t nb = conv_chunk(q), cols = nb * q->OH * q->OW;
+    if (nb == 1)
+        return conv_is_pointwise(q) ? 0 : (size_t)(q->Cg * q->KH * q->KW * cols);
+    return (size_t)((q->Cg * q->KH * q->KW + q->Mg) * cols); /* im2col, then the product */
+}
+
+size_t snn_conv_fast_scratch(const snn_graph *g, const snn_node *n)
 {
     conv_geom q = conv_geometry(g, n);
-    int64_t nb = conv_chunk(&q), cols = nb * q.OH * q.OW;
-    if (nb == 1)
-        return conv_is_pointwise(&q) ? 0 : (size_t)(q.Cg * q.KH * q.KW * cols);
-    return (size_t)((q.Cg * q.KH * q.KW + q.Mg) * cols); /* im2col, then the product */
+    if (conv_direct_applies(&q)) /* padded input, and room to pack weights that are not constant */
+        return conv_direct_scratch(&q) + conv_direct_packed_size(&q);
+    return snn_blas_available() ? conv_blas_scratch(&q) : 0;
+}
+
+size_t snn_conv_fast_packed_size(const snn_graph *g, const snn_node *n)
+{
+    conv_geom q = conv_geometry(g, n);
+    return conv_direct_applies(&q) ? conv_direct_packed_size(&q) : 0;
+}
+
+void snn_conv_fast_pack(const snn_graph *g, const snn_node *n, const float *w, float *packed)
+{
+    conv_geom q = conv_geometry(g, n);
+    conv_direct_pack(&q, w, packed);
 }
 
 /* im2col of one sample's group: col (Cg*KH*KW, OH*OW) with rows ld floats apart, row (c, kh, kw)
@@ -119,14 +135,27 @@ static void conv_gemm(const conv_geom *q, const float *w, const float *bias, con
 #endif
 }
 
-snn_status snn_kernel_conv_blas(const snn_graph *g, const snn_node *n, const void *const *in,
-                                void *out, float *scratch, snn_diag *diag)
+snn_status snn_kernel_conv_fast(const snn_graph *g, const snn_node *n, const void *const *in,
+                                void *out, float *scratch, const float *packed, snn_diag *diag)
 {
-    if (!snn_blas_available())
-        return snn_kernel_conv(g, n, in, out, diag);
     conv_geom q = conv_geometry(g, n);
     const float *x = in[0], *w = in[1], *bias = n->n_inputs > 2 ? in[2] : NULL;
     float *y = out;
+    if (conv_direct_applies(&q)) {
+        float *xp = scratch;
+        if (!packed) { /* weights computed at run time: pack them after the padded input */
+            float *wp = scratch + conv_direct_scratch(&q);
+            conv_direct_pack(&q, w, wp);
+            packed = wp;
+        }
+        int64_t nb = conv_direct_chunk(&q);
+        for (int64_t b0 = 0; b0 < q.N; b0 += nb)
+            conv_direct(&q, q.N - b0 < nb ? q.N - b0 : nb, x + b0 * q.C * q.H * q.W, packed, bias,
+                        y + b0 * q.M * q.OH * q.OW, xp);
+        return SNN_OK;
+    }
+    if (!snn_blas_available())
+        return snn_kernel_conv(g, n, in, out, diag);
     int64_t ohw = q.OH * q.OW, K = q.Cg * q.KH * q.KW, nb = conv_chunk(&q);
     for (int64_t grp = 0; grp < q.G; grp++) {
         const float *wg = w + grp * q.Mg * K, *bg = bias ? bias + grp * q.Mg : NULL;

@@ -33,17 +33,23 @@ snn_status snn_kernel_run(const snn_graph *g, const snn_node *n, const void *con
 #undef SNN_OP
 
 /* The evaluator's fast paths: Conv, Gemm and MatMul as BLAS matrix products (OpenBLAS, when
- * the build found it: snn_blas_available()). Same contract as the reference kernels, whose
- * results they match to float rounding (the order of the sums differs). A convolution is
- * lowered by im2col into scratch, of snn_conv_blas_scratch() floats. Each call runs on the
- * calling thread: the evaluator parallelises over samples. */
+ * the build found it: snn_blas_available()), and convolutions without groups as an AVX2 direct
+ * convolution where the CPU has it (conv_direct.h). Same contract as the reference kernels,
+ * whose results they match to float rounding (the order of the sums differs). Each call runs
+ * on the calling thread: the evaluator parallelises over samples. */
 bool snn_blas_available(void);
 /* Keeps BLAS on the calling thread (OpenBLAS's own pool would compete with the evaluator's
  * workers); a process-wide setting, made by snn_eval_init(). */
 void snn_blas_single_thread(void);
-size_t snn_conv_blas_scratch(const snn_graph *g, const snn_node *n);
-snn_status snn_kernel_conv_blas(const snn_graph *g, const snn_node *n, const void *const *in,
-                                void *out, float *scratch, snn_diag *diag);
+/* Conv node n's fast path needs scratch of snn_conv_fast_scratch() floats (padded input or
+ * im2col), and reads its weights packed by snn_conv_fast_pack() into
+ * snn_conv_fast_packed_size() floats (0: it reads them as they are). The evaluator packs
+ * constant weights once; packed = NULL packs in[1] into scratch on each call. */
+size_t snn_conv_fast_scratch(const snn_graph *g, const snn_node *n);
+size_t snn_conv_fast_packed_size(const snn_graph *g, const snn_node *n);
+void snn_conv_fast_pack(const snn_graph *g, const snn_node *n, const float *w, float *packed);
+snn_status snn_kernel_conv_fast(const snn_graph *g, const snn_node *n, const void *const *in,
+                                void *out, float *scratch, const float *packed, snn_diag *diag);
 snn_status snn_kernel_gemm_blas(const snn_graph *g, const snn_node *n, const void *const *in,
                                 void *out, snn_diag *diag);
 snn_status snn_kernel_matmul_blas(const snn_graph *g, const snn_node *n, const void *const *in,
