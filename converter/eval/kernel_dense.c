@@ -12,10 +12,26 @@ bool snn_blas_available(void)
     return SNN_HAVE_BLAS != 0;
 }
 
+#if SNN_HAVE_BLAS && defined(__GNUC__)
+/* OpenBLAS's pthread build starts its thread pool when it is loaded, and an idle pool thread
+ * spins (sched_yield) for about 0.1 s before it sleeps: measured, that took 0.10-0.14 s of
+ * system time, on the core a second worker needs, in runs of 0.1 s (the MLP's test set). This
+ * function stops the pool; it is not in cblas.h, and builds without it (serial, OpenMP) leave
+ * the weak reference NULL. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+#endif
+
 void snn_blas_single_thread(void)
 {
 #if SNN_HAVE_BLAS
+    static int done; /* once per process: the evaluators of several threads call this */
+    if (__atomic_exchange_n(&done, 1, __ATOMIC_ACQ_REL))
+        return;
     openblas_set_num_threads(1);
+#if defined(__GNUC__)
+    if (blas_thread_shutdown_)
+        blas_thread_shutdown_();
+#endif
 #endif
 }
 

@@ -12,7 +12,11 @@ ResNet-18 with random weights (tools/scripts/make_cifar_models.py, made into a t
 directory unless --cifar-dir holds them). PyTorch runs the ONNX file's own graph with its own
 operators (tools/scripts/onnx_torch.py), under torch.no_grad() and torch.set_num_threads(N);
 ann2snn runs `accuracy --threads N --batch B` and its own "evaluate" time is taken (load and
-parse excluded on both sides). Both get the same float32 samples from one .npy file.
+parse excluded on both sides; ann2snn's evaluator set-up, such as packing the convolution
+weights, is included, PyTorch's warm-up is not). Both get the same float32 samples from one
+.npy file. Each PyTorch measurement runs in its own process with OPENBLAS_NUM_THREADS and
+OMP_NUM_THREADS set to N: PyTorch runs Gemm, and its unbatched convolutions, in OpenBLAS, whose
+thread count torch.set_num_threads() does not set, so its "one thread" would use every core.
 --reference adds a row per model for the plain C kernels (batch 1, one thread): the evaluator
 before BLAS. Prints medians and ratios (ann2snn / PyTorch; above 1: ann2snn is faster).
 """
@@ -45,9 +49,10 @@ def idx_images(path, n):
     return (np.frombuffer(data, np.uint8, offset=16).reshape(-1, 1, 28, 28)[:n] / 255.0).astype(np.float32)
 
 
-def torch_rate(model, x, batch, threads):
+def torch_rate_here(onnx, data, batch, threads):
     torch.set_num_threads(threads)
-    xt = torch.from_numpy(x)
+    model = OnnxTorch(onnx)
+    xt = torch.from_numpy(np.load(data))
     with torch.no_grad():
         for i in range(0, min(len(xt), 4 * batch), batch):  # warm-up
             model(xt[i:i + batch])
@@ -55,6 +60,15 @@ def torch_rate(model, x, batch, threads):
         for i in range(0, len(xt), batch):
             model(xt[i:i + batch])
         return len(xt) / (time.perf_counter() - t0)
+
+
+def torch_rate(onnx, data, batch, threads):
+    """torch_rate_here() in a child process whose BLAS and OpenMP pools have `threads` threads."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
+    out = subprocess.run(["/usr/bin/python3", os.path.abspath(__file__), "--torch-rate", onnx, data,
+                          str(batch), str(threads)], check=True, capture_output=True, text=True,
+                         env=env).stdout
+    return float(out.split()[-1])
 
 
 def ann2snn_rate(exe, onnx, data, labels, batch, threads, reference=False):
@@ -70,12 +84,17 @@ def ann2snn_rate(exe, onnx, data, labels, batch, threads, reference=False):
 
 
 def main():
+    if len(sys.argv) == 6 and sys.argv[1] == "--torch-rate":  # the child of torch_rate()
+        onnx, data, batch, threads = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+        print(torch_rate_here(onnx, data, batch, threads))
+        return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=BUILD)
     ap.add_argument("--models", default=",".join(BUNDLED + CIFAR))
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--samples", type=int, default=2000, help="per bundled model")
-    ap.add_argument("--cifar-samples", type=int, default=200)
+    ap.add_argument("--cifar-samples", type=int, default=1000,
+                    help="per CIFAR model; with 200, set-up was about 5 %% of ann2snn's time")
     ap.add_argument("--cifar-dir", help="holds vgg11.onnx, resnet18.onnx, cifar_x.npy (else made)")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--reference", action="store_true", help="also time the plain C kernels")
@@ -105,14 +124,14 @@ def main():
                            max(a.samples, 10000) if name == "fmnist_mlp" else a.samples)
         data, labels = os.path.join(tmp.name, "x.npy"), os.path.join(tmp.name, "y.npy")
         np.save(data, np.ascontiguousarray(x, np.float32))
-        model = OnnxTorch(onnx)
+        model = OnnxTorch(onnx)  # its predictions are the labels
         with torch.no_grad():
             y = torch.cat([model(torch.from_numpy(x[i:i + 100])) for i in range(0, len(x), 100)]).argmax(1)
         np.save(labels, y.numpy().astype(np.int64))  # accuracy = agreement with PyTorch
         for batch, threads in ((1, 1), (a.batch, 1), (1, cores), (a.batch, cores)):
             pt, us, agree = [], [], set()
             for _ in range(a.repeats):
-                pt.append(torch_rate(model, x, batch, threads))
+                pt.append(torch_rate(onnx, data, batch, threads))
                 r, acc = ann2snn_rate(exe, onnx, data, labels, batch, threads)
                 us.append(r)
                 agree.add(acc)
