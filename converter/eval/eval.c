@@ -116,6 +116,17 @@ static snn_status run_node(snn_eval *ev, int i, const void *const *in, float *ou
     return snn_kernel_run(g, n, in, out, diag);
 }
 
+/* Ops whose output holds the input's values in the same order (the `copy` kernel of the op
+ * table): the evaluator points the output at the input instead of copying it. */
+static bool is_alias(const snn_node *n)
+{
+    switch (n->op) {
+    case SNN_OP_FLATTEN: case SNN_OP_RESHAPE: case SNN_OP_IDENTITY: case SNN_OP_DROPOUT:
+    case SNN_OP_UNSQUEEZE: case SNN_OP_SQUEEZE: return n->n_inputs >= 1 && n->inputs[0] >= 0;
+    default: return false;
+    }
+}
+
 snn_status snn_eval_run(snn_eval *ev, const float *const *inputs, snn_diag *diag)
 {
     const snn_graph *g = ev->g;
@@ -126,6 +137,11 @@ snn_status snn_eval_run(snn_eval *ev, const float *const *inputs, snn_diag *diag
         const snn_node *n = &g->nodes[i];
         if (n->n_inputs > SNN_NODE_MAX_INPUTS)
             return snn_diag_at(diag, SNN_ERR_LIMIT, n->name, "more than 64 inputs");
+        if (is_alias(n) &&
+            g->tensors[n->inputs[0]].dtype == g->tensors[n->outputs[0]].dtype) {
+            ev->buf[n->outputs[0]] = ev->buf[n->inputs[0]]; /* tensors are never written twice */
+            continue;
+        }
         for (int k = 0; k < n->n_inputs; k++)
             in[k] = n->inputs[k] >= 0 ? ev->buf[n->inputs[k]] : NULL;
         snn_status st = run_node(ev, i, in, ev->buf[n->outputs[0]], diag);

@@ -23,9 +23,10 @@ for m in fmnist_mlp fmnist_cnn_avg fmnist_cnn_maxbn fmnist_resnet mnist_lenet; d
     printf "%-22s %8s %8s %8s %8s\n" "$m" "$(t "${conv[@]}" --threads 1 --reference-kernels)" \
         "$(t "${conv[@]}" --threads 1)" "$(t "${conv[@]}" --threads 2 --reference-kernels)" "$(t "${conv[@]}" --threads 2)"
 done
-for n in 100 1000; do
-    conv=("$ann2snn" "$cifar/vgg11.onnx" --calib "$cifar/cifar_x.npy" --calib-count $n --scale 1 -o "$work/v.snn")
-    printf "%-22s %8s %8s %8s %8s\n" "vgg11 calib $n" - "$(t "${conv[@]}" --threads 1)" - "$(t "${conv[@]}" --threads 2)"
+for job in "vgg11 100" "vgg11 1000" "resnet18 1000"; do
+    read -r m n <<<"$job"
+    conv=("$ann2snn" "$cifar/$m.onnx" --calib "$cifar/cifar_x.npy" --calib-count "$n" --scale 1 -o "$work/v.snn")
+    printf "%-22s %8s %8s %8s %8s\n" "$m calib $n" - "$(t "${conv[@]}" --threads 1)" - "$(t "${conv[@]}" --threads 2)"
 done
 
 echo "## ranks against time (s)"
