@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/parallel.h"
 #include "ir/op_info.h"
 #include "ir/shape.h"
 #include "snn_net.h"
@@ -390,6 +391,26 @@ static const float *bn_prior_of(const snn_graph *g, int t, uint32_t c)
     return ten->bn_prior && ten->rank >= 2 && ten->dims[1] == (int64_t)c ? ten->bn_prior : NULL;
 }
 
+/* The T-aware search of every channel of tensor t, split over threads: each channel's search
+ * is independent and costs about a millisecond (a few thousand channels in a VGG). */
+typedef struct {
+    const calib_stats *cs;
+    int t;
+    uint32_t channels, T;
+    float v0;
+    int workers;
+    float *out; /* (channels) */
+} channel_search;
+
+static void search_channels(void *ctx, int worker)
+{
+    const channel_search *j = ctx;
+    int64_t begin, end;
+    snn_parallel_range(j->channels, j->workers, worker, &begin, &end);
+    for (int64_t c = begin; c < end; c++)
+        j->out[c] = calib_search_scale(j->cs, j->t, (int)c, j->T, j->v0);
+}
+
 /* Per-channel lambda of tensor t's rectified activation (v is its LINEAR value). */
 static snn_status choose_lambda(builder *b, const value *v, int t, float cap, float **out)
 {
@@ -429,13 +450,23 @@ static snn_status choose_lambda(builder *b, const value *v, int t, float cap, fl
     uint32_t G = o->burst > 1 ? o->burst : 1, T_eff = o->target_steps * G;
     if (o->norm == SNN_NORM_TSEARCH_LAYER)
         layer = calib_search_scale(b->cs, t, -1, T_eff, o->v_init);
+    if (o->norm == SNN_NORM_TSEARCH) { /* lam[c] = channel c's search, then scaled below */
+        int workers = o->workers > 1 ? o->workers : 1;
+        channel_search job = {.cs = b->cs, .t = t, .channels = v->c, .T = T_eff, .v0 = o->v_init,
+                              .workers = workers < (int)v->c ? workers : 1, .out = lam};
+        snn_diag d;
+        if (snn_parallel_run(job.workers, search_channels, &job, &d) != SNN_OK) {
+            free(lam);
+            return nomem(b);
+        }
+    }
     for (uint32_t c = 0; c < v->c; c++) {
         float l = layer;
         if (o->norm == SNN_NORM_CHANNEL) {
             /* Channels of a dense layer are single neurons: per-channel then means per-neuron. */
             l = calib_percentile(b->cs, t, (int)c, o->percentile);
         } else if (o->norm == SNN_NORM_TSEARCH) {
-            l = calib_search_scale(b->cs, t, (int)c, T_eff, o->v_init);
+            l = lam[c];
         }
         l *= o->headroom; /* before the cap: a Clip bound is exact as it is */
         if (l > cap)

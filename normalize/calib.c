@@ -200,6 +200,15 @@ float calib_search_scale(const calib_stats *cs, int t, int c, uint32_t T, float 
             hi = b;
         }
     }
+    /* (bins, 4) each bin's four points, the same for every candidate */
+    double pts[CALIB_BINS][4]; /* 48 KB */
+    for (int b = lo; b <= hi; b++) {
+        double up = (double)bin_upper(b), down = b > 0 ? (double)bin_upper(b - 1) : 0.0;
+        if (up > (double)mx)
+            up = mx; /* the top bin holds the maximum, nothing above it */
+        for (int q = 0; q < 4; q++)
+            pts[b][q] = down + (up - down) * (q + 0.5) / 4.0;
+    }
     double best_lam = mx, best_err = INFINITY;
     double lam = mx;
     for (int step = 0; step <= 160; step++, lam *= 0.99) {
@@ -207,12 +216,9 @@ float calib_search_scale(const calib_stats *cs, int t, int c, uint32_t T, float 
         for (int b = lo; b <= hi; b++) {
             if (!n[b])
                 continue;
-            double up = (double)bin_upper(b), down = b > 0 ? (double)bin_upper(b - 1) : 0.0;
-            if (up > (double)mx)
-                up = mx; /* the top bin holds the maximum, nothing above it */
             double e = 0.0;
             for (int q = 0; q < 4; q++)
-                e += rate_code_error(down + (up - down) * (q + 0.5) / 4.0, lam, T, v0);
+                e += rate_code_error(pts[b][q], lam, T, v0);
             err += (double)n[b] * e / 4.0;
         }
         if (err < best_err) {

@@ -81,6 +81,8 @@ typedef struct {
     /* TTFS: input range coded by spike times; NaN (the default): the preprocessed values of
      * raw bytes 0 and 255. */
     float input_lo, input_hi;
+    int workers; /* threads for the per-channel threshold search (SNN_NORM_TSEARCH); 0 or 1:
+                  * the calling thread. The result is the same for every count. */
 } snn_build_opts;
 
 void snn_build_opts_init(snn_build_opts *o);

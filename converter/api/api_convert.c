@@ -513,6 +513,7 @@ ann2snn_status ann2snn_convert(const ann2snn_model *model, const ann2snn_samples
     for (int k = 0; k < pp.channels; k++)
         g.pre_mean_c[k] = pp.mean_c[k], g.pre_std_c[k] = pp.std_c[k];
     result->calib_seconds = now_s() - t0;
+    bo.workers = workers;
     if ((st = snn_build(&g, src ? &cs : NULL, &bo, &net, &d)) != SNN_OK)
         goto failed;
     net.calib_source = synthetic ? calib_sources[o->data_free] : SNN_CALIB_DATA;
