@@ -72,6 +72,7 @@ snn_status snn_eval_init(snn_eval *ev, const snn_graph *g, snn_diag *diag)
         return snn_diag_set(diag, SNN_ERR_LIMIT, "activations need %zu floats, above the limit",
                             total);
     ev->arena = calloc(total ? total : 1, sizeof *ev->arena);
+    ev->arena_floats = total;
     if (!ev->arena)
         goto nomem;
     size_t off = 0;
@@ -117,7 +118,9 @@ static snn_status run_node(snn_eval *ev, int i, const void *const *in, float *ou
 }
 
 /* Ops whose output holds the input's values in the same order (the `copy` kernel of the op
- * table): the evaluator points the output at the input instead of copying it. */
+ * table): the evaluator points the output at the input instead of copying it. A graph output
+ * is aliased only to the evaluator's own buffers: a graph input belongs to the caller, who may
+ * free it before reading the outputs. */
 static bool is_alias(const snn_node *n)
 {
     switch (n->op) {
@@ -137,9 +140,12 @@ snn_status snn_eval_run(snn_eval *ev, const float *const *inputs, snn_diag *diag
         const snn_node *n = &g->nodes[i];
         if (n->n_inputs > SNN_NODE_MAX_INPUTS)
             return snn_diag_at(diag, SNN_ERR_LIMIT, n->name, "more than 64 inputs");
-        if (is_alias(n) &&
-            g->tensors[n->inputs[0]].dtype == g->tensors[n->outputs[0]].dtype) {
-            ev->buf[n->outputs[0]] = ev->buf[n->inputs[0]]; /* tensors are never written twice */
+        const float *src = is_alias(n) ? ev->buf[n->inputs[0]] : NULL;
+        bool owned = src >= ev->arena && src < ev->arena + ev->arena_floats;
+        const snn_tensor *to = &g->tensors[n->outputs[0]];
+        if (src && (owned || !(to->flags & SNN_TENSOR_OUTPUT)) &&
+            g->tensors[n->inputs[0]].dtype == to->dtype) {
+            ev->buf[n->outputs[0]] = (float *)(uintptr_t)src; /* tensors are never written twice */
             continue;
         }
         for (int k = 0; k < n->n_inputs; k++)

@@ -13,6 +13,7 @@ typedef struct {
     const snn_graph *g;
     float **buf;  /* (n_tensors) data of each tensor: constants point into the graph */
     float *arena; /* backing store of all run-time tensors */
+    size_t arena_floats;
     float *scratch; /* the largest convolution's scratch (snn_conv_fast_scratch); NULL if none */
     float **packed; /* (n_nodes) a Conv node's constant weights as its fast path reads them, or
                      * NULL (not a Conv, weights computed at run time, or read as they are) */
@@ -24,7 +25,9 @@ snn_status snn_eval_init(snn_eval *ev, const snn_graph *g, snn_diag *diag);
 void snn_eval_use_reference(snn_eval *ev, bool reference);
 /* inputs[k]: data of graph input k, laid out as its shape (numel floats). */
 snn_status snn_eval_run(snn_eval *ev, const float *const *inputs, snn_diag *diag);
-/* Data of tensor t after a run (any tensor: activations are kept for calibration). */
+/* Data of tensor t after a run (any tensor: activations are kept for calibration). A tensor
+ * that only reshapes a graph input (Flatten, Reshape, ...) may point into that input, and is
+ * valid while the input is; graph outputs always live in the evaluator. */
 const float *snn_eval_tensor(const snn_eval *ev, int t);
 /* Data of graph output k after a run. */
 const float *snn_eval_output(const snn_eval *ev, int k);
