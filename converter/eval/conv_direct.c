@@ -115,9 +115,16 @@ static void pad_input(const conv_geom *q, const padded_plane *p, int64_t n, cons
             memcpy(pc, xc, (size_t)p->plane * sizeof *pc);
             continue;
         }
-        memset(pc, 0, (size_t)p->plane * sizeof *pc);
-        for (int64_t h = 0; h < q->H; h++)
-            memcpy(pc + (q->pt + h) * p->Wp + q->pl, xc + h * q->W, (size_t)q->W * sizeof *pc);
+        /* only the border is zeroed: rows above, the sides of each row, rows below */
+        int64_t right = p->Wp - q->pl - q->W, below = p->Hp - q->pt - q->H;
+        memset(pc, 0, (size_t)(q->pt * p->Wp) * sizeof *pc);
+        for (int64_t h = 0; h < q->H; h++) {
+            float *row = pc + (q->pt + h) * p->Wp;
+            memset(row, 0, (size_t)q->pl * sizeof *row);
+            memcpy(row + q->pl, xc + h * q->W, (size_t)q->W * sizeof *row);
+            memset(row + q->pl + q->W, 0, (size_t)right * sizeof *row);
+        }
+        memset(pc + (q->pt + q->H) * p->Wp, 0, (size_t)(below * p->Wp) * sizeof *pc);
     }
 }
 
@@ -126,7 +133,9 @@ static void pad_input(const conv_geom *q, const padded_plane *p, int64_t n, cons
 
 /* acc (6 positions, 16 channels) = b16 + the packed block wp (C, KH, KW, 16) applied at the 6
  * positions whose tap (0, 0) reads xp + xoff[i]. Inlined into callers with constant KH, KW,
- * dh, dw, so the tap loops unroll. */
+ * dh, dw, so the tap loops unroll. The 6 positions are spelt out, one named pointer and two
+ * accumulators each: written as arrays and loops over 6, GCC 12 re-read xoff[] in the tap loop
+ * and the kernel ran at 0.64x (24.5 against 38.4 G multiply-adds/s, 64 channels, 32x32). */
 DIRECT_TARGET static inline __attribute__((always_inline)) void
 tile(const float *xp, const int64_t xoff[TILE_P], int64_t C, int64_t plane, int64_t Wp,
      int64_t KH, int64_t KW, int64_t dh, int64_t dw, const float *wp, const float b16[TILE_M],

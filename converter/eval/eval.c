@@ -29,7 +29,7 @@ static bool is_runtime(const snn_tensor *t)
 }
 
 /* The fast paths' scratch, and each Conv's constant weights packed once for its fast path. */
-static snn_status pack_conv_weights(snn_eval *ev)
+static snn_status prepare_conv_fast_paths(snn_eval *ev)
 {
     const snn_graph *g = ev->g;
     if (!(ev->packed = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *ev->packed)))
@@ -88,7 +88,7 @@ snn_status snn_eval_init(snn_eval *ev, const snn_graph *g, snn_diag *diag)
     ev->blas = snn_blas_available();
     if (ev->blas)
         snn_blas_single_thread();
-    if (ev->blas && pack_conv_weights(ev) != SNN_OK)
+    if (ev->blas && prepare_conv_fast_paths(ev) != SNN_OK)
         goto nomem;
     return SNN_OK;
 nomem:
@@ -101,7 +101,8 @@ void snn_eval_use_reference(snn_eval *ev, bool reference)
     ev->blas = !reference && snn_blas_available();
 }
 
-/* Node n through BLAS where it has a fast path, else through its reference kernel. */
+/* Node i through its fast path (direct convolution, BLAS) where it has one, else through its
+ * reference kernel. */
 static snn_status run_node(snn_eval *ev, int i, const void *const *in, float *out, snn_diag *diag)
 {
     const snn_graph *g = ev->g;
@@ -141,7 +142,8 @@ snn_status snn_eval_run(snn_eval *ev, const float *const *inputs, snn_diag *diag
         if (n->n_inputs > SNN_NODE_MAX_INPUTS)
             return snn_diag_at(diag, SNN_ERR_LIMIT, n->name, "more than 64 inputs");
         const float *src = is_alias(n) ? ev->buf[n->inputs[0]] : NULL;
-        bool owned = src >= ev->arena && src < ev->arena + ev->arena_floats;
+        uintptr_t at = (uintptr_t)src, arena = (uintptr_t)ev->arena; /* unrelated pointers */
+        bool owned = at >= arena && at < arena + ev->arena_floats * sizeof *ev->arena;
         const snn_tensor *to = &g->tensors[n->outputs[0]];
         if (src && (owned || !(to->flags & SNN_TENSOR_OUTPUT)) &&
             g->tensors[n->inputs[0]].dtype == to->dtype) {

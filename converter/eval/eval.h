@@ -13,11 +13,11 @@ typedef struct {
     const snn_graph *g;
     float **buf;  /* (n_tensors) data of each tensor: constants point into the graph */
     float *arena; /* backing store of all run-time tensors */
-    size_t arena_floats;
+    size_t arena_floats; /* floats in arena */
     float *scratch; /* the largest convolution's scratch (snn_conv_fast_scratch); NULL if none */
     float **packed; /* (n_nodes) a Conv node's constant weights as its fast path reads them, or
                      * NULL (not a Conv, weights computed at run time, or read as they are) */
-    bool blas;      /* Conv, Gemm, MatMul through BLAS */
+    bool blas;      /* the fast paths: Conv (direct or BLAS), Gemm, MatMul through BLAS */
 } snn_eval;
 
 snn_status snn_eval_init(snn_eval *ev, const snn_graph *g, snn_diag *diag);
