@@ -82,13 +82,18 @@ static float bin_upper(int b)
 
 void calib_add(calib_stats *cs, const snn_eval *ev)
 {
+    calib_add_samples(cs, ev, 1);
+}
+
+void calib_add_samples(calib_stats *cs, const snn_eval *ev, int64_t samples)
+{
     const snn_graph *g = cs->g;
     for (int i = 0; i < g->n_tensors; i++) {
         calib_tensor *ct = &cs->t[i];
         if (!ct->channels)
             continue;
         const float *x = snn_eval_tensor(ev, i);
-        int64_t outer = snn_tensor_numel(&g->tensors[i]) / (ct->channels * ct->inner);
+        int64_t outer = samples * (snn_tensor_numel(&g->tensors[i]) / (ct->channels * ct->inner));
         for (int64_t o = 0; o < outer; o++)
             for (int c = 0; c < ct->channels; c++) {
                 const float *xc = x + (o * ct->channels + c) * ct->inner;
@@ -108,7 +113,7 @@ void calib_add(calib_stats *cs, const snn_eval *ev)
                 ct->n_total[c] += (uint64_t)ct->inner;
             }
     }
-    cs->samples++;
+    cs->samples += samples;
 }
 
 float calib_max(const calib_stats *cs, int t, int c)

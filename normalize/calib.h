@@ -31,6 +31,9 @@ typedef struct {
 snn_status calib_init(calib_stats *cs, const snn_graph *g, snn_diag *diag);
 /* Add the activations of one evaluated sample. */
 void calib_add(calib_stats *cs, const snn_eval *ev);
+/* Add the first `samples` samples of a batch that ev evaluated on a batched view of cs's graph
+ * (ir/rebatch.h): the same statistics as calib_add on each sample in turn. */
+void calib_add_samples(calib_stats *cs, const snn_eval *ev, int64_t samples);
 void calib_free(calib_stats *cs);
 /* Add src's statistics into dst (both of the same graph): the result is what calib_add on
  * dst's samples then src's would give, exactly (maxima and counts), so calibration can be

@@ -3,6 +3,7 @@
  * a target T, quantisation, and the .snn bytes with a JSON report. */
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "calib.h"
 #include "correct/correct.h"
 #include "eval/eval.h"
+#include "ir/rebatch.h"
 #include "snn_net.h"
 
 static double now_s(void)
@@ -74,9 +76,18 @@ static snn_status preprocessed_sample(void *ctx, int64_t i, float *x, snn_diag *
 
 /* Calibration split over workers (base/parallel.h): each runs the float evaluator on its own
  * range of samples into statistics of its own, which are merged in worker order; maxima and
- * counts merge exactly, so the .snn bytes are the same for every thread count. */
+ * counts merge exactly, so the .snn bytes are the same for every thread count.
+ *
+ * The evaluator runs batches of samples (the graph seen through ir/rebatch.h), so each weight
+ * is read once per batch: one sample at a time, VGG-11's 37 MB of weights streamed from memory
+ * for every sample and two workers shared that bandwidth. The batches are fixed by sample
+ * index (batch k holds samples kB .. kB+B-1), and workers and processes split whole batches,
+ * so a sample is evaluated in the same batch, at the same place, for every thread and process
+ * count. */
 typedef struct {
-    const snn_graph *g;
+    const snn_graph *g;  /* one sample: the statistics' shapes */
+    const snn_graph *gb; /* batch samples: what the evaluators run (g itself when batch is 1) */
+    int64_t batch;
     const ann2snn_samples *src;
     const snn_preprocess *pp;
     const ann2snn_options *o;
@@ -89,35 +100,56 @@ typedef struct {
     _Atomic int64_t done;
 } calib_run;
 
+/* Samples per calibration batch: up to 16, and no more than CALIB_BATCH_BYTES of run-time
+ * tensors per worker (an upper bound of its evaluator's arena), so an ImageNet-sized net runs
+ * one sample at a time rather than exhausting memory. Depends on the model and n only. */
+#define CALIB_BATCH_MAX 16
+#define CALIB_BATCH_BYTES ((int64_t)128 << 20)
+
+static int64_t calib_batch_size(const snn_graph *g, int64_t n)
+{
+    int64_t per_sample = 0;
+    for (int i = 0; i < g->n_tensors; i++)
+        if (!(g->tensors[i].flags & SNN_TENSOR_CONST))
+            per_sample += snn_tensor_numel(&g->tensors[i]) * (int64_t)sizeof(float);
+    int64_t b = per_sample > 0 ? CALIB_BATCH_BYTES / per_sample : 1;
+    b = b > CALIB_BATCH_MAX ? CALIB_BATCH_MAX : b;
+    b = b > n ? n : b;
+    return b < 1 ? 1 : b;
+}
+
 static void calib_worker(void *arg, int w)
 {
     calib_run *r = arg;
-    int64_t begin, end;
-    api_worker_range(r->o->split, r->n, r->workers, w, &begin, &end);
+    int64_t first, last, size = r->src->sample_size; /* batches [first, last) */
+    api_worker_range(r->o->split, (r->n + r->batch - 1) / r->batch, r->workers, w, &first, &last);
     r->lo[w] = INFINITY, r->hi[w] = -INFINITY;
     snn_eval ev;
     memset(&ev, 0, sizeof ev);
-    float *x = malloc((size_t)r->src->sample_size * sizeof *x);
+    float *x = calloc((size_t)(size * r->batch), sizeof *x); /* (batch, sample) */
     r->st[w] = !x ? snn_diag_set(&r->diag[w], SNN_ERR_NOMEM, "out of memory") : SNN_OK;
     if (r->st[w] == SNN_OK)
         r->st[w] = calib_init(&r->stats[w], r->g, &r->diag[w]);
     if (r->st[w] == SNN_OK)
-        r->st[w] = snn_eval_init(&ev, r->g, &r->diag[w]);
+        r->st[w] = snn_eval_init(&ev, r->gb, &r->diag[w]);
     if (r->st[w] == SNN_OK)
         snn_eval_use_reference(&ev, r->o->reference_kernels);
-    for (int64_t i = begin; i < end && r->st[w] == SNN_OK; i++) {
-        if ((r->st[w] = api_fetch(r->src, i, r->pp, x, &r->diag[w])) != SNN_OK)
+    for (int64_t k = first; k < last && r->st[w] == SNN_OK; k++) {
+        int64_t i0 = k * r->batch, cnt = r->n - i0 < r->batch ? r->n - i0 : r->batch; /* the last may be short */
+        for (int64_t s = 0; s < cnt && r->st[w] == SNN_OK; s++)
+            r->st[w] = api_fetch(r->src, i0 + s, r->pp, x + s * size, &r->diag[w]);
+        if (r->st[w] != SNN_OK)
             break;
-        for (int64_t k = 0; k < r->src->sample_size; k++) {
-            r->lo[w] = fminf(r->lo[w], x[k]);
-            r->hi[w] = fmaxf(r->hi[w], x[k]);
+        for (int64_t j = 0; j < cnt * size; j++) {
+            r->lo[w] = fminf(r->lo[w], x[j]);
+            r->hi[w] = fmaxf(r->hi[w], x[j]);
         }
         const float *feed[1] = {x};
         if ((r->st[w] = snn_eval_run(&ev, feed, &r->diag[w])) != SNN_OK)
             break;
-        calib_add(&r->stats[w], &ev);
-        int64_t d = ++r->done;
-        if (w == 0 && r->o->progress && d % 50 == 0 && d < r->n)
+        calib_add_samples(&r->stats[w], &ev, cnt);
+        int64_t d = atomic_fetch_add(&r->done, cnt) + cnt;
+        if (w == 0 && r->o->progress && d / 50 != (d - cnt) / 50 && d < r->n)
             r->o->progress(r->o->progress_ctx, "calibration", d, r->n);
     }
     free(x);
@@ -156,8 +188,17 @@ static snn_status calibrate(const snn_graph *g, const ann2snn_samples *src, int6
     calib_run *r = calloc(1, sizeof *r);
     if (!r)
         return snn_diag_set(diag, SNN_ERR_NOMEM, "out of memory");
-    *r = (calib_run){.g = g, .src = src, .pp = pp, .o = o, .n = n, .workers = workers};
+    *r = (calib_run){.g = g, .gb = g, .batch = 1, .src = src, .pp = pp, .o = o, .n = n, .workers = workers};
+    /* A graph that cannot be batched (a node mixes samples: see ir/rebatch.h) is calibrated
+     * one sample at a time; the statistics are the same either way. */
+    snn_graph gb;
+    int64_t batch = calib_batch_size(g, n);
+    bool batched = batch > 1 && snn_graph_rebatch(g, batch, &gb, NULL) == SNN_OK;
+    if (batched)
+        r->gb = &gb, r->batch = batch;
     st = snn_parallel_run(workers, calib_worker, r, diag);
+    if (batched)
+        snn_graph_rebatch_free(&gb);
     if (o->progress && st == SNN_OK)
         o->progress(o->progress_ctx, "calibration", n, n);
     *in_lo = INFINITY, *in_hi = -INFINITY;
