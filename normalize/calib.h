@@ -48,6 +48,9 @@ float calib_percentile(const calib_stats *cs, int t, int c, double p);
  * v0 the initial membrane as a fraction of the threshold) best fits max(0, x) in squared error
  * over tensor t, channel c (-1: all channels); the maximum when nothing is positive. */
 float calib_search_scale(const calib_stats *cs, int t, int c, uint32_t T, float v0);
+/* The squared error that search minimises, at scale lam (NaN when out of memory): tests hold
+ * its SIMD and plain copies to the same bits. */
+double calib_search_error(const calib_stats *cs, int t, int c, uint32_t T, float v0, double lam);
 /* Fraction of all values of tensor t, channel c (-1: all) above v: exact 0 when v is at least
  * the maximum, else an upper bound (whole histogram bins that reach above v). */
 double calib_fraction_above(const calib_stats *cs, int t, int c, float v);

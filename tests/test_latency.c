@@ -5,6 +5,7 @@
  * forbids.
  *
  * Usage: test_latency DATA_DIR (tests/data/snn) */
+#define _POSIX_C_SOURCE 200809L /* setenv */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -300,6 +301,64 @@ static void test_threshold_search(void **state)
     release(&c);
 }
 
+/* The threshold search's AVX copy gives the plain copy's bits (SNN_SIMD=baseline takes that),
+ * error and chosen scale, on histograms of every spread, for several T, initial membranes and
+ * candidate scales. */
+static void test_threshold_search_copies(void **state)
+{
+    (void)state;
+    snn_build_opts o;
+    snn_build_opts_init(&o);
+    converted c;
+    convert("dense2", &o, 1, &c);
+    int t = -1;
+    for (int i = 0; i < c.g.n_tensors && t < 0; i++)
+        if (c.cs.t[i].channels > 1)
+            t = i;
+    assert_true(t >= 0);
+    snn_diag d;
+    calib_free(&c.cs);
+    assert_int_equal(calib_init(&c.cs, &c.g, &d), SNN_OK);
+    const calib_tensor *ct = &c.cs.t[t];
+    snn_eval ev;
+    assert_int_equal(snn_eval_init(&ev, &c.g, &d), SNN_OK);
+    float *a = (float *)snn_eval_tensor(&ev, t);
+    int64_t numel = snn_tensor_numel(&c.g.tensors[t]);
+    uint32_t rng = 12345;
+    for (int i = 0; i < 300; i++) {
+        for (int64_t k = 0; k < numel; k++) {
+            rng = rng * 1664525u + 1013904223u;
+            float u = (float)(rng >> 8) / 16777216.0f; /* [0, 1) */
+            int ch = (int)(k % ct->channels);
+            /* channel ch spreads over 2^(ch % 12) octaves, a fifth of values negative */
+            a[k] = u < 0.2f ? -u : ldexpf(1.0f, -(int)((u - 0.2f) / 0.8f * (float)(ch % 12 + 1)) - ch % 5) * u;
+        }
+        calib_add(&c.cs, &ev);
+    }
+    static const uint32_t Ts[] = {1, 2, 3, 8, 32, 255};
+    static const float v0s[] = {0.0f, 0.5f, 0.25f, -0.5f};
+    int compared = 0;
+    for (int ch = -1; ch < ct->channels; ch++)
+        for (size_t ti = 0; ti < sizeof Ts / sizeof Ts[0]; ti++)
+            for (size_t vi = 0; vi < sizeof v0s / sizeof v0s[0]; vi++) {
+                double lam = 0.05 + 0.37 * (double)(compared % 7);
+                unsetenv("SNN_SIMD");
+                float fast = calib_search_scale(&c.cs, t, ch, Ts[ti], v0s[vi]);
+                double fast_err = calib_search_error(&c.cs, t, ch, Ts[ti], v0s[vi], lam);
+                setenv("SNN_SIMD", "baseline", 1);
+                float plain = calib_search_scale(&c.cs, t, ch, Ts[ti], v0s[vi]);
+                double plain_err = calib_search_error(&c.cs, t, ch, Ts[ti], v0s[vi], lam);
+                unsetenv("SNN_SIMD");
+                assert_memory_equal(&fast, &plain, sizeof fast);
+                assert_true(fast_err > 0.0);
+                assert_memory_equal(&fast_err, &plain_err, sizeof fast_err);
+                compared++;
+            }
+    print_message("%d searches, the same bits from both copies\n", compared);
+    snn_eval_free(&ev);
+    release(&c);
+}
+
 /* Run two loaded nets side by side for T steps on the same inputs: identical outputs, spikes
  * and synaptic operations at every step. */
 static void assert_same_runs(loaded *a, loaded *b, int64_t numel, uint32_t coding)
@@ -563,6 +622,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_burst_neuron),
         cmocka_unit_test(test_burst_refused),
         cmocka_unit_test(test_initial_membranes),
+        cmocka_unit_test(test_threshold_search_copies),
         cmocka_unit_test(test_bn_prior_ranges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
