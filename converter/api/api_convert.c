@@ -131,7 +131,7 @@ static void calib_worker(void *arg, int w)
     if (r->st[w] == SNN_OK)
         r->st[w] = calib_init(&r->stats[w], r->g, &r->diag[w]);
     if (r->st[w] == SNN_OK)
-        r->st[w] = snn_eval_init(&ev, r->gb, &r->diag[w]);
+        r->st[w] = snn_eval_init_samples(&ev, r->gb, r->g, &r->diag[w]);
     if (r->st[w] == SNN_OK)
         snn_eval_use_reference(&ev, r->o->reference_kernels);
     for (int64_t k = first; k < last && r->st[w] == SNN_OK; k++) {
@@ -186,8 +186,10 @@ static snn_status calibrate(const snn_graph *g, const ann2snn_samples *src, int6
     if (st != SNN_OK)
         return st;
     calib_run *r = calloc(1, sizeof *r);
-    if (!r)
+    if (!r) {
+        calib_free(cs);
         return snn_diag_set(diag, SNN_ERR_NOMEM, "out of memory");
+    }
     *r = (calib_run){.g = g, .gb = g, .batch = 1, .src = src, .pp = pp, .o = o, .n = n, .workers = workers};
     /* A graph that cannot be batched (a node mixes samples: see ir/rebatch.h) is calibrated
      * one sample at a time; the statistics are the same either way. */

@@ -40,7 +40,9 @@ static snn_status prepare_conv_fast_paths(snn_eval *ev)
         if (n->op != SNN_OP_CONV)
             continue;
         size_t need = snn_conv_fast_scratch(g, n), packed = snn_conv_fast_packed_size(g, n);
+        size_t need_one = ev->one ? snn_conv_fast_scratch(ev->one, n) : 0; /* sample by sample */
         scratch = need > scratch ? need : scratch;
+        scratch = need_one > scratch ? need_one : scratch;
         const snn_tensor *w = &g->tensors[n->inputs[1]];
         if (!packed || !(w->flags & SNN_TENSOR_CONST))
             continue;
@@ -53,10 +55,11 @@ static snn_status prepare_conv_fast_paths(snn_eval *ev)
     return SNN_OK;
 }
 
-snn_status snn_eval_init(snn_eval *ev, const snn_graph *g, snn_diag *diag)
+static snn_status eval_init(snn_eval *ev, const snn_graph *g, const snn_graph *one, snn_diag *diag)
 {
     memset(ev, 0, sizeof *ev);
     ev->g = g;
+    ev->one = one;
     snn_status st = snn_graph_verify(g, diag);
     if (st != SNN_OK)
         return st;
@@ -96,9 +99,52 @@ nomem:
     return snn_diag_set(diag, SNN_ERR_NOMEM, "out of memory allocating activations");
 }
 
+snn_status snn_eval_init(snn_eval *ev, const snn_graph *g, snn_diag *diag)
+{
+    return eval_init(ev, g, NULL, diag);
+}
+
+snn_status snn_eval_init_samples(snn_eval *ev, const snn_graph *batch, const snn_graph *one, snn_diag *diag)
+{
+    if (batch->n_nodes != one->n_nodes || batch->n_tensors != one->n_tensors)
+        return snn_diag_set(diag, SNN_ERR_INVALID, "a batched graph must have its one-sample graph's nodes");
+    return eval_init(ev, batch, batch == one ? NULL : one, diag);
+}
+
 void snn_eval_use_reference(snn_eval *ev, bool reference)
 {
     ev->blas = !reference && snn_blas_available();
+}
+
+/* Whether node n's fast path rounds a sample's outputs differently in a batch (BLAS). */
+static bool batch_sensitive(const snn_graph *g, const snn_node *n)
+{
+    return n->op == SNN_OP_GEMM || n->op == SNN_OP_MATMUL || (n->op == SNN_OP_CONV && !snn_conv_fast_is_direct(g, n));
+}
+
+static snn_status run_node(snn_eval *ev, int i, const void *const *in, float *out, snn_diag *diag);
+
+/* Node i of a batch, one sample at a time through the one-sample graph: run-time tensors
+ * advance by a sample's elements, constants stay. */
+static snn_status run_samples(snn_eval *ev, int i, const void *const *in, float *out, snn_diag *diag)
+{
+    const snn_graph *one = ev->one, *g = ev->g;
+    const snn_node *n = &one->nodes[i];
+    int64_t samples = g->tensors[n->outputs[0]].dims[0];
+    int64_t out_step = snn_tensor_numel(&one->tensors[n->outputs[0]]);
+    const void *in_s[SNN_NODE_MAX_INPUTS];
+    ev->g = one;
+    snn_status st = SNN_OK;
+    for (int64_t s = 0; s < samples && st == SNN_OK; s++) {
+        for (int k = 0; k < n->n_inputs; k++) {
+            int t = n->inputs[k];
+            bool moves = t >= 0 && in[k] && !(one->tensors[t].flags & SNN_TENSOR_CONST);
+            in_s[k] = moves ? (const float *)in[k] + s * snn_tensor_numel(&one->tensors[t]) : in[k];
+        }
+        st = run_node(ev, i, in_s, out + s * out_step, diag);
+    }
+    ev->g = g;
+    return st;
 }
 
 /* Node i through its fast path (direct convolution, BLAS) where it has one, else through its
@@ -107,6 +153,8 @@ static snn_status run_node(snn_eval *ev, int i, const void *const *in, float *ou
 {
     const snn_graph *g = ev->g;
     const snn_node *n = &g->nodes[i];
+    if (ev->blas && ev->one && g != ev->one && batch_sensitive(g, n))
+        return run_samples(ev, i, in, out, diag);
     if (ev->blas) {
         switch (n->op) {
         case SNN_OP_CONV: return snn_kernel_conv_fast(g, n, in, out, ev->scratch, ev->packed[i], diag);

@@ -18,9 +18,17 @@ typedef struct {
     float **packed; /* (n_nodes) a Conv node's constant weights as its fast path reads them, or
                      * NULL (not a Conv, weights computed at run time, or read as they are) */
     bool blas;      /* the fast paths: Conv (direct or BLAS), Gemm, MatMul through BLAS */
+    const snn_graph *one; /* NULL, or g's graph of one sample: its BLAS products run sample by
+                           * sample (snn_eval_init_samples) */
 } snn_eval;
 
 snn_status snn_eval_init(snn_eval *ev, const snn_graph *g, snn_diag *diag);
+/* An evaluator of batch, a batched view (ir/rebatch.h) of the one-sample graph one, whose every
+ * sample gets the bits snn_eval_init(one) would give it, wherever it sits in the batch: BLAS
+ * rounds a product's rows differently as the row count changes, so Gemm, MatMul and the
+ * im2col convolutions run sample by sample; the direct convolution and the other kernels are
+ * already the same for every batch. Calibration batches with it and keeps its bytes. */
+snn_status snn_eval_init_samples(snn_eval *ev, const snn_graph *batch, const snn_graph *one, snn_diag *diag);
 /* reference: every node through the plain C kernels (ir/ops.def), as constant folding does. */
 void snn_eval_use_reference(snn_eval *ev, bool reference);
 /* inputs[k]: data of graph input k, laid out as its shape (numel floats). */

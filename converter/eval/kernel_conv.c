@@ -81,6 +81,12 @@ size_t snn_conv_fast_packed_size(const snn_graph *g, const snn_node *n)
     return conv_direct_applies(&q) ? conv_direct_packed_size(&q) : 0;
 }
 
+bool snn_conv_fast_is_direct(const snn_graph *g, const snn_node *n)
+{
+    conv_geom q = conv_geometry(g, n);
+    return conv_direct_applies(&q);
+}
+
 void snn_conv_fast_pack(const snn_graph *g, const snn_node *n, const float *w, float *packed)
 {
     conv_geom q = conv_geometry(g, n);

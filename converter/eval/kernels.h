@@ -47,6 +47,9 @@ void snn_blas_single_thread(void);
  * constant weights once; packed = NULL packs in[1] into scratch on each call. */
 size_t snn_conv_fast_scratch(const snn_graph *g, const snn_node *n);
 size_t snn_conv_fast_packed_size(const snn_graph *g, const snn_node *n);
+/* Whether Conv node n's fast path is the direct convolution, whose outputs do not depend on
+ * the batch they are computed in (im2col + BLAS otherwise). */
+bool snn_conv_fast_is_direct(const snn_graph *g, const snn_node *n);
 void snn_conv_fast_pack(const snn_graph *g, const snn_node *n, const float *w, float *packed);
 snn_status snn_kernel_conv_fast(const snn_graph *g, const snn_node *n, const void *const *in,
                                 void *out, float *scratch, const float *packed, snn_diag *diag);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "shape.h"
+#include "verify.h"
 
 static bool is_run_time(const snn_graph *g, int t)
 {
@@ -48,15 +49,34 @@ static bool per_sample(const snn_graph *g, const snn_node *n, const char **why)
     return true;
 }
 
+/* A Reshape to a constant shape that spells the batch of one out ([1, -1] from PyTorch's
+ * x.view(x.size(0), -1), folded at import) gets the batch in its copy of the shape, stored in
+ * room (SNN_MAX_RANK values); the one-sample graph keeps its own. */
+static void batch_reshape_shape(const snn_graph *g, const snn_node *n, int64_t batch, snn_tensor *t, int64_t *room)
+{
+    int s = n->inputs[1];
+    int64_t shape[SNN_MAX_RANK];
+    int r = s >= 0 ? snn_shape_const_ints(g, s, shape, SNN_MAX_RANK) : -1;
+    if (r < 1 || shape[0] != 1 || snn_graph_consumers(g, s) != 1)
+        return;
+    memcpy(room, shape, (size_t)r * sizeof *room);
+    room[0] = batch;
+    t[s].data = room;
+}
+
 snn_status snn_graph_rebatch(const snn_graph *g, int64_t batch, snn_graph *out, snn_diag *diag)
 {
     *out = *g;
     out->tensors = NULL;
     if (batch < 1 || g->n_inputs != 1)
         return snn_diag_set(diag, SNN_ERR_UNSUPPORTED, "a batch needs one graph input and a size of at least 1");
-    snn_tensor *t = malloc((size_t)(g->n_tensors ? g->n_tensors : 1) * sizeof *t);
+    /* One block: the tensors, then room for every Reshape's batched shape (SNN_MAX_RANK each). */
+    size_t tensors_bytes = (size_t)(g->n_tensors ? g->n_tensors : 1) * sizeof(snn_tensor);
+    tensors_bytes = (tensors_bytes + sizeof(int64_t) - 1) / sizeof(int64_t) * sizeof(int64_t);
+    snn_tensor *t = malloc(tensors_bytes + (size_t)g->n_nodes * SNN_MAX_RANK * sizeof(int64_t));
     if (!t)
         return snn_diag_set(diag, SNN_ERR_NOMEM, "out of memory");
+    int64_t *shapes = (int64_t *)(void *)((char *)t + tensors_bytes); /* (n_nodes, SNN_MAX_RANK) */
     if (g->n_tensors)
         memcpy(t, g->tensors, (size_t)g->n_tensors * sizeof *t);
     out->tensors = t;
@@ -81,6 +101,8 @@ snn_status snn_graph_rebatch(const snn_graph *g, int64_t batch, snn_graph *out, 
             snn_graph_rebatch_free(out);
             return snn_diag_at(diag, SNN_ERR_UNSUPPORTED, n->name, "node '%s' mixes samples: %s", n->name, why);
         }
+        if (n->op == SNN_OP_RESHAPE && n->n_inputs > 1)
+            batch_reshape_shape(g, n, batch, t, shapes + (size_t)i * SNN_MAX_RANK);
         if (reshapes(n->op))
             continue;
         int rank[SNN_NODE_MAX_OUTPUTS];
@@ -97,7 +119,10 @@ snn_status snn_graph_rebatch(const snn_graph *g, int64_t batch, snn_graph *out, 
             return st;
         }
     }
-    return SNN_OK;
+    snn_status st = snn_graph_verify(out, diag); /* what the evaluator will check */
+    if (st != SNN_OK)
+        snn_graph_rebatch_free(out);
+    return st == SNN_OK ? SNN_OK : SNN_ERR_UNSUPPORTED;
 }
 
 void snn_graph_rebatch_free(snn_graph *view)
