@@ -4,6 +4,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The calibrated tensor whose positive values t has: its input when t is the output of a
+ * Relu (or an Identity or Dropout) of the same shape, followed back; t itself otherwise. */
+static int value_source(const snn_graph *g, const calib_stats *cs, int t)
+{
+    for (;;) {
+        int p = g->tensors[t].producer;
+        if (p < 0)
+            return t;
+        const snn_node *n = &g->nodes[p];
+        if (n->op != SNN_OP_RELU && n->op != SNN_OP_IDENTITY && n->op != SNN_OP_DROPOUT)
+            return t;
+        int in = n->inputs[0];
+        const snn_tensor *a = &g->tensors[in], *b = &g->tensors[t];
+        if (in < 0 || !cs->t[in].channels || a->rank != b->rank ||
+            memcmp(a->dims, b->dims, (size_t)a->rank * sizeof a->dims[0]))
+            return t;
+        t = in;
+    }
+}
+
 snn_status calib_init(calib_stats *cs, const snn_graph *g, snn_diag *diag)
 {
     memset(cs, 0, sizeof *cs);
@@ -13,11 +33,22 @@ snn_status calib_init(calib_stats *cs, const snn_graph *g, snn_diag *diag)
         return snn_diag_set(diag, SNN_ERR_NOMEM, "out of memory for calibration");
     for (int i = 0; i < g->n_tensors; i++) {
         const snn_tensor *ten = &g->tensors[i];
+        cs->t[i].same_as = -1;
         if (ten->flags & (SNN_TENSOR_CONST | SNN_TENSOR_INPUT))
             continue;
         calib_tensor *ct = &cs->t[i];
         ct->channels = ten->rank >= 2 ? (int)ten->dims[1] : 1;
         ct->inner = snn_tensor_numel(ten) / ct->channels;
+    }
+    for (int i = 0; i < g->n_tensors; i++) {
+        calib_tensor *ct = &cs->t[i];
+        if (ct->channels && (ct->same_as = value_source(g, cs, i)) == i)
+            ct->same_as = -1;
+    }
+    for (int i = 0; i < g->n_tensors; i++) {
+        calib_tensor *ct = &cs->t[i];
+        if (!ct->channels || ct->same_as >= 0)
+            continue;
         size_t ch = (size_t)ct->channels;
         ct->max = calloc(ch, sizeof *ct->max);
         ct->hist = calloc(ch * CALIB_BINS, sizeof *ct->hist);
@@ -28,6 +59,11 @@ snn_status calib_init(calib_stats *cs, const snn_graph *g, snn_diag *diag)
             return snn_diag_set(diag, SNN_ERR_NOMEM, "out of memory for calibration histograms");
         }
     }
+    for (int i = 0; i < g->n_tensors; i++) {
+        calib_tensor *ct = &cs->t[i], *src = ct->same_as >= 0 ? &cs->t[ct->same_as] : NULL;
+        if (src)
+            ct->max = src->max, ct->hist = src->hist, ct->n_pos = src->n_pos, ct->n_total = src->n_total;
+    }
     return SNN_OK;
 }
 
@@ -36,6 +72,8 @@ void calib_free(calib_stats *cs)
     if (!cs->t)
         return;
     for (int i = 0; i < cs->g->n_tensors; i++) {
+        if (cs->t[i].same_as >= 0)
+            continue;
         free(cs->t[i].max);
         free(cs->t[i].hist);
         free(cs->t[i].n_pos);
@@ -50,6 +88,8 @@ void calib_merge(calib_stats *dst, const calib_stats *src)
     for (int i = 0; i < dst->g->n_tensors; i++) {
         calib_tensor *d = &dst->t[i];
         const calib_tensor *s = &src->t[i];
+        if (d->same_as >= 0)
+            continue;
         for (int c = 0; c < d->channels; c++) {
             d->max[c] = s->max[c] > d->max[c] ? s->max[c] : d->max[c];
             d->n_pos[c] += s->n_pos[c];
@@ -90,7 +130,7 @@ void calib_add_samples(calib_stats *cs, const snn_eval *ev, int64_t samples)
     const snn_graph *g = cs->g;
     for (int i = 0; i < g->n_tensors; i++) {
         calib_tensor *ct = &cs->t[i];
-        if (!ct->channels)
+        if (!ct->channels || ct->same_as >= 0)
             continue;
         const float *x = snn_eval_tensor(ev, i);
         int64_t outer = samples * (snn_tensor_numel(&g->tensors[i]) / (ct->channels * ct->inner));

@@ -20,6 +20,9 @@ typedef struct {
     uint32_t *hist;    /* (channels, CALIB_BINS) counts of positive values */
     uint64_t *n_pos;   /* (channels) positive values seen */
     uint64_t *n_total; /* (channels) values seen */
+    int same_as;       /* a tensor whose statistics these are (the arrays are its own), or -1:
+                        * a Relu's output has its input's positive values, so it is not
+                        * counted twice; adding and merging skip it */
 } calib_tensor;
 
 typedef struct {

@@ -164,7 +164,7 @@ static void reduce_processes(const ann2snn_split *sp, calib_stats *cs, float *in
         return;
     for (int i = 0; i < cs->g->n_tensors; i++) {
         calib_tensor *t = &cs->t[i];
-        if (!t->channels)
+        if (!t->channels || t->same_as >= 0)
             continue;
         sp->all_reduce(sp->ctx, ANN2SNN_REDUCE_MAX_F32, t->max, t->channels);
         sp->all_reduce(sp->ctx, ANN2SNN_REDUCE_SUM_U64, t->n_pos, t->channels);
@@ -210,8 +210,13 @@ static snn_status calibrate(const snn_graph *g, const ann2snn_samples *src, int6
             if (diag)
                 *diag = r->diag[w];
         }
-        if (st == SNN_OK)
+        if (st == SNN_OK && w == 0) { /* the first worker's statistics become the result */
+            calib_free(cs);
+            *cs = r->stats[0];
+            memset(&r->stats[0], 0, sizeof r->stats[0]);
+        } else if (st == SNN_OK) {
             calib_merge(cs, &r->stats[w]);
+        }
         *in_lo = fminf(*in_lo, r->lo[w]);
         *in_hi = fmaxf(*in_hi, r->hi[w]);
         if (r->stats[w].t)
