@@ -81,9 +81,10 @@ static snn_status preprocessed_sample(void *ctx, int64_t i, float *x, snn_diag *
  * The evaluator runs batches of samples (the graph seen through ir/rebatch.h), so each weight
  * is read once per batch: one sample at a time, VGG-11's 37 MB of weights streamed from memory
  * for every sample and two workers shared that bandwidth. The batches are fixed by sample
- * index (batch k holds samples kB .. kB+B-1), and workers and processes split whole batches,
- * so a sample is evaluated in the same batch, at the same place, for every thread and process
- * count. */
+ * index (batch k holds samples kB .. kB+B-1); processes split whole batches, and a process's
+ * workers take its batches in turn from a shared counter, which balances them. Which worker
+ * took a batch does not matter: statistics merge exactly, and the evaluator gives a sample
+ * the same bits at any place of any batch (snn_eval_init_samples). */
 typedef struct {
     const snn_graph *g;  /* one sample: the statistics' shapes */
     const snn_graph *gb; /* batch samples: what the evaluators run (g itself when batch is 1) */
@@ -97,6 +98,7 @@ typedef struct {
     float lo[SNN_MAX_THREADS], hi[SNN_MAX_THREADS]; /* per worker: the preprocessed input's range */
     snn_status st[SNN_MAX_THREADS];
     snn_diag diag[SNN_MAX_THREADS];
+    _Atomic int64_t next; /* the process's next batch, from its first */
     _Atomic int64_t done;
 } calib_run;
 
@@ -121,8 +123,8 @@ static int64_t calib_batch_size(const snn_graph *g, int64_t n)
 static void calib_worker(void *arg, int w)
 {
     calib_run *r = arg;
-    int64_t first, last, size = r->src->sample_size; /* batches [first, last) */
-    api_worker_range(r->o->split, (r->n + r->batch - 1) / r->batch, r->workers, w, &first, &last);
+    int64_t first, last, size = r->src->sample_size; /* this process's batches [first, last) */
+    api_worker_range(r->o->split, (r->n + r->batch - 1) / r->batch, 1, 0, &first, &last);
     r->lo[w] = INFINITY, r->hi[w] = -INFINITY;
     snn_eval ev;
     memset(&ev, 0, sizeof ev);
@@ -134,7 +136,8 @@ static void calib_worker(void *arg, int w)
         r->st[w] = snn_eval_init_samples(&ev, r->gb, r->g, &r->diag[w]);
     if (r->st[w] == SNN_OK)
         snn_eval_use_reference(&ev, r->o->reference_kernels);
-    for (int64_t k = first; k < last && r->st[w] == SNN_OK; k++) {
+    for (int64_t k = first + atomic_fetch_add(&r->next, 1); k < last && r->st[w] == SNN_OK;
+         k = first + atomic_fetch_add(&r->next, 1)) {
         int64_t i0 = k * r->batch, cnt = r->n - i0 < r->batch ? r->n - i0 : r->batch; /* the last may be short */
         for (int64_t s = 0; s < cnt && r->st[w] == SNN_OK; s++)
             r->st[w] = api_fetch(r->src, i0 + s, r->pp, x + s * size, &r->diag[w]);
