@@ -88,6 +88,7 @@ static snn_status preprocessed_sample(void *ctx, int64_t i, float *x, snn_diag *
 typedef struct {
     const snn_graph *g;  /* one sample: the statistics' shapes */
     const snn_graph *gb; /* batch samples: what the evaluators run (g itself when batch is 1) */
+    const snn_eval_weights *weights; /* the Conv weights packed once for every worker */
     int64_t batch;
     const ann2snn_samples *src;
     const snn_preprocess *pp;
@@ -133,7 +134,7 @@ static void calib_worker(void *arg, int w)
     if (r->st[w] == SNN_OK)
         r->st[w] = calib_init(&r->stats[w], r->g, &r->diag[w]);
     if (r->st[w] == SNN_OK)
-        r->st[w] = snn_eval_init_samples(&ev, r->gb, r->g, &r->diag[w]);
+        r->st[w] = snn_eval_init_shared(&ev, r->gb, r->g, r->weights, &r->diag[w]);
     if (r->st[w] == SNN_OK)
         snn_eval_use_reference(&ev, r->o->reference_kernels);
     for (int64_t k = first + atomic_fetch_add(&r->next, 1); k < last && r->st[w] == SNN_OK;
@@ -201,7 +202,17 @@ static snn_status calibrate(const snn_graph *g, const ann2snn_samples *src, int6
     bool batched = batch > 1 && snn_graph_rebatch(g, batch, &gb, NULL) == SNN_OK;
     if (batched)
         r->gb = &gb, r->batch = batch;
+    snn_eval_weights weights = {0};
+    if (!o->reference_kernels && (st = snn_eval_weights_make(&weights, g, workers, diag)) != SNN_OK) {
+        calib_free(cs);
+        free(r);
+        if (batched)
+            snn_graph_rebatch_free(&gb);
+        return st;
+    }
+    r->weights = o->reference_kernels ? NULL : &weights;
     st = snn_parallel_run(workers, calib_worker, r, diag);
+    snn_eval_weights_free(&weights);
     if (batched)
         snn_graph_rebatch_free(&gb);
     if (o->progress && st == SNN_OK)

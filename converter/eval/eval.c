@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/parallel.h"
 #include "kernels.h"
 #include "ir/verify.h"
 
@@ -16,10 +17,11 @@ void snn_eval_free(snn_eval *ev)
     free(ev->buf);
     free(ev->arena);
     free(ev->scratch);
-    if (ev->packed)
+    if (ev->packed && !ev->packed_shared) {
         for (int i = 0; i < ev->g->n_nodes; i++)
             free(ev->packed[i]);
-    free(ev->packed);
+        free(ev->packed);
+    }
     memset(ev, 0, sizeof *ev);
 }
 
@@ -28,34 +30,100 @@ static bool is_runtime(const snn_tensor *t)
     return !(t->flags & (SNN_TENSOR_CONST | SNN_TENSOR_INPUT));
 }
 
-/* The fast paths' scratch, and each Conv's constant weights packed once for its fast path. */
-static snn_status prepare_conv_fast_paths(snn_eval *ev)
+/* Conv node n's constant weights packed for its fast path, or NULL when it reads them as they
+ * are; *st is SNN_ERR_NOMEM when out of memory. */
+static float *pack_node(const snn_graph *g, const snn_node *n, snn_status *st)
+{
+    *st = SNN_OK;
+    if (n->op != SNN_OP_CONV)
+        return NULL;
+    size_t packed = snn_conv_fast_packed_size(g, n);
+    const snn_tensor *w = &g->tensors[n->inputs[1]];
+    if (!packed || !(w->flags & SNN_TENSOR_CONST))
+        return NULL;
+    float *p = malloc(packed * sizeof *p);
+    if (!p)
+        *st = SNN_ERR_NOMEM;
+    else
+        snn_conv_fast_pack(g, n, w->data, p);
+    return p;
+}
+
+/* The fast paths' scratch, and each Conv's constant weights packed once for its fast path
+ * (or those of shared, when given). */
+static snn_status prepare_conv_fast_paths(snn_eval *ev, const snn_eval_weights *shared)
 {
     const snn_graph *g = ev->g;
-    if (!(ev->packed = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *ev->packed)))
+    if (shared) {
+        ev->packed = shared->packed;
+        ev->packed_shared = true;
+    } else if (!(ev->packed = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *ev->packed))) {
         return SNN_ERR_NOMEM;
+    }
     size_t scratch = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         const snn_node *n = &g->nodes[i];
         if (n->op != SNN_OP_CONV)
             continue;
-        size_t need = snn_conv_fast_scratch(g, n), packed = snn_conv_fast_packed_size(g, n);
+        size_t need = snn_conv_fast_scratch(g, n);
         size_t need_one = ev->one ? snn_conv_fast_scratch(ev->one, n) : 0; /* sample by sample */
         scratch = need > scratch ? need : scratch;
         scratch = need_one > scratch ? need_one : scratch;
-        const snn_tensor *w = &g->tensors[n->inputs[1]];
-        if (!packed || !(w->flags & SNN_TENSOR_CONST))
-            continue;
-        if (!(ev->packed[i] = malloc(packed * sizeof *ev->packed[i])))
-            return SNN_ERR_NOMEM;
-        snn_conv_fast_pack(g, n, w->data, ev->packed[i]);
+        snn_status st;
+        if (!shared && !(ev->packed[i] = pack_node(g, n, &st)) && st != SNN_OK)
+            return st;
     }
     if (scratch && !(ev->scratch = malloc(scratch * sizeof *ev->scratch)))
         return SNN_ERR_NOMEM;
     return SNN_OK;
 }
 
-static snn_status eval_init(snn_eval *ev, const snn_graph *g, const snn_graph *one, snn_diag *diag)
+typedef struct {
+    const snn_graph *g;
+    snn_eval_weights *w;
+    int workers;
+    snn_status st[SNN_MAX_THREADS];
+} pack_run;
+
+static void pack_worker(void *arg, int k)
+{
+    pack_run *r = arg;
+    r->st[k] = SNN_OK;
+    for (int i = k; i < r->g->n_nodes && r->st[k] == SNN_OK; i += r->workers) /* nodes dealt in turn */
+        r->w->packed[i] = pack_node(r->g, &r->g->nodes[i], &r->st[k]);
+}
+
+snn_status snn_eval_weights_make(snn_eval_weights *w, const snn_graph *g, int workers, snn_diag *diag)
+{
+    w->n_nodes = g->n_nodes;
+    w->packed = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *w->packed);
+    pack_run *r = calloc(1, sizeof *r);
+    snn_status st = w->packed && r ? SNN_OK : SNN_ERR_NOMEM;
+    if (st == SNN_OK && snn_blas_available()) { /* else the evaluators take no fast path */
+        *r = (pack_run){.g = g, .w = w, .workers = workers < 1 ? 1 : workers > SNN_MAX_THREADS ? SNN_MAX_THREADS : workers};
+        st = snn_parallel_run(r->workers, pack_worker, r, diag);
+        for (int k = 0; k < r->workers && st == SNN_OK; k++)
+            st = r->st[k];
+    }
+    free(r);
+    if (st != SNN_OK) {
+        snn_eval_weights_free(w);
+        return snn_diag_set(diag, st, "out of memory packing convolution weights");
+    }
+    return SNN_OK;
+}
+
+void snn_eval_weights_free(snn_eval_weights *w)
+{
+    if (w->packed)
+        for (int i = 0; i < w->n_nodes; i++)
+            free(w->packed[i]);
+    free(w->packed);
+    memset(w, 0, sizeof *w);
+}
+
+static snn_status eval_init(snn_eval *ev, const snn_graph *g, const snn_graph *one, const snn_eval_weights *shared,
+                            snn_diag *diag)
 {
     memset(ev, 0, sizeof *ev);
     ev->g = g;
@@ -91,7 +159,7 @@ static snn_status eval_init(snn_eval *ev, const snn_graph *g, const snn_graph *o
     ev->blas = snn_blas_available();
     if (ev->blas)
         snn_blas_single_thread();
-    if (ev->blas && prepare_conv_fast_paths(ev) != SNN_OK)
+    if (ev->blas && prepare_conv_fast_paths(ev, shared) != SNN_OK)
         goto nomem;
     return SNN_OK;
 nomem:
@@ -101,14 +169,21 @@ nomem:
 
 snn_status snn_eval_init(snn_eval *ev, const snn_graph *g, snn_diag *diag)
 {
-    return eval_init(ev, g, NULL, diag);
+    return eval_init(ev, g, NULL, NULL, diag);
+}
+
+snn_status snn_eval_init_shared(snn_eval *ev, const snn_graph *batch, const snn_graph *one, const snn_eval_weights *w,
+                                snn_diag *diag)
+{
+    memset(ev, 0, sizeof *ev);
+    if (batch->n_nodes != one->n_nodes || batch->n_tensors != one->n_tensors || (w && w->n_nodes != one->n_nodes))
+        return snn_diag_set(diag, SNN_ERR_INVALID, "a batched graph must have its one-sample graph's nodes");
+    return eval_init(ev, batch, batch == one ? NULL : one, w, diag);
 }
 
 snn_status snn_eval_init_samples(snn_eval *ev, const snn_graph *batch, const snn_graph *one, snn_diag *diag)
 {
-    if (batch->n_nodes != one->n_nodes || batch->n_tensors != one->n_tensors)
-        return snn_diag_set(diag, SNN_ERR_INVALID, "a batched graph must have its one-sample graph's nodes");
-    return eval_init(ev, batch, batch == one ? NULL : one, diag);
+    return snn_eval_init_shared(ev, batch, one, NULL, diag);
 }
 
 void snn_eval_use_reference(snn_eval *ev, bool reference)

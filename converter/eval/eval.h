@@ -20,7 +20,20 @@ typedef struct {
     bool blas;      /* the fast paths: Conv (direct or BLAS), Gemm, MatMul through BLAS */
     const snn_graph *one; /* NULL, or g's graph of one sample: its BLAS products run sample by
                            * sample (snn_eval_init_samples) */
+    bool packed_shared;   /* packed belongs to an snn_eval_weights, not to this evaluator */
 } snn_eval;
+
+/* Each Conv's constant weights packed for its fast path, once, for several evaluators of a
+ * graph (and of batched views of it: the packing does not depend on the batch). Calibration's
+ * workers share one copy: VGG-11's is 37 MB. */
+typedef struct {
+    int n_nodes;
+    float **packed; /* (n_nodes) as snn_eval.packed */
+} snn_eval_weights;
+
+/* Packs on `workers` threads (base/parallel.h). */
+snn_status snn_eval_weights_make(snn_eval_weights *w, const snn_graph *g, int workers, snn_diag *diag);
+void snn_eval_weights_free(snn_eval_weights *w);
 
 snn_status snn_eval_init(snn_eval *ev, const snn_graph *g, snn_diag *diag);
 /* An evaluator of batch, a batched view (ir/rebatch.h) of the one-sample graph one, whose every
@@ -29,6 +42,9 @@ snn_status snn_eval_init(snn_eval *ev, const snn_graph *g, snn_diag *diag);
  * im2col convolutions run sample by sample; the direct convolution and the other kernels are
  * already the same for every batch. Calibration batches with it and keeps its bytes. */
 snn_status snn_eval_init_samples(snn_eval *ev, const snn_graph *batch, const snn_graph *one, snn_diag *diag);
+/* The same, reading the Conv weights that w packed for one (it must outlive ev). */
+snn_status snn_eval_init_shared(snn_eval *ev, const snn_graph *batch, const snn_graph *one, const snn_eval_weights *w,
+                                snn_diag *diag);
 /* reference: every node through the plain C kernels (ir/ops.def), as constant folding does. */
 void snn_eval_use_reference(snn_eval *ev, bool reference);
 /* inputs[k]: data of graph input k, laid out as its shape (numel floats). */
