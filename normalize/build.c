@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bigmem.h"
 #include "base/parallel.h"
 #include "ir/op_info.h"
 #include "ir/shape.h"
@@ -627,7 +628,7 @@ static snn_status op_conv(builder *b, const snn_node *n, value *out)
     p.group = (uint16_t)n->attr.group;
     uint32_t cg = p.src_c / p.group, mg = c / p.group, taps = p.kh * p.kw;
     p.n_w = p.src_c * taps * mg;
-    p.w = malloc(p.n_w * sizeof *p.w);
+    p.w = snn_big_malloc(p.n_w * sizeof *p.w);
     if (!p.w)
         return nomem(b);
     const float *wd = W->data; /* (M, Cg, KH, KW) -> (C_src, KH, KW, Mg) */
@@ -692,7 +693,7 @@ static snn_status op_dense(builder *b, const snn_node *n, value *out)
         return node_fail(b, n, "reads %u values from a source of %u", K, x->c * x->h * x->w);
     net_proj p = term_from(x, SNN_PROJ_DENSE);
     p.n_w = n_src * N;
-    p.w = malloc((size_t)p.n_w * sizeof *p.w);
+    p.w = snn_big_malloc((size_t)p.n_w * sizeof *p.w);
     if (!p.w)
         return nomem(b);
     const float *bd = B->data;

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bigmem.h"
+
 /* The calibrated tensor whose positive values t has: its input when t is the output of a
  * Relu (or an Identity or Dropout) of the same shape, followed back; t itself otherwise. */
 static int value_source(const snn_graph *g, const calib_stats *cs, int t)
@@ -51,7 +53,7 @@ snn_status calib_init(calib_stats *cs, const snn_graph *g, snn_diag *diag)
             continue;
         size_t ch = (size_t)ct->channels;
         ct->max = calloc(ch, sizeof *ct->max);
-        ct->hist = calloc(ch * CALIB_BINS, sizeof *ct->hist);
+        ct->hist = snn_big_calloc(ch * CALIB_BINS, sizeof *ct->hist);
         ct->n_pos = calloc(ch, sizeof *ct->n_pos);
         ct->n_total = calloc(ch, sizeof *ct->n_total);
         if (!ct->max || !ct->hist || !ct->n_pos || !ct->n_total) {

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "base/bigmem.h"
 #include "base/fileio.h"
 #include "snn_net.h"
 
@@ -45,7 +46,7 @@ static int64_t pack(wpack *w, const float *src, uint32_t n)
         uint32_t cap = w->cap ? w->cap : 4096;
         while (cap < off + n)
             cap *= 2;
-        float *d = realloc(w->data, (size_t)cap * sizeof *d);
+        float *d = snn_big_realloc(w->data, (size_t)cap * sizeof *d);
         if (!d)
             return -1;
         w->data = d;
@@ -311,7 +312,7 @@ snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn
         pos = align64(pos + sec[i].size);
     }
     size_t total = offs[n_sec - 1] + sec[n_sec - 1].size;
-    buf = calloc(total, 1);
+    buf = snn_big_calloc(total, 1);
     if (!buf)
         goto nomem;
     memcpy(buf + SNN_HDR_MAGIC, SNN_MAGIC, SNN_MAGIC_LEN);

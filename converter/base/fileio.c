@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bigmem.h"
+
 snn_status snn_file_read_all(const char *path, size_t max_bytes, uint8_t **data, size_t *len,
                              snn_diag *diag)
 {
@@ -18,8 +20,13 @@ snn_status snn_file_read_all(const char *path, size_t max_bytes, uint8_t **data,
     if (!f)
         return snn_diag_set(diag, SNN_ERR_IO, "cannot open: %s", strerror(errno));
     snn_status st = SNN_OK;
+    /* A regular file's size, plus one byte to see the end, else 64 KB doubled as needed. */
+    struct stat sb;
     size_t cap = 1 << 16, n = 0;
-    uint8_t *buf = malloc(cap);
+    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= 0 &&
+        (uint64_t)sb.st_size < (uint64_t)max_bytes)
+        cap = (size_t)sb.st_size + 1 > cap ? (size_t)sb.st_size + 1 : cap;
+    uint8_t *buf = snn_big_malloc(cap);
     if (!buf) {
         st = snn_diag_set(diag, SNN_ERR_NOMEM, "out of memory reading the file");
         goto fail;
@@ -32,7 +39,7 @@ snn_status snn_file_read_all(const char *path, size_t max_bytes, uint8_t **data,
                 goto fail;
             }
             size_t ncap = cap * 2 > max_bytes ? max_bytes : cap * 2;
-            uint8_t *nb = realloc(buf, ncap);
+            uint8_t *nb = snn_big_realloc(buf, ncap);
             if (!nb) {
                 st = snn_diag_set(diag, SNN_ERR_NOMEM, "out of memory reading the file");
                 goto fail;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bigmem.h"
 #include "base/parallel.h"
 #include "kernels.h"
 #include "ir/verify.h"
@@ -41,7 +42,7 @@ static float *pack_node(const snn_graph *g, const snn_node *n, snn_status *st)
     const snn_tensor *w = &g->tensors[n->inputs[1]];
     if (!packed || !(w->flags & SNN_TENSOR_CONST))
         return NULL;
-    float *p = malloc(packed * sizeof *p);
+    float *p = snn_big_malloc(packed * sizeof *p);
     if (!p)
         *st = SNN_ERR_NOMEM;
     else
@@ -142,7 +143,7 @@ static snn_status eval_init(snn_eval *ev, const snn_graph *g, const snn_graph *o
     if (total > (size_t)SNN_MAX_NUMEL)
         return snn_diag_set(diag, SNN_ERR_LIMIT, "activations need %zu floats, above the limit",
                             total);
-    ev->arena = calloc(total ? total : 1, sizeof *ev->arena);
+    ev->arena = snn_big_calloc(total ? total : 1, sizeof *ev->arena);
     ev->arena_floats = total;
     if (!ev->arena)
         goto nomem;

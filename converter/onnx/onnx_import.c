@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bigmem.h"
 #include "base/fileio.h"
 #include "ir/op_info.h"
 #include "passes/passes.h"
@@ -648,6 +649,20 @@ fail:
     return st;
 }
 
+/* protobuf-c's allocations through base/bigmem.h: a tensor's raw_data is most of a model's
+ * bytes. What it allocates is freed by free(), so free_unpacked takes the default allocator. */
+static void *pb_alloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    return snn_big_malloc(n);
+}
+
+static void pb_free(void *ctx, void *p)
+{
+    (void)ctx;
+    free(p);
+}
+
 /* Unpack a ModelProto with a graph, after bounding its nesting (pb_nesting.h). */
 static snn_status unpack_model(const uint8_t *buf, size_t len, Onnx__ModelProto **out, snn_diag *diag)
 {
@@ -655,7 +670,8 @@ static snn_status unpack_model(const uint8_t *buf, size_t len, Onnx__ModelProto 
     snn_status st = snn_onnx_check_nesting(buf, len, diag);
     if (st != SNN_OK)
         return st;
-    Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, buf);
+    ProtobufCAllocator big = {.alloc = pb_alloc, .free = pb_free, .allocator_data = NULL};
+    Onnx__ModelProto *mp = onnx__model_proto__unpack(&big, len, buf);
     if (!mp)
         return snn_diag_set(diag, SNN_ERR_FORMAT,
                             "not a valid ONNX model: the protobuf data is truncated or corrupt");

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bigmem.h"
 #include "base/dims.h"
 #include "base/fileio.h"
 
@@ -118,7 +119,7 @@ snn_status snn_tensorproto_convert(const Onnx__TensorProto *tp, const char *wher
                                "tensor '%s': %s has %zu values, shape needs %lld", where, field,
                                have, (long long)numel);
     }
-    void *data = malloc((size_t)(numel ? numel : 1) * snn_dtype_size(*dt));
+    void *data = snn_big_malloc((size_t)(numel ? numel : 1) * snn_dtype_size(*dt));
     if (!data)
         return snn_diag_set(diag, SNN_ERR_NOMEM, "out of memory for tensor '%s'", where);
     float *f = data;
