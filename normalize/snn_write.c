@@ -187,6 +187,18 @@ snn_status snn_net_serialize(const snn_net *net, uint8_t **out, size_t *len, snn
     }
     if (!layr || !proj || !names)
         goto nomem;
+    /* Room for every float array at once: grown by doubling, the weights were copied about
+     * twice over on their way (VGG-11: 37 MB). An upper bound: each array and its padding. */
+    uint64_t room = 0;
+    for (uint32_t i = 0; i < np && !integer; i++)
+        room += (uint64_t)net->proj[i].n_w + 16;
+    for (uint32_t i = 0; i < nl; i++)
+        room += 2 * ((uint64_t)net->layers[i].c + 16);
+    if (room < UINT32_MAX / 2 && room > 4096) {
+        if (!(wp.data = snn_big_malloc((size_t)room * sizeof *wp.data)))
+            goto nomem;
+        wp.cap = (uint32_t)room;
+    }
     for (uint32_t i = 0; i < np; i++) {
         const net_proj *p = &net->proj[i];
         uint8_t *r = proj + (size_t)i * SNN_PROJ_SIZE;
