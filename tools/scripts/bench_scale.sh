@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Conversion time and ranks against time (docs/scale.md): wall seconds, median of 3, from GNU
-# time. Makes the CIFAR-shaped VGG-11 and ResNet-18 (tools/scripts/make_cifar_models.py) in
-# CIFAR_DIR unless they are there. Needs OpenMPI's mpirun for the rank columns.
-# Usage: tools/scripts/bench_scale.sh [BUILD_DIR] [CIFAR_DIR]
+# Conversion time and ranks against time (docs/scale.md): wall seconds, median of 3 (5 for the
+# conversions), from GNU time, and the converter's own calibration phase. Makes the CIFAR-shaped
+# VGG-11 and ResNet-18 (tools/scripts/make_cifar_models.py) in CIFAR_DIR unless they are there.
+# Needs OpenMPI's mpirun for the rank columns. --convert-only stops after the conversion table.
+# Usage: tools/scripts/bench_scale.sh [--convert-only] [BUILD_DIR] [CIFAR_DIR]
 set -euo pipefail
+convert_only=0
+[ "${1:-}" = --convert-only ] && { convert_only=1; shift; }
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build} cifar=${2:-/tmp/ann2snn-cifar}
 ann2snn=$build/tools/ann2snn/ann2snn
@@ -12,22 +15,37 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 [ -f "$cifar/vgg11.onnx" ] || /usr/bin/python3 "$root/tools/scripts/make_cifar_models.py" "$cifar" >/dev/null 2>&1
 mpi=(mpirun --oversubscribe --allow-run-as-root)
-med() { sort -n | sed -n 2p; }
+med() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 t() { for _ in 1 2 3; do /usr/bin/time -f %e "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }; tail -1 "$work/err"; done | med; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 
-echo "## conversion time (s): reference kernels / BLAS, 1 and 2 threads"
-printf "%-22s %8s %8s %8s %8s\n" model ref_1 blas_1 ref_2 blas_2
+# One conversion, 1 and 2 threads taken in turn 5 times: wall and calibration-phase medians.
+convert_row() { # NAME COMMAND...
+    local name=$1
+    shift
+    : >"$work/w1"; : >"$work/w2"; : >"$work/c1"; : >"$work/c2"
+    for _ in 1 2 3 4 5; do
+        for n in 1 2; do
+            /usr/bin/time -f %e -o "$work/time" "$@" --threads $n >"$work/out" 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
+            cat "$work/time" >>"$work/w$n"
+            grep -o 'calibration [0-9.]*' "$work/out" | awk '{print $2}' >>"$work/c$n"
+        done
+    done
+    local w1 w2 c1 c2
+    w1=$(med <"$work/w1") w2=$(med <"$work/w2") c1=$(med <"$work/c1") c2=$(med <"$work/c2")
+    printf "%-22s %8s %8s %7sx %9s %9s %7sx\n" "$name" "$w1" "$w2" "$(ratio "$w1" "$w2")" "$c1" "$c2" "$(ratio "$c1" "$c2")"
+}
+
+echo "## conversion time (s): the whole command and its calibration phase, 1 and 2 threads, median of 5"
+printf "%-22s %8s %8s %8s %9s %9s %8s\n" model wall_1 wall_2 ratio calib_1 calib_2 ratio
 for m in fmnist_mlp fmnist_cnn_avg fmnist_cnn_maxbn fmnist_resnet mnist_lenet; do
     case $m in mnist_*) c=$root/models/data/mnist-digits-calib-images-idx3-ubyte.gz ;; *) c=$fm/train-images-idx3-ubyte.gz ;; esac
-    conv=("$ann2snn" "$root/models/$m.onnx" --calib "$c" -o "$work/m.snn")
-    printf "%-22s %8s %8s %8s %8s\n" "$m" "$(t "${conv[@]}" --threads 1 --reference-kernels)" \
-        "$(t "${conv[@]}" --threads 1)" "$(t "${conv[@]}" --threads 2 --reference-kernels)" "$(t "${conv[@]}" --threads 2)"
+    convert_row "$m" "$ann2snn" "$root/models/$m.onnx" --calib "$c" -o "$work/m.snn"
 done
-for job in "vgg11 100" "vgg11 1000" "resnet18 1000"; do
-    read -r m n <<<"$job"
-    conv=("$ann2snn" "$cifar/$m.onnx" --calib "$cifar/cifar_x.npy" --calib-count "$n" --scale 1 -o "$work/v.snn")
-    printf "%-22s %8s %8s %8s %8s\n" "$m calib $n" - "$(t "${conv[@]}" --threads 1)" - "$(t "${conv[@]}" --threads 2)"
+for m in vgg11 resnet18; do
+    convert_row "$m calib 1000" "$ann2snn" "$cifar/$m.onnx" --calib "$cifar/cifar_x.npy" --calib-count 1000 --scale 1 -o "$work/v.snn"
 done
+[ $convert_only = 1 ] && exit 0
 
 echo "## ranks against time (s)"
 "$ann2snn" "$root/models/fmnist_cnn_maxbn.onnx" --calib "$fm/train-images-idx3-ubyte.gz" -o "$work/cnn.snn" >/dev/null
