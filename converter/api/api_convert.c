@@ -74,9 +74,9 @@ static snn_status preprocessed_sample(void *ctx, int64_t i, float *x, snn_diag *
 
 /* ------------------------------------------------------------------ calibration */
 
-/* Calibration split over workers (base/parallel.h): each runs the float evaluator on its own
- * range of samples into statistics of its own, which are merged in worker order; maxima and
- * counts merge exactly, so the .snn bytes are the same for every thread count.
+/* Calibration split over workers (base/parallel.h): each runs the float evaluator on the
+ * batches it takes into statistics of its own, which are then merged; maxima and counts merge
+ * exactly, so the .snn bytes are the same for every thread count.
  *
  * The evaluator runs batches of samples (the graph seen through ir/rebatch.h), so each weight
  * is read once per batch: one sample at a time, VGG-11's 37 MB of weights streamed from memory
