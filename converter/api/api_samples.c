@@ -43,6 +43,7 @@ void api_worker_range(const ann2snn_split *sp, int64_t n, int workers, int w, in
 /* What the classifying workers share; each has an evaluator of its own. */
 typedef struct {
     const snn_graph *g; /* input of o->batch samples */
+    const snn_eval_weights *weights; /* the Conv weights packed once for every worker, or NULL */
     const ann2snn_samples *src;
     const snn_preprocess *pp;
     const api_classify_opts *o;
@@ -60,7 +61,8 @@ static void classify_worker(void *arg, int w)
     api_worker_range(r->o->split, r->n, r->o->workers, w, &begin, &end);
     snn_eval ev;
     float *x = calloc((size_t)(size * batch), sizeof *x); /* (batch, sample) */
-    r->st[w] = x ? snn_eval_init(&ev, r->g, &r->diag[w]) : snn_diag_set(&r->diag[w], SNN_ERR_NOMEM, "out of memory");
+    r->st[w] = x ? snn_eval_init_shared(&ev, r->g, r->g, r->weights, &r->diag[w])
+                 : snn_diag_set(&r->diag[w], SNN_ERR_NOMEM, "out of memory");
     if (r->st[w] != SNN_OK) {
         free(x);
         return;
@@ -107,7 +109,15 @@ snn_status api_classify(const snn_graph *g, const ann2snn_samples *src, int64_t 
     api_classify_opts oc = *o;
     oc.workers = oc.workers < 1 ? 1 : oc.workers > SNN_MAX_THREADS ? SNN_MAX_THREADS : oc.workers;
     *r = (classify_run){.g = g, .src = src, .pp = pp, .o = &oc, .n = n, .pred = pred};
-    snn_status st = snn_parallel_run(oc.workers, classify_worker, r, diag);
+    snn_eval_weights weights = {0};
+    snn_status st = oc.reference ? SNN_OK : snn_eval_weights_make(&weights, g, oc.workers, diag);
+    if (st != SNN_OK) {
+        free(r);
+        return st;
+    }
+    r->weights = oc.reference ? NULL : &weights;
+    st = snn_parallel_run(oc.workers, classify_worker, r, diag);
+    snn_eval_weights_free(&weights);
     if (st == SNN_OK && oc.progress)
         oc.progress(oc.progress_ctx, "ANN", n, n);
     for (int w = 0; st == SNN_OK && w < oc.workers; w++)
