@@ -85,6 +85,8 @@ void calib_free(calib_stats *cs)
     memset(cs, 0, sizeof *cs);
 }
 
+static int bin_of(float x);
+
 void calib_merge(calib_stats *dst, const calib_stats *src)
 {
     for (int i = 0; i < dst->g->n_tensors; i++) {
@@ -96,9 +98,11 @@ void calib_merge(calib_stats *dst, const calib_stats *src)
             d->max[c] = s->max[c] > d->max[c] ? s->max[c] : d->max[c];
             d->n_pos[c] += s->n_pos[c];
             d->n_total[c] += s->n_total[c];
+            if (!s->n_pos[c])
+                continue; /* an empty histogram */
             uint32_t *h = d->hist + (size_t)c * CALIB_BINS;
             const uint32_t *hs = s->hist + (size_t)c * CALIB_BINS;
-            for (int b = 0; b < CALIB_BINS; b++)
+            for (int b = 0, top = bin_of(s->max[c]); b <= top; b++) /* nothing lies above the maximum's bin */
                 h[b] += hs[b];
         }
     }
