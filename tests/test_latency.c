@@ -252,6 +252,22 @@ static void test_bias_correction_any_threads(void **state)
     }
 }
 
+/* c's calibration statistics emptied, and an evaluator of its graph whose buffers a test fills
+ * by hand: returns the first tensor with statistics of its own and at least min_channels. */
+static int empty_stats(converted *c, int min_channels, snn_eval *ev)
+{
+    int t = -1;
+    for (int i = 0; i < c->g.n_tensors && t < 0; i++)
+        if (c->cs.t[i].channels >= min_channels && c->cs.t[i].same_as < 0)
+            t = i;
+    assert_true(t >= 0);
+    snn_diag d;
+    calib_free(&c->cs);
+    assert_int_equal(calib_init(&c->cs, &c->g, &d), SNN_OK);
+    assert_int_equal(snn_eval_init(ev, &c->g, &d), SNN_OK);
+    return t;
+}
+
 /* A tensor whose positive values all equal 1 (in one histogram bin) is coded without error
  * at its maximum; below the maximum, T-step codes lose. Values spread evenly over (0, 1] are
  * best served by a scale below the maximum at T = 2 (the top values clip, the rest quantise
@@ -263,22 +279,10 @@ static void test_threshold_search(void **state)
     snn_build_opts_init(&o);
     converted c;
     convert("dense2", &o, 1, &c);
-    calib_tensor *ct = NULL;
-    int t = -1;
-    for (int i = 0; i < c.g.n_tensors; i++)
-        if (c.cs.t[i].channels) {
-            ct = &c.cs.t[i];
-            t = i;
-            break;
-        }
-    assert_non_null(ct);
-    snn_diag d;
-    calib_free(&c.cs);
-    assert_int_equal(calib_init(&c.cs, &c.g, &d), SNN_OK);
-    ct = &c.cs.t[t];
-    /* Channel 0: 1000 values of exactly 1. */
     snn_eval ev;
-    assert_int_equal(snn_eval_init(&ev, &c.g, &d), SNN_OK);
+    int t = empty_stats(&c, 1, &ev);
+    const calib_tensor *ct = &c.cs.t[t];
+    /* Channel 0: 1000 values of exactly 1. */
     float *a = (float *)snn_eval_tensor(&ev, t);
     int64_t numel = snn_tensor_numel(&c.g.tensors[t]);
     for (int i = 0; i < 1000; i++) {
@@ -311,17 +315,9 @@ static void test_threshold_search_copies(void **state)
     snn_build_opts_init(&o);
     converted c;
     convert("dense2", &o, 1, &c);
-    int t = -1;
-    for (int i = 0; i < c.g.n_tensors && t < 0; i++)
-        if (c.cs.t[i].channels > 1)
-            t = i;
-    assert_true(t >= 0);
-    snn_diag d;
-    calib_free(&c.cs);
-    assert_int_equal(calib_init(&c.cs, &c.g, &d), SNN_OK);
-    const calib_tensor *ct = &c.cs.t[t];
     snn_eval ev;
-    assert_int_equal(snn_eval_init(&ev, &c.g, &d), SNN_OK);
+    int t = empty_stats(&c, 2, &ev);
+    const calib_tensor *ct = &c.cs.t[t];
     float *a = (float *)snn_eval_tensor(&ev, t);
     int64_t numel = snn_tensor_numel(&c.g.tensors[t]);
     uint32_t rng = 12345;
