@@ -252,10 +252,14 @@ static void test_bias_correction_any_threads(void **state)
     }
 }
 
-/* c's calibration statistics emptied, and an evaluator of its graph whose buffers a test fills
- * by hand: returns the first tensor with statistics of its own and at least min_channels. */
+/* The dense2 model converted with the defaults, its calibration statistics emptied, and an
+ * evaluator of its graph whose buffers a test fills by hand: returns the first tensor with
+ * statistics of its own and at least min_channels. */
 static int empty_stats(converted *c, int min_channels, snn_eval *ev)
 {
+    snn_build_opts o;
+    snn_build_opts_init(&o);
+    convert("dense2", &o, 1, c);
     int t = -1;
     for (int i = 0; i < c->g.n_tensors && t < 0; i++)
         if (c->cs.t[i].channels >= min_channels && c->cs.t[i].same_as < 0)
@@ -275,10 +279,7 @@ static int empty_stats(converted *c, int min_channels, snn_eval *ev)
 static void test_threshold_search(void **state)
 {
     (void)state;
-    snn_build_opts o;
-    snn_build_opts_init(&o);
     converted c;
-    convert("dense2", &o, 1, &c);
     snn_eval ev;
     int t = empty_stats(&c, 1, &ev);
     const calib_tensor *ct = &c.cs.t[t];
@@ -311,10 +312,7 @@ static void test_threshold_search(void **state)
 static void test_threshold_search_copies(void **state)
 {
     (void)state;
-    snn_build_opts o;
-    snn_build_opts_init(&o);
     converted c;
-    convert("dense2", &o, 1, &c);
     snn_eval ev;
     int t = empty_stats(&c, 2, &ev);
     const calib_tensor *ct = &c.cs.t[t];
