@@ -63,7 +63,7 @@ static void check_model(const char *name)
     assert_non_null(x);
     snn_eval one, batch;
     assert_int_equal(snn_eval_init(&one, &g, &d), SNN_OK);
-    assert_int_equal(snn_eval_init_samples(&batch, &gb, &g, &d), SNN_OK);
+    assert_int_equal(snn_eval_init_samples(&batch, &gb, &g, NULL, &d), SNN_OK);
     calib_stats cs_one, cs_batch;
     assert_int_equal(calib_init(&cs_one, &g, &d), SNN_OK);
     assert_int_equal(calib_init(&cs_batch, &g, &d), SNN_OK);

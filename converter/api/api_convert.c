@@ -134,7 +134,7 @@ static void calib_worker(void *arg, int w)
     if (r->st[w] == SNN_OK)
         r->st[w] = calib_init(&r->stats[w], r->g, &r->diag[w]);
     if (r->st[w] == SNN_OK)
-        r->st[w] = snn_eval_init_shared(&ev, r->gb, r->g, r->weights, &r->diag[w]);
+        r->st[w] = snn_eval_init_samples(&ev, r->gb, r->g, r->weights, &r->diag[w]);
     if (r->st[w] == SNN_OK)
         snn_eval_use_reference(&ev, r->o->reference_kernels);
     for (int64_t k = first + atomic_fetch_add(&r->next, 1); k < last && r->st[w] == SNN_OK;

@@ -61,7 +61,7 @@ static void classify_worker(void *arg, int w)
     api_worker_range(r->o->split, r->n, r->o->workers, w, &begin, &end);
     snn_eval ev;
     float *x = calloc((size_t)(size * batch), sizeof *x); /* (batch, sample) */
-    r->st[w] = x ? snn_eval_init_shared(&ev, r->g, r->g, r->weights, &r->diag[w])
+    r->st[w] = x ? snn_eval_init_samples(&ev, r->g, r->g, r->weights, &r->diag[w])
                  : snn_diag_set(&r->diag[w], SNN_ERR_NOMEM, "out of memory");
     if (r->st[w] != SNN_OK) {
         free(x);

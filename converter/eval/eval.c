@@ -173,18 +173,13 @@ snn_status snn_eval_init(snn_eval *ev, const snn_graph *g, snn_diag *diag)
     return eval_init(ev, g, NULL, NULL, diag);
 }
 
-snn_status snn_eval_init_shared(snn_eval *ev, const snn_graph *batch, const snn_graph *one, const snn_eval_weights *w,
-                                snn_diag *diag)
+snn_status snn_eval_init_samples(snn_eval *ev, const snn_graph *batch, const snn_graph *one, const snn_eval_weights *w,
+                                 snn_diag *diag)
 {
     memset(ev, 0, sizeof *ev);
     if (batch->n_nodes != one->n_nodes || batch->n_tensors != one->n_tensors || (w && w->n_nodes != one->n_nodes))
         return snn_diag_set(diag, SNN_ERR_INVALID, "a batched graph must have its one-sample graph's nodes");
     return eval_init(ev, batch, batch == one ? NULL : one, w, diag);
-}
-
-snn_status snn_eval_init_samples(snn_eval *ev, const snn_graph *batch, const snn_graph *one, snn_diag *diag)
-{
-    return snn_eval_init_shared(ev, batch, one, NULL, diag);
 }
 
 void snn_eval_use_reference(snn_eval *ev, bool reference)
@@ -198,39 +193,12 @@ static bool batch_sensitive(const snn_graph *g, const snn_node *n)
     return n->op == SNN_OP_GEMM || n->op == SNN_OP_MATMUL || (n->op == SNN_OP_CONV && !snn_conv_fast_is_direct(g, n));
 }
 
-static snn_status run_node(snn_eval *ev, int i, const void *const *in, float *out, snn_diag *diag);
-
-/* Node i of a batch, one sample at a time through the one-sample graph: run-time tensors
- * advance by a sample's elements, constants stay. */
-static snn_status run_samples(snn_eval *ev, int i, const void *const *in, float *out, snn_diag *diag)
+/* Node i of graph g (the evaluator's, or its one-sample graph) through its fast path (direct
+ * convolution, BLAS) where it has one, else through its reference kernel. */
+static snn_status run_fast(const snn_eval *ev, const snn_graph *g, int i, const void *const *in, float *out,
+                           snn_diag *diag)
 {
-    const snn_graph *one = ev->one, *g = ev->g;
-    const snn_node *n = &one->nodes[i];
-    int64_t samples = g->tensors[n->outputs[0]].dims[0];
-    int64_t out_step = snn_tensor_numel(&one->tensors[n->outputs[0]]);
-    const void *in_s[SNN_NODE_MAX_INPUTS];
-    ev->g = one;
-    snn_status st = SNN_OK;
-    for (int64_t s = 0; s < samples && st == SNN_OK; s++) {
-        for (int k = 0; k < n->n_inputs; k++) {
-            int t = n->inputs[k];
-            bool moves = t >= 0 && in[k] && !(one->tensors[t].flags & SNN_TENSOR_CONST);
-            in_s[k] = moves ? (const float *)in[k] + s * snn_tensor_numel(&one->tensors[t]) : in[k];
-        }
-        st = run_node(ev, i, in_s, out + s * out_step, diag);
-    }
-    ev->g = g;
-    return st;
-}
-
-/* Node i through its fast path (direct convolution, BLAS) where it has one, else through its
- * reference kernel. */
-static snn_status run_node(snn_eval *ev, int i, const void *const *in, float *out, snn_diag *diag)
-{
-    const snn_graph *g = ev->g;
     const snn_node *n = &g->nodes[i];
-    if (ev->blas && ev->one && g != ev->one && batch_sensitive(g, n))
-        return run_samples(ev, i, in, out, diag);
     if (ev->blas) {
         switch (n->op) {
         case SNN_OP_CONV: return snn_kernel_conv_fast(g, n, in, out, ev->scratch, ev->packed[i], diag);
@@ -240,6 +208,34 @@ static snn_status run_node(snn_eval *ev, int i, const void *const *in, float *ou
         }
     }
     return snn_kernel_run(g, n, in, out, diag);
+}
+
+/* Node i of a batch, one sample at a time through the one-sample graph: run-time tensors
+ * advance by a sample's elements, constants stay. */
+static snn_status run_samples(const snn_eval *ev, int i, const void *const *in, float *out, snn_diag *diag)
+{
+    const snn_graph *one = ev->one;
+    const snn_node *n = &one->nodes[i];
+    int64_t samples = ev->g->tensors[n->outputs[0]].dims[0];
+    int64_t out_step = snn_tensor_numel(&one->tensors[n->outputs[0]]);
+    const void *in_s[SNN_NODE_MAX_INPUTS];
+    snn_status st = SNN_OK;
+    for (int64_t s = 0; s < samples && st == SNN_OK; s++) {
+        for (int k = 0; k < n->n_inputs; k++) {
+            int t = n->inputs[k];
+            bool moves = t >= 0 && in[k] && !(one->tensors[t].flags & SNN_TENSOR_CONST);
+            in_s[k] = moves ? (const float *)in[k] + s * snn_tensor_numel(&one->tensors[t]) : in[k];
+        }
+        st = run_fast(ev, one, i, in_s, out + s * out_step, diag);
+    }
+    return st;
+}
+
+static snn_status run_node(snn_eval *ev, int i, const void *const *in, float *out, snn_diag *diag)
+{
+    if (ev->blas && ev->one && batch_sensitive(ev->g, &ev->g->nodes[i]))
+        return run_samples(ev, i, in, out, diag);
+    return run_fast(ev, ev->g, i, in, out, diag);
 }
 
 /* Ops whose output holds the input's values in the same order (the `copy` kernel of the op

@@ -40,11 +40,11 @@ snn_status snn_eval_init(snn_eval *ev, const snn_graph *g, snn_diag *diag);
  * sample gets the bits snn_eval_init(one) would give it, wherever it sits in the batch: BLAS
  * rounds a product's rows differently as the row count changes, so Gemm, MatMul and the
  * im2col convolutions run sample by sample; the direct convolution and the other kernels are
- * already the same for every batch. Calibration batches with it and keeps its bytes. */
-snn_status snn_eval_init_samples(snn_eval *ev, const snn_graph *batch, const snn_graph *one, snn_diag *diag);
-/* The same, reading the Conv weights that w packed for one (it must outlive ev). */
-snn_status snn_eval_init_shared(snn_eval *ev, const snn_graph *batch, const snn_graph *one, const snn_eval_weights *w,
-                                snn_diag *diag);
+ * already the same for every batch. Calibration batches with it and keeps its bytes. batch may
+ * be one itself (an evaluator of one). w: the Conv weights packed for one by several
+ * evaluators (it must outlive ev), or NULL for weights of ev's own. */
+snn_status snn_eval_init_samples(snn_eval *ev, const snn_graph *batch, const snn_graph *one, const snn_eval_weights *w,
+                                 snn_diag *diag);
 /* reference: every node through the plain C kernels (ir/ops.def), as constant folding does. */
 void snn_eval_use_reference(snn_eval *ev, bool reference);
 /* inputs[k]: data of graph input k, laid out as its shape (numel floats). */
