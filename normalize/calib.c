@@ -246,6 +246,9 @@ static double histogram_error_plain(const uint64_t *n, const double (*pts)[4], i
     return err;
 }
 
+typedef double histogram_error_fn(const uint64_t *n, const double (*pts)[4], int lo, int hi, double lam, uint32_t T,
+                                  double v0);
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
@@ -270,16 +273,19 @@ __attribute__((target("avx"))) static double histogram_error_avx(const uint64_t 
     return err;
 }
 
-/* SNN_SIMD=baseline in the environment takes the plain copy, as it does in the runtime. */
-static double histogram_error(const uint64_t *n, const double (*pts)[4], int lo, int hi, double lam, uint32_t T,
-                              double v0)
+/* The copy a search uses, chosen once per search (the environment is read once per channel,
+ * not once per candidate): SNN_SIMD=baseline takes the plain copy, as it does in the runtime. */
+static histogram_error_fn *histogram_error_pick(void)
 {
     const char *simd = getenv("SNN_SIMD");
     bool avx = __builtin_cpu_supports("avx") && !(simd && !strcmp(simd, "baseline"));
-    return avx ? histogram_error_avx(n, pts, lo, hi, lam, T, v0) : histogram_error_plain(n, pts, lo, hi, lam, T, v0);
+    return avx ? histogram_error_avx : histogram_error_plain;
 }
 #else
-#define histogram_error histogram_error_plain
+static histogram_error_fn *histogram_error_pick(void)
+{
+    return histogram_error_plain;
+}
 #endif
 
 /* T-aware threshold search, Li et al. 2021 ("A Free Lunch From ANN: Towards Efficient,
@@ -328,7 +334,7 @@ double calib_search_error(const calib_stats *cs, int t, int c, uint32_t T, float
     if (!h)
         return NAN;
     search_hist_make(cs, t, c, h);
-    double err = histogram_error(h->n, (const double(*)[4])h->pts, h->lo, h->hi, lam, T, v0);
+    double err = histogram_error_pick()(h->n, (const double(*)[4])h->pts, h->lo, h->hi, lam, T, v0);
     free(h);
     return err;
 }
@@ -340,6 +346,7 @@ float calib_search_scale(const calib_stats *cs, int t, int c, uint32_t T, float 
         return mx;
     search_hist h;
     search_hist_make(cs, t, c, &h);
+    histogram_error_fn *histogram_error = histogram_error_pick();
     double best_lam = mx, best_err = INFINITY;
     double lam = mx;
     for (int step = 0; step <= 160; step++, lam *= 0.99) {
