@@ -1061,10 +1061,75 @@ static uint64_t project(snn_state *s, uint32_t k, const snn_proj *p, const snn_l
 ROW16_KERNEL(row16_add8, "qadd16")
 ROW16_KERNEL(row16_sub8, "qsub16")
 #undef ROW16_KERNEL
+
+/* One kernel row of a spike's taps into a narrow layer of MG channels, from pair-ordered int8
+ * weights (snn_pair_index()): tap t (t < ntaps) adds, saturating (or subtracts), the MG weights
+ * at w + t MG to the MG membranes at o - t MG; o and w word-aligned, ntaps >= 1. Per 16
+ * synapses one LDM and one STM of eight membrane words, two LDRD of weights, eight SXTB16 and
+ * eight QADD16 (QSUB16); weights in the lanes' order need no PKHBT / PKHTB. taps32_* hold the
+ * common MG = 32 unrolled (43 instructions a tap); tapsn_* take any MG that is a multiple of 8
+ * (n8 = MG / 8) eight synapses a turn (13 instructions, and 4 a tap). Naked functions in the
+ * AAPCS, so that LDM and STM get the ascending registers they need. */
+#define SNN_PAIR16(W, M0, M1, OP) /* the four lanes pairs of weight word W into M0, M1 */      \
+    "sxtb16 r12, " W "\n\t" OP " " M0 ", " M0 ", r12\n\t"                                      \
+    "sxtb16 r12, " W ", ror #8\n\t" OP " " M1 ", " M1 ", r12\n\t"
+#define TAPS32_KERNEL(NAME, OP)                                                                \
+    __attribute__((naked, noinline)) static void NAME(int16_t *o, const int8_t *w, uint32_t ntaps) \
+    {                                                                                          \
+        (void)o, (void)w, (void)ntaps; /* r0, r1, r2 */                                       \
+        __asm__ volatile("push {r4-r11, lr}\n"                                                 \
+                         "1:\n\t"                                                              \
+                         "ldm r0, {r4-r11}\n\t"                                                \
+                         "ldrd r3, lr, [r1], #8\n\t"                                           \
+                         SNN_PAIR16("r3", "r4", "r5", OP) SNN_PAIR16("lr", "r6", "r7", OP)     \
+                         "ldrd r3, lr, [r1], #8\n\t"                                           \
+                         SNN_PAIR16("r3", "r8", "r9", OP) SNN_PAIR16("lr", "r10", "r11", OP)   \
+                         "stmia r0!, {r4-r11}\n\t"                                             \
+                         "ldm r0, {r4-r11}\n\t"                                                \
+                         "ldrd r3, lr, [r1], #8\n\t"                                           \
+                         SNN_PAIR16("r3", "r4", "r5", OP) SNN_PAIR16("lr", "r6", "r7", OP)     \
+                         "ldrd r3, lr, [r1], #8\n\t"                                           \
+                         SNN_PAIR16("r3", "r8", "r9", OP) SNN_PAIR16("lr", "r10", "r11", OP)   \
+                         "stmia r0!, {r4-r11}\n\t"                                             \
+                         "sub r0, r0, #128\n\t" /* back over this tap and one more */         \
+                         "subs r2, r2, #1\n\t"                                                 \
+                         "bne 1b\n\t"                                                          \
+                         "pop {r4-r11, pc}");                                                  \
+    }
+#define TAPSN_KERNEL(NAME, OP)                                                                 \
+    __attribute__((naked, noinline)) static void NAME(int16_t *o, const int8_t *w, uint32_t ntaps, uint32_t n8) \
+    {                                                                                          \
+        (void)o, (void)w, (void)ntaps, (void)n8; /* r0, r1, r2, r3 */                         \
+        __asm__ volatile("push {r4-r9, lr}\n"                                                  \
+                         "1:\n\t"                                                              \
+                         "mov lr, r3\n"                                                        \
+                         "2:\n\t"                                                              \
+                         "ldm r0, {r4-r7}\n\t"                                                 \
+                         "ldrd r8, r9, [r1], #8\n\t"                                           \
+                         SNN_PAIR16("r8", "r4", "r5", OP) SNN_PAIR16("r9", "r6", "r7", OP)     \
+                         "stmia r0!, {r4-r7}\n\t"                                              \
+                         "subs lr, lr, #1\n\t"                                                 \
+                         "bne 2b\n\t"                                                          \
+                         "sub r0, r0, r3, lsl #5\n\t" /* back over this tap and one more */   \
+                         "subs r2, r2, #1\n\t"                                                 \
+                         "bne 1b\n\t"                                                          \
+                         "pop {r4-r9, pc}");                                                   \
+    }
+TAPS32_KERNEL(taps32_add8p, "qadd16")
+TAPS32_KERNEL(taps32_sub8p, "qsub16")
+TAPSN_KERNEL(tapsn_add8p, "qadd16")
+TAPSN_KERNEL(tapsn_sub8p, "qsub16")
+#undef TAPS32_KERNEL
+#undef TAPSN_KERNEL
+#undef SNN_PAIR16
 #else
 /* Not called (their callers test SNN_ROW_KERNELS); declared so that the calls compile. */
 static inline void row16_add8(int16_t *o, const int8_t *w, uint32_t n8) { (void)o, (void)w, (void)n8; }
 static inline void row16_sub8(int16_t *o, const int8_t *w, uint32_t n8) { (void)o, (void)w, (void)n8; }
+static inline void taps32_add8p(int16_t *o, const int8_t *w, uint32_t nt) { (void)o, (void)w, (void)nt; }
+static inline void taps32_sub8p(int16_t *o, const int8_t *w, uint32_t nt) { (void)o, (void)w, (void)nt; }
+static inline void tapsn_add8p(int16_t *o, const int8_t *w, uint32_t nt, uint32_t n8) { (void)o, (void)w, (void)nt, (void)n8; }
+static inline void tapsn_sub8p(int16_t *o, const int8_t *w, uint32_t nt, uint32_t n8) { (void)o, (void)w, (void)nt, (void)n8; }
 #endif
 
 /* o[0..n) += w or -= w (sub), saturating each 16-bit membrane: a narrow layer's rows. SSE2
@@ -1204,12 +1269,26 @@ static uint64_t project16(snn_state *s, const snn_proj *p, const snn_layer *L, i
     case SNN_PROJ_CONV: { /* stride 1, group 1 */
         uint32_t kh_n = p->kh, kw_n = p->kw, oh = L->h, ow = L->w, mg = L->c, taps = kh_n * kw_n * mg;
         tap_span t;
-        /* Every row word-aligned: the row kernels straight, eight synapses a turn. */
+        /* Every row word-aligned: the row kernels straight, eight synapses a turn; with a
+         * pair-ordered copy of the weights, a kernel row of taps a call. */
+        const int8_t *wp = p->w8_pairs;
         bool kernels = SNN_ROW_KERNELS && IS_I8(w8) && mg % 8 == 0 && !(((uintptr_t)w8 | (uintptr_t)I) & 3u);
+        bool paired = kernels && wp;
         FOR_EACH_SPIKE_AT(s, src, p->src_c, p->src_h, p->src_w, iy, ix, {
             t = taps_from(p, oh, ow, iy, ix);
         }, c, sign, {
-            if (kernels) {
+            if (paired) {
+                if (t.kw1 > t.kw0) {
+                    const int8_t *wr = wp + (size_t)c * taps + (t.kh0 * kw_n + t.kw0) * mg;
+                    int16_t *o = I + ((t.y0 - t.kh0) * ow + t.x0 - t.kw0) * mg;
+                    for (uint32_t kh = t.kh0; kh < t.kh1; kh++, wr += kw_n * mg, o -= ow * mg) {
+                        if (mg == 32)
+                            (sign > 0 ? taps32_add8p : taps32_sub8p)(o, wr, t.kw1 - t.kw0);
+                        else
+                            (sign > 0 ? tapsn_add8p : tapsn_sub8p)(o, wr, t.kw1 - t.kw0, mg / 8);
+                    }
+                }
+            } else if (kernels) {
                 const int8_t *wc = w8 + (size_t)c * taps;
                 for (uint32_t kh = t.kh0; kh < t.kh1; kh++) {
                     int16_t *o = I + ((t.y0 - kh) * ow + t.x0 - t.kw0) * mg;

@@ -57,6 +57,7 @@ typedef struct {
     const float *w;       /* (n_w) layout per kind, see snn_format.h; NULL in integer files */
     const int8_t *w8;     /* (n_w) integer files with SNN_DTYPE_I8, else NULL */
     const int16_t *w16;   /* (n_w) integer files with SNN_DTYPE_I16, else NULL */
+    const int8_t *w8_pairs; /* (n_w) NULL, or w8 in pair order: snn_model_use_paired_weights() */
     uint32_t n_w;
     uint16_t kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, group;
     uint32_t src_c, src_h, src_w;
@@ -111,6 +112,32 @@ typedef struct {
 
 /* Parse and validate a whole file held in buf (4-byte aligned). */
 snn_rt_status snn_model_load(snn_model *m, const void *buf, size_t len, snn_rt_diag *diag);
+
+/* Where weight i of a projection sits in its pair-ordered copy (and back: the order is its own
+ * inverse): each four consecutive weights stored 0, 2, 1, 3. A Cortex-M4's SXTB16 then
+ * sign-extends bytes 0 and 2 of a word of them to the 16-bit lanes of channels (0, 1), and
+ * bytes 1 and 3 to those of channels (2, 3), the order of the membranes they go to. */
+static inline uint32_t snn_pair_index(uint32_t i)
+{
+    return (i & ~3u) | (i & 1u) << 1 | (i >> 1 & 1u);
+}
+
+/* Give projection k a pair-ordered copy of its int8 weights (n_w of them, 4-byte aligned),
+ * kept in flash beside the file: ann2snn export-c writes one for every stride-1 convolution of
+ * an int8 file (model.c). The Cortex-M4 step loop then adds a spike's taps with two
+ * instructions per four synapses fewer; every other target ignores it. The copy is checked
+ * against the file's weights; SNN_RT_ERR_ARG (and nothing changed) if it differs or does not
+ * fit. Not part of the file, so snn_model_load() leaves it NULL. */
+static inline snn_rt_status snn_model_use_paired_weights(snn_model *m, uint32_t k, const int8_t *w, uint32_t n_w)
+{
+    if (k >= m->n_proj || !m->proj[k].w8 || n_w != m->proj[k].n_w || n_w % 4 || ((uintptr_t)w & 3u))
+        return SNN_RT_ERR_ARG;
+    for (uint32_t i = 0; i < n_w; i++)
+        if (w[snn_pair_index(i)] != m->proj[k].w8[i])
+            return SNN_RT_ERR_ARG;
+    m->proj[k].w8_pairs = w;
+    return SNN_RT_OK;
+}
 
 /* Per-layer counters, accumulated since snn_state_begin(). */
 typedef struct {

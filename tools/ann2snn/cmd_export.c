@@ -120,6 +120,44 @@ static int make_dir(const char *path)
     return EXIT_BAD_INPUT;
 }
 
+/* Whether projection k of m gets a pair-ordered copy of its weights: an int8 stride-1,
+ * undilated, group-1 convolution into a layer whose channels are a multiple of 8, the ones the
+ * Cortex-M4 step loop adds a kernel row at a time. */
+static bool wants_pairs(const snn_model *m, uint32_t k)
+{
+    const snn_proj *p = &m->proj[k];
+    if (!p->w8 || p->kind != SNN_PROJ_CONV || p->sh != 1 || p->sw != 1 || p->dh != 1 || p->dw != 1 || p->group != 1)
+        return false;
+    for (uint32_t i = 0; i < m->n_layers; i++)
+        if (k >= m->layers[i].proj_first && k < m->layers[i].proj_first + m->layers[i].proj_count)
+            return m->layers[i].c % 8 == 0;
+    return false;
+}
+
+/* model.c's pair-ordered weight copies (snn_pair_index()) and their table. */
+static void put_paired_weights(text *c, const snn_model *m, uint32_t n_proj)
+{
+    for (uint32_t k = 0; k < m->n_proj; k++) {
+        if (!wants_pairs(m, k))
+            continue;
+        const snn_proj *p = &m->proj[k];
+        put(c, "\n/* Projection %u's weights in pair order. */\n", k);
+        put(c, "__attribute__((aligned(4))) static const int8_t paired_%u[%u] = {\n", k, p->n_w);
+        for (uint32_t i = 0; i < p->n_w; i++)
+            put(c, "%s%d,%s", i % 20 ? "" : "    ", p->w8[snn_pair_index(i)],
+                i % 20 == 19 || i + 1 == p->n_w ? "\n" : "");
+        put(c, "};\n");
+    }
+    put(c, "\nconst int8_t *const snn_model_paired_weights[%u] = {", n_proj);
+    for (uint32_t k = 0; k < n_proj; k++) {
+        if (k < m->n_proj && wants_pairs(m, k))
+            put(c, "%spaired_%u", k ? ", " : "", k);
+        else
+            put(c, "%sNULL", k ? ", " : "");
+    }
+    put(c, "};\n");
+}
+
 static int write_project(const char *model_path, const char *dir, const snn_model *m,
                          const uint8_t *file, size_t len)
 {
@@ -142,7 +180,12 @@ static int write_project(const char *model_path, const char *dir, const snn_mode
             " * snn_model and snn_state structures. */\n");
     put(&h, "#define SNN_MODEL_STATE_BYTES %zuu\n\n", state_bytes);
     put(&h, "extern const uint8_t snn_model_bytes[]; /* (snn_model_len) the .snn file, 64-byte aligned */\n");
-    put(&h, "extern const size_t snn_model_len;\n\n#endif\n");
+    put(&h, "extern const size_t snn_model_len;\n\n");
+    uint32_t n_proj = m->n_proj ? m->n_proj : 1u;
+    put(&h, "/* Per projection, a copy of its int8 weights in pair order for the Cortex-M4's step loop\n"
+            " * (snn_model_use_paired_weights()), or NULL. */\n");
+    put(&h, "#define SNN_MODEL_N_PROJ %uu\n", n_proj);
+    put(&h, "extern const int8_t *const snn_model_paired_weights[SNN_MODEL_N_PROJ];\n\n#endif\n");
 
     text c = {0};
     put(&c, "/* Written by ann2snn export-c from %s: the .snn file as const data, so that it\n"
@@ -153,6 +196,7 @@ static int write_project(const char *model_path, const char *dir, const snn_mode
     for (size_t i = 0; i < len; i++)
         put(&c, "%s%u,%s", i % 20 ? "" : "    ", file[i], i % 20 == 19 || i + 1 == len ? "\n" : "");
     put(&c, "};\n");
+    put_paired_weights(&c, m, n_proj);
 
     /* The structures sized for this model's layers and projections; TTFS left out of a
      * rate-coded model, the float simulation and the other weight type out of an integer one. */
