@@ -1663,6 +1663,56 @@ static void fire16_word_simd32(int16_t *restrict v, int16_t *restrict cnt, const
     *neg = shuffle_halves(nw);
 }
 #undef FIRE16_PAIRS
+
+#if SNN_ROW_KERNELS
+/* fire16_word_simd32()'s commonest case, a signed layer with reset by subtraction and counts,
+ * written out: the 16 pairs of a word unrolled, each in 21 instructions (GCC's loop: 27, and 4
+ * more a pair for the word). tb holds the word's pairs of thresholds and biases interleaved
+ * (th of neurons 2h, 2h + 1; their biases), so one LDRD reads both. SSUB16 sets GE where
+ * v >= theta and SEL takes the reset or the count's increment from it; the -1 spike's lanes
+ * (v < 0 and count > 0) are a sign test: SSAT16 to one bit of ~v | (count - 1). pn[0] and
+ * pn[1] get the spike and -1 bits, pair h's lanes at bits h and 16 + h as fire16_word_simd32()
+ * has them before its shuffle. */
+#define FIRE16S_PAIR(H)                                                                        \
+    "ldr r7, [r0]\n\t"                 /* v */                                                \
+    "ldrd r8, r9, [r2], #8\n\t"        /* theta, bias */                                      \
+    "ldr r10, [r1]\n\t"                /* count */                                            \
+    "sadd16 r11, r10, r3\n\t"          /* count + 1 */                                        \
+    "qadd16 r7, r7, r9\n\t"            /* v' = sat16(v + bias) */                             \
+    "ssub16 r12, r7, r8\n\t"           /* v' - theta; GE: v' >= theta */                      \
+    "sel r12, r12, r7\n\t"             /* reset by subtraction */                             \
+    "sel r10, r11, r10\n\t"            /* count + spike */                                    \
+    "sel r9, r3, r4\n\t"               /* spike lanes: 1 */                                   \
+    "orr r5, r5, r9, lsl #" #H "\n\t"                                                         \
+    "mvn r7, r7\n\t"                   /* negative where v' >= 0 */                           \
+    "qsub16 r11, r10, r3\n\t"          /* negative where count <= 0 */                        \
+    "orr r7, r7, r11\n\t"                                                                     \
+    "ssat16 r7, #1, r7\n\t"            /* 0: a -1 spike; -1: none */                          \
+    "bic r9, r8, r7\n\t"                                                                      \
+    "sadd16 r12, r12, r9\n\t"          /* -1 spike: v' + theta */                             \
+    "sadd16 r7, r7, r3\n\t"            /* -1 spike lanes: 1 */                                \
+    "ssub16 r10, r10, r7\n\t"          /* count - 1 */                                        \
+    "orr r6, r6, r7, lsl #" #H "\n\t"                                                         \
+    "str r12, [r0], #4\n\t"                                                                   \
+    "str r10, [r1], #4\n\t"
+__attribute__((naked, noinline)) static void fire16_signed_m4(int16_t *v, int16_t *cnt, const uint32_t *tb, uint32_t *pn)
+{
+    (void)v, (void)cnt, (void)tb, (void)pn; /* r0, r1, r2, r3 */
+    __asm__ volatile("push {r3-r11, lr}\n\t"
+                     "mov r3, #0x10001\n\t"
+                     "movs r4, #0\n\t"
+                     "movs r5, #0\n\t"
+                     "movs r6, #0\n\t"
+                     FIRE16S_PAIR(0) FIRE16S_PAIR(1) FIRE16S_PAIR(2) FIRE16S_PAIR(3)
+                     FIRE16S_PAIR(4) FIRE16S_PAIR(5) FIRE16S_PAIR(6) FIRE16S_PAIR(7)
+                     FIRE16S_PAIR(8) FIRE16S_PAIR(9) FIRE16S_PAIR(10) FIRE16S_PAIR(11)
+                     FIRE16S_PAIR(12) FIRE16S_PAIR(13) FIRE16S_PAIR(14) FIRE16S_PAIR(15)
+                     "ldr r0, [sp]\n\t"
+                     "strd r5, r6, [r0]\n\t"
+                     "pop {r3-r11, pc}");
+}
+#undef FIRE16S_PAIR
+#endif
 #endif
 
 static void fire16(snn_state *s, uint32_t i, int16_t *restrict v)
@@ -1670,6 +1720,9 @@ static void fire16(snn_state *s, uint32_t i, int16_t *restrict v)
     FIRE_SETUP
     (void)k;
     _Alignas(4) int16_t th16[32], b16[32];
+#if SNN_ROW_KERNELS
+    uint32_t tb[32]; /* fire16_signed_m4()'s (theta, bias) pairs */
+#endif
 #if defined(__SSE2__)
     int16_t zero_cnt[32] = {0}; /* scratch counts where the layer keeps none */
 #endif
@@ -1708,7 +1761,14 @@ static void fire16(snn_state *s, uint32_t i, int16_t *restrict v)
             pos_bits = pw, neg_word = nw;
         } else
 #elif defined(__ARM_FEATURE_SIMD32) && SNN_FAST_PATHS
-        if (end == 32) {
+        if (SNN_ROW_KERNELS && end == 32 && signed_fire && subtract && cnt) {
+            if (!pattern || w0 == 0)
+                for (uint32_t h = 0; h < 16; h++) /* the word's (theta, bias) pairs */
+                    memcpy(&tb[2 * h], &th16[2 * h], 4), memcpy(&tb[2 * h + 1], &b16[2 * h], 4);
+            uint32_t pn[2];
+            fire16_signed_m4(v + w0, cnt + w0, tb, pn);
+            pos_bits = shuffle_halves(pn[0]), neg_word = shuffle_halves(pn[1]);
+        } else if (end == 32) {
             fire16_word_simd32(v + w0, cnt ? cnt + w0 : NULL, th16, b16, signed_fire, subtract, &pos_bits, &neg_word);
         } else
 #endif
