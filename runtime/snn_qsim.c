@@ -1452,6 +1452,44 @@ static inline const int32_t *word_table(const int32_t *tab, uint32_t C, uint32_t
 
 /* A steady layer (a constant current k per neuron, no -1 spikes, no counts) with reset by
  * subtraction, four neurons a turn: v += k; v >= theta: spike, v -= theta. */
+#if SNN_ROW_KERNELS
+/* fire_steady() for one whole word on a Cortex-M4, unrolled: per neuron ADD, SUBS, and under
+ * IT GE the reset and the neuron's bit (7 instructions a neuron with the LDRD and STRD, GCC's
+ * version 11). Returns the word's spike bits. */
+#define STEADY_PAIR(B0, B1)                                                                    \
+    "ldrd r4, r5, [r0]\n\t"                                                                    \
+    "ldrd r6, r7, [r1], #8\n\t"                                                                \
+    "ldrd r8, r9, [r2], #8\n\t"                                                                \
+    "add r4, r4, r6\n\t"                                                                       \
+    "subs r6, r4, r8\n\t"                                                                      \
+    "itt ge\n\t"                                                                               \
+    "movge r4, r6\n\t"                                                                         \
+    "orrge r3, r3, #" B0 "\n\t"                                                                \
+    "add r5, r5, r7\n\t"                                                                       \
+    "subs r7, r5, r9\n\t"                                                                      \
+    "itt ge\n\t"                                                                               \
+    "movge r5, r7\n\t"                                                                         \
+    "orrge r3, r3, #" B1 "\n\t"                                                                \
+    "strd r4, r5, [r0], #8\n\t"
+__attribute__((naked, noinline)) static uint32_t steady_word_m4(int32_t *v, const int32_t *k, const int32_t *th)
+{
+    (void)v, (void)k, (void)th; /* r0, r1, r2 */
+    __asm__ volatile("push {r4-r9, lr}\n\t"
+                     "movs r3, #0\n\t"
+                     STEADY_PAIR("0x1", "0x2") STEADY_PAIR("0x4", "0x8")
+                     STEADY_PAIR("0x10", "0x20") STEADY_PAIR("0x40", "0x80")
+                     STEADY_PAIR("0x100", "0x200") STEADY_PAIR("0x400", "0x800")
+                     STEADY_PAIR("0x1000", "0x2000") STEADY_PAIR("0x4000", "0x8000")
+                     STEADY_PAIR("0x10000", "0x20000") STEADY_PAIR("0x40000", "0x80000")
+                     STEADY_PAIR("0x100000", "0x200000") STEADY_PAIR("0x400000", "0x800000")
+                     STEADY_PAIR("0x1000000", "0x2000000") STEADY_PAIR("0x4000000", "0x8000000")
+                     STEADY_PAIR("0x10000000", "0x20000000") STEADY_PAIR("0x40000000", "0x80000000")
+                     "mov r0, r3\n\t"
+                     "pop {r4-r9, pc}");
+}
+#undef STEADY_PAIR
+#endif
+
 static uint32_t fire_steady(uint32_t *restrict bits, int32_t *restrict v, const int32_t *restrict k,
                             const int32_t *th_tab, uint32_t C, uint32_t size)
 {
@@ -1462,6 +1500,14 @@ static uint32_t fire_steady(uint32_t *restrict bits, int32_t *restrict v, const 
         const int32_t *th = word_table(th_tab, C, c0, w0 == 0, th_pat, end);
         int32_t *vw = v + w0;
         const int32_t *kw = k + w0;
+#if SNN_ROW_KERNELS
+        if (end == 32) {
+            word = steady_word_m4(vw, kw, th);
+            bits[w0 / 32] = word;
+            n += snn_popcount(word);
+            continue;
+        }
+#endif
 #define STEADY_ONE(Q)                                                                          \
     do {                                                                                       \
         int32_t vj = wrap_add(vw[Q], kw[Q]), t = th[Q];                                        \
