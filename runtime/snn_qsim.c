@@ -1074,9 +1074,9 @@ ROW16_KERNEL(row16_sub8, "qsub16")
     "sxtb16 r12, " W "\n\t" OP " " M0 ", " M0 ", r12\n\t"                                      \
     "sxtb16 r12, " W ", ror #8\n\t" OP " " M1 ", " M1 ", r12\n\t"
 #define TAPS32_KERNEL(NAME, OP)                                                                \
-    __attribute__((naked, noinline)) static void NAME(int16_t *o, const int8_t *w, uint32_t ntaps) \
+    __attribute__((naked, noinline)) static void NAME(int16_t *o, const int8_t *w, uint32_t ntaps, uint32_t n8) \
     {                                                                                          \
-        (void)o, (void)w, (void)ntaps; /* r0, r1, r2 */                                       \
+        (void)o, (void)w, (void)ntaps, (void)n8; /* r0, r1, r2; n8 = 4, unused */             \
         __asm__ volatile("push {r4-r11, lr}\n"                                                 \
                          "1:\n\t"                                                              \
                          "ldm r0, {r4-r11}\n\t"                                                \
@@ -1126,8 +1126,8 @@ TAPSN_KERNEL(tapsn_sub8p, "qsub16")
 /* Not called (their callers test SNN_ROW_KERNELS); declared so that the calls compile. */
 static inline void row16_add8(int16_t *o, const int8_t *w, uint32_t n8) { (void)o, (void)w, (void)n8; }
 static inline void row16_sub8(int16_t *o, const int8_t *w, uint32_t n8) { (void)o, (void)w, (void)n8; }
-static inline void taps32_add8p(int16_t *o, const int8_t *w, uint32_t nt) { (void)o, (void)w, (void)nt; }
-static inline void taps32_sub8p(int16_t *o, const int8_t *w, uint32_t nt) { (void)o, (void)w, (void)nt; }
+static inline void taps32_add8p(int16_t *o, const int8_t *w, uint32_t nt, uint32_t n8) { (void)o, (void)w, (void)nt, (void)n8; }
+static inline void taps32_sub8p(int16_t *o, const int8_t *w, uint32_t nt, uint32_t n8) { (void)o, (void)w, (void)nt, (void)n8; }
 static inline void tapsn_add8p(int16_t *o, const int8_t *w, uint32_t nt, uint32_t n8) { (void)o, (void)w, (void)nt, (void)n8; }
 static inline void tapsn_sub8p(int16_t *o, const int8_t *w, uint32_t nt, uint32_t n8) { (void)o, (void)w, (void)nt, (void)n8; }
 #endif
@@ -1271,6 +1271,51 @@ static uint64_t avgpool16_outputs(const snn_state *s, const snn_proj *p, const s
 }
 #undef FOR_EACH_POOL_FIELD
 
+#if SNN_ROW_KERNELS
+/* A stride-1 group-1 convolution into a narrow layer (channels a multiple of 8, membranes
+ * word-aligned) from its pair-ordered weights: per spike, a kernel row of taps per call to
+ * taps32_* (32 channels) or tapsn_*; what a position's spikes share (the rows and taps inside
+ * the output, where they start) worked out once for all of them. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static uint64_t conv16_paired(const snn_state *s, const snn_proj *p, const snn_layer *L, int16_t *restrict I)
+{
+    typedef void taps_fn(int16_t *o, const int8_t *w, uint32_t ntaps, uint32_t n8);
+    uint32_t kw_n = p->kw, ow = L->w, mg = L->c, taps = p->kh * kw_n * mg, n8 = mg / 8;
+    taps_fn *add = mg == 32 ? taps32_add8p : tapsn_add8p, *sub = mg == 32 ? taps32_sub8p : tapsn_sub8p;
+    uint32_t w_row = kw_n * mg, o_row = ow * mg;
+    uint64_t ops = 0;
+    const int8_t *w0 = NULL;
+    int16_t *o0 = NULL;
+    uint32_t nt = 0, nr = 0, per_spike = 0;
+    FOR_EACH_SPIKE_AT(s, p->source, p->src_c, p->src_h, p->src_w, iy, ix, {
+        tap_span t = taps_from(p, L->h, ow, iy, ix);
+        nt = t.kw1 > t.kw0 ? t.kw1 - t.kw0 : 0;
+        nr = t.kh1 > t.kh0 ? t.kh1 - t.kh0 : 0;
+        if (!nt || !nr)
+            continue;
+        w0 = p->w8_pairs + (t.kh0 * kw_n + t.kw0) * mg;
+        o0 = I + ((t.y0 - t.kh0) * ow + t.x0 - t.kw0) * mg;
+        per_spike = nt * nr * mg;
+    }, c, sign, {
+        const int8_t *w = w0 + (size_t)c * taps;
+        int16_t *o = o0;
+        taps_fn *fn = sign > 0 ? add : sub;
+        for (uint32_t r = nr; r; r--, w += w_row, o -= o_row)
+            fn(o, w, nt, n8);
+        ops += per_spike;
+    });
+    return ops;
+}
+#else
+static uint64_t conv16_paired(const snn_state *s, const snn_proj *p, const snn_layer *L, int16_t *restrict I)
+{
+    (void)s, (void)p, (void)L, (void)I;
+    return 0;
+}
+#endif
+
 /* project() for a narrow layer (narrow_ok() admits only these kinds). Not inlined into the
  * step: it is called once per projection and step, and GCC's bounds warnings misfire on the
  * inlined copies. */
@@ -1302,24 +1347,13 @@ static uint64_t project16(snn_state *s, const snn_proj *p, const snn_layer *L, i
         tap_span t;
         /* Every row word-aligned: the row kernels straight, eight synapses a turn; with a
          * pair-ordered copy of the weights, a kernel row of taps a call. */
-        const int8_t *wp = p->w8_pairs;
         bool kernels = SNN_ROW_KERNELS && IS_I8(w8) && mg % 8 == 0 && !(((uintptr_t)w8 | (uintptr_t)I) & 3u);
-        bool paired = kernels && wp;
+        if (kernels && p->w8_pairs)
+            return conv16_paired(s, p, L, I);
         FOR_EACH_SPIKE_AT(s, src, p->src_c, p->src_h, p->src_w, iy, ix, {
             t = taps_from(p, oh, ow, iy, ix);
         }, c, sign, {
-            if (paired) {
-                if (t.kw1 > t.kw0) {
-                    const int8_t *wr = wp + (size_t)c * taps + (t.kh0 * kw_n + t.kw0) * mg;
-                    int16_t *o = I + ((t.y0 - t.kh0) * ow + t.x0 - t.kw0) * mg;
-                    for (uint32_t kh = t.kh0; kh < t.kh1; kh++, wr += kw_n * mg, o -= ow * mg) {
-                        if (mg == 32)
-                            (sign > 0 ? taps32_add8p : taps32_sub8p)(o, wr, t.kw1 - t.kw0);
-                        else
-                            (sign > 0 ? tapsn_add8p : tapsn_sub8p)(o, wr, t.kw1 - t.kw0, mg / 8);
-                    }
-                }
-            } else if (kernels) {
+            if (kernels) {
                 const int8_t *wc = w8 + (size_t)c * taps;
                 for (uint32_t kh = t.kh0; kh < t.kh1; kh++) {
                     int16_t *o = I + ((t.y0 - kh) * ow + t.x0 - t.kw0) * mg;
