@@ -507,14 +507,16 @@ static uint64_t input_scatter(snn_state *s, uint32_t i)
      * (the loader checks), so clamping the sum to +-(2^30 + 2^25) first changes nothing and
      * keeps the addition in 32 bits. */
     const int32_t *bias = L->qbias, lim = (1 << 30) + (1 << 25);
-    for (uint32_t j = 0, c = 0, C = L->c, f = m->input_frac; j < L->size; j++) {
-        int32_t r = round_shift32(kq[j], f);
-        r = r > lim ? lim : r < -lim ? -lim : r;
-        int32_t kk = bias[c] + r;
-        kq[j] = kk > (1 << 30) ? (1 << 30) : kk < -(1 << 30) ? -(1 << 30) : kk;
-        if (++c == C)
-            c = 0;
-    }
+    uint32_t f = m->input_frac, C = L->c;
+    bool big = f == 0; /* else |round_shift32()| <= 2^30 < lim: no clamp before the bias */
+    for (uint32_t j0 = 0; j0 < L->size; j0 += C)
+        for (uint32_t c = 0; c < C; c++) {
+            int32_t r = round_shift32(kq[j0 + c], f);
+            if (big)
+                r = r > lim ? lim : r < -lim ? -lim : r;
+            int32_t kk = bias[c] + r;
+            kq[j0 + c] = kk > (1 << 30) ? (1 << 30) : kk < -(1 << 30) ? -(1 << 30) : kk;
+        }
     return n;
 }
 #endif
@@ -561,15 +563,23 @@ void snn_qsim_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed
         bool is_out = L->flags & SNN_LAYER_F_OUTPUT;
         int32_t *v = s->qv[i];
         int16_t *v16 = s->qv16[i];
-        for (uint32_t c = 0; c < L->c; c++) { /* channel by channel: each value worked out once */
+        uint32_t C = L->c, size = L->size;
+        for (uint32_t c = 0; c < C && c < size; c++) { /* the first position; each value worked out once */
             int32_t v0 = is_out ? 0 : qinit(m, L, c);
-            for (uint32_t j = c; j < L->size; j += L->c) {
-                if (v16)
-                    v16[j] = (int16_t)v0;
-                else
-                    v[j] = v0;
-            }
+            if (v16)
+                v16[c] = (int16_t)v0;
+            else
+                v[c] = v0;
         }
+        if (v16 && C % 2 == 0) /* the other positions copy the one before, a word (two) at a time */
+            for (uint32_t *w = (uint32_t *)(void *)v16, q = C / 2; q < size / 2; q++)
+                w[q] = w[q - C / 2];
+        else if (v16)
+            for (uint32_t j = C; j < size; j++)
+                v16[j] = v16[j - C];
+        else
+            for (uint32_t j = C; j < size; j++)
+                v[j] = v[j - C];
         s->steady[i] = (uint8_t)(coding == SNN_CODING_DIRECT && snn_input_only(m, i));
         if (!s->qk[i] || coding != SNN_CODING_DIRECT)
             continue;
