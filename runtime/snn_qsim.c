@@ -1035,42 +1035,36 @@ static uint64_t project(snn_state *s, uint32_t k, const snn_proj *p, const snn_l
 
 #if SNN_ROW_KERNELS
 /* o[0..8 n8) += w (or -= w), saturating, for word-aligned o and w: per eight synapses one LDRD
- * of weights, two of membranes, SXTB16 to (w0, w2) (w1, w3), PKHBT / PKHTB back to (w0, w1)
- * (w2, w3), four QADD16 (QSUB16) and two STRD: 19 instructions with the loop. Written out
- * because the compiler spills its own version of this loop to the stack. */
+ * of weights, one LDM and one STM of membranes, SXTB16 to (w0, w2) (w1, w3), PKHBT / PKHTB back
+ * to (w0, w1) (w2, w3), four QADD16 (QSUB16): 17 instructions with the loop (two LDRD and STRD
+ * of membranes: 19). Written out because the compiler spills its own version of this loop to
+ * the stack; naked, so that LDM and STM get ascending registers. */
+#define ROW16_QUAD(W, M0, M1, OP) /* weight word W's four lanes, reordered, into M0, M1 */   \
+    "sxtb16 r12, " W "\n\t"                                                                    \
+    "sxtb16 " W ", " W ", ror #8\n\t"                                                          \
+    "pkhbt lr, r12, " W ", lsl #16\n\t"                                                        \
+    "pkhtb " W ", " W ", r12, asr #16\n\t"                                                     \
+    OP " " M0 ", " M0 ", lr\n\t"                                                               \
+    OP " " M1 ", " M1 ", " W "\n\t"
 #define ROW16_KERNEL(NAME, OP)                                                                 \
-    static void NAME(int16_t *o, const int8_t *w, uint32_t n8)                                 \
+    __attribute__((naked, noinline)) static void NAME(int16_t *o, const int8_t *w, uint32_t n8) \
     {                                                                                          \
-        uint32_t wa, wb, e, d, t, m0, m1, m2, m3;                                              \
-        __asm__ volatile("1:\n\t"                                                              \
-                         "ldrd %[wa], %[wb], [%[w]], #8\n\t"                                   \
-                         "ldrd %[m0], %[m1], [%[o]]\n\t"                                       \
-                         "ldrd %[m2], %[m3], [%[o], #8]\n\t"                                   \
-                         "sxtb16 %[e], %[wa]\n\t"                                               \
-                         "sxtb16 %[d], %[wa], ror #8\n\t"                                       \
-                         "pkhbt %[t], %[e], %[d], lsl #16\n\t"                                  \
-                         "pkhtb %[d], %[d], %[e], asr #16\n\t"                                  \
-                         OP " %[m0], %[m0], %[t]\n\t"                                           \
-                         OP " %[m1], %[m1], %[d]\n\t"                                           \
-                         "sxtb16 %[e], %[wb]\n\t"                                               \
-                         "sxtb16 %[d], %[wb], ror #8\n\t"                                       \
-                         "pkhbt %[t], %[e], %[d], lsl #16\n\t"                                  \
-                         "pkhtb %[d], %[d], %[e], asr #16\n\t"                                  \
-                         OP " %[m2], %[m2], %[t]\n\t"                                           \
-                         OP " %[m3], %[m3], %[d]\n\t"                                           \
-                         "strd %[m2], %[m3], [%[o], #8]\n\t"                                   \
-                         "strd %[m0], %[m1], [%[o]], #16\n\t"                                  \
-                         "subs %[n], %[n], #1\n\t"                                              \
-                         "bne 1b"                                                              \
-                         : [o] "+r"(o), [w] "+r"(w), [n] "+r"(n8), [wa] "=&r"(wa), [wb] "=&r"(wb),  \
-                           [e] "=&r"(e), [d] "=&r"(d), [t] "=&r"(t), [m0] "=&r"(m0), [m1] "=&r"(m1), \
-                           [m2] "=&r"(m2), [m3] "=&r"(m3)                                       \
-                         :                                                                     \
-                         : "cc", "memory");                                                    \
+        (void)o, (void)w, (void)n8; /* r0, r1, r2 */                                          \
+        __asm__ volatile("push {r4-r9, lr}\n"                                                  \
+                         "1:\n\t"                                                              \
+                         "ldm r0, {r4-r7}\n\t"                                                 \
+                         "ldrd r8, r9, [r1], #8\n\t"                                           \
+                         ROW16_QUAD("r8", "r4", "r5", OP)                                      \
+                         ROW16_QUAD("r9", "r6", "r7", OP)                                      \
+                         "stmia r0!, {r4-r7}\n\t"                                              \
+                         "subs r2, r2, #1\n\t"                                                 \
+                         "bne 1b\n\t"                                                          \
+                         "pop {r4-r9, pc}");                                                   \
     }
 ROW16_KERNEL(row16_add8, "qadd16")
 ROW16_KERNEL(row16_sub8, "qsub16")
 #undef ROW16_KERNEL
+#undef ROW16_QUAD
 
 /* One kernel row of a spike's taps into a narrow layer of MG channels, from pair-ordered int8
  * weights (snn_pair_index()): tap t (t < ntaps) adds, saturating (or subtracts), the MG weights
@@ -1888,7 +1882,7 @@ static void fire16(snn_state *s, uint32_t i, int16_t *restrict v)
                     memcpy(&tb[2 * h], &th16[2 * h], 4), memcpy(&tb[2 * h + 1], &b16[2 * h], 4);
             uint32_t pn[2];
             fire16_signed_m4(v + w0, cnt + w0, tb, pn);
-            pos_bits = shuffle_halves(pn[0]), neg_word = shuffle_halves(pn[1]);
+            pos_bits = shuffle_halves(pn[0]), neg_word = pn[1] ? shuffle_halves(pn[1]) : 0; /* -1 spikes are rare */
         } else if (end == 32) {
             fire16_word_simd32(v + w0, cnt ? cnt + w0 : NULL, th16, b16, signed_fire, subtract, &pos_bits, &neg_word);
         } else
