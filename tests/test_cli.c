@@ -280,6 +280,15 @@ static void test_export_c(void **state)
     fclose(f);
     assert_non_null(strstr(out, "#define SNN_MODEL_INPUT_SIZE 2u"));
     assert_non_null(strstr(out, "#define SNN_MODEL_STATE_BYTES "));
+    assert_non_null(strstr(out, "#define SNN_MODEL_N_PROJ 2u")); /* the paired weights' table */
+    assert_non_null(strstr(out, "snn_model_paired_weights[SNN_MODEL_N_PROJ]"));
+    snprintf(path, sizeof path, "%s/proj/model.c", dir);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
+    fclose(f);
+    assert_non_null(strstr(out, "snn_model_paired_weights[2] = {NULL, NULL}")); /* float: none */
     snprintf(path, sizeof path, "%s/proj/Makefile", dir);
     f = fopen(path, "r");
     assert_non_null(f);

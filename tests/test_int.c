@@ -183,6 +183,57 @@ static void run_both(int qmax, uint32_t dtype, uint32_t coding)
     snn_net_free(&net);
 }
 
+/* A device program may give a projection a pair-ordered copy of its int8 weights
+ * (snn_model_use_paired_weights()): taken only if it is that projection's weights in
+ * snn_pair_index() order, word-aligned and whole; the results are the same with it. */
+static void test_paired_weights(void **state)
+{
+    (void)state;
+    static const uint32_t order[4] = {0, 2, 1, 3};
+    for (uint32_t i = 0; i < 64; i++) { /* positions 1 and 2 of each four swap, and back */
+        uint32_t j = snn_pair_index(i);
+        assert_int_equal(j / 4, i / 4);
+        assert_int_equal(j % 4, order[i % 4]);
+        assert_int_equal(snn_pair_index(j), i);
+    }
+    snn_net net;
+    build(&net, 127, SNN_CODING_DIRECT);
+    snn_diag d;
+    assert_int_equal(snn_net_quantize(&net, SNN_DTYPE_I8, 1.0f, &d), SNN_OK);
+    loaded q;
+    load_net(&net, &q);
+    const snn_proj *p = &q.m->proj[1]; /* the second convolution: 2 x 3 x 3 x 2 weights */
+    assert_int_equal(p->kind, SNN_PROJ_CONV);
+    assert_int_equal(p->n_w, 36);
+    assert_null(p->w8_pairs); /* never from the file */
+    uint32_t n = p->n_w, *words = calloc(n / 4 + 2, sizeof *words);
+    assert_non_null(words);
+    int8_t *pairs = (int8_t *)words;
+    for (uint32_t i = 0; i < n; i++)
+        pairs[snn_pair_index(i)] = p->w8[i];
+    pairs[snn_pair_index(5)] ^= 1; /* one weight off */
+    assert_int_equal(snn_model_use_paired_weights(q.m, 1, pairs, n), SNN_RT_ERR_ARG);
+    pairs[snn_pair_index(5)] ^= 1;
+    assert_int_equal(snn_model_use_paired_weights(q.m, 1, pairs, n + 4), SNN_RT_ERR_ARG); /* length */
+    assert_int_equal(snn_model_use_paired_weights(q.m, 1, pairs + 1, n), SNN_RT_ERR_ARG); /* alignment */
+    assert_int_equal(snn_model_use_paired_weights(q.m, q.m->n_proj, pairs, n), SNN_RT_ERR_ARG);
+    /* the first convolution's 18 weights are no whole number of fours */
+    assert_int_equal(snn_model_use_paired_weights(q.m, 0, pairs, q.m->proj[0].n_w), SNN_RT_ERR_ARG);
+    assert_null(q.m->proj[1].w8_pairs);
+    assert_int_equal(snn_model_use_paired_weights(q.m, 1, pairs, n), SNN_RT_OK);
+    assert_ptr_equal(q.m->proj[1].w8_pairs, pairs);
+    loaded f; /* a float file has no int8 weights to pair */
+    snn_net fnet;
+    build(&fnet, 127, SNN_CODING_DIRECT);
+    load_net(&fnet, &f);
+    assert_int_equal(snn_model_use_paired_weights(f.m, 1, pairs, n), SNN_RT_ERR_ARG);
+    free(words);
+    unload(&f);
+    unload(&q);
+    snn_net_free(&fnet);
+    snn_net_free(&net);
+}
+
 static void test_int8_direct(void **state) { (void)state; run_both(127, SNN_DTYPE_I8, SNN_CODING_DIRECT); }
 static void test_int8_poisson(void **state) { (void)state; run_both(127, SNN_DTYPE_I8, SNN_CODING_POISSON); }
 static void test_int16_direct(void **state) { (void)state; run_both(32767, SNN_DTYPE_I16, SNN_CODING_DIRECT); }
@@ -326,6 +377,7 @@ static void test_quantiser_bounds(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_paired_weights),
         cmocka_unit_test(test_int8_direct),
         cmocka_unit_test(test_int8_poisson),
         cmocka_unit_test(test_int16_direct),
