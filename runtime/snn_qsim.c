@@ -1235,25 +1235,31 @@ static uint64_t avgpool16_outputs(const snn_state *s, const snn_proj *p, const s
          * of the bit sets: the same visits in the same order without the bounds tests, and the
          * synaptic operations counted spike by spike (one output per spike). */
         const uint32_t *pb = s->bits[p->source], *pn = s->neg_bits[p->source];
-        uint32_t mask = C >= 32 ? ~0u : (1u << C) - 1u, spikes = 0, src_w = p->src_w;
+        /* Locals, not p's fields: the 16-bit stores below could alias them, and the compiler
+         * would read them again after each. */
+        uint32_t mask = C >= 32 ? ~0u : (1u << C) - 1u, spikes = 0, step = C < 32 ? C : 32;
+        uint32_t kh = p->kh, kw = p->kw, sh = p->sh, sw = p->sw, src_w = p->src_w, oh = L->h, ow = L->w;
         int16_t *restrict out = I;
-        for (uint32_t oy = 0; oy < L->h; oy++)
-            for (uint32_t ox = 0; ox < L->w; ox++, out += C)
-                for (uint32_t ky = 0; ky < p->kh; ky++) {
-                    uint32_t j = ((oy * p->sh + ky) * src_w + ox * p->sw) * C;
-                    for (uint32_t kx = 0; kx < p->kw; kx++)
-                        for (uint32_t c0 = 0; c0 < C; c0 += 32, j += C < 32 ? C : 32) {
+        for (uint32_t oy = 0; oy < oh; oy++)
+            for (uint32_t ox = 0; ox < ow; ox++, out += C)
+                for (uint32_t ky = 0; ky < kh; ky++) {
+                    uint32_t j = ((oy * sh + ky) * src_w + ox * sw) * C;
+                    for (uint32_t kx = 0; kx < kw; kx++)
+                        for (uint32_t c0 = 0; c0 < C; c0 += 32, j += step) {
                             uint32_t f = pb[j >> 5] >> (j & 31) & mask;
                             if (!f)
                                 continue;
                             uint32_t g = pn ? pn[j >> 5] >> (j & 31) & mask : 0;
+                            int16_t *restrict o = out + c0;
+                            const int8_t *wb8 = IS_I8(w8) ? w8 + c0 : NULL;
+                            const int16_t *wb16 = IS_I8(w8) ? NULL : w16 + c0;
                             for (f &= ~g; f; f &= f - 1, spikes++) {
-                                uint32_t c = c0 + snn_ctz(f);
-                                out[c] = (int16_t)sat16(out[c] + (IS_I8(w8) ? w8[c] : w16[c]));
+                                uint32_t c = snn_ctz(f);
+                                o[c] = (int16_t)sat16(o[c] + (IS_I8(w8) ? wb8[c] : wb16[c]));
                             }
                             for (; g; g &= g - 1, spikes++) {
-                                uint32_t c = c0 + snn_ctz(g);
-                                out[c] = (int16_t)sat16(out[c] - (IS_I8(w8) ? w8[c] : w16[c]));
+                                uint32_t c = snn_ctz(g);
+                                o[c] = (int16_t)sat16(o[c] - (IS_I8(w8) ? wb8[c] : wb16[c]));
                             }
                         }
                 }
