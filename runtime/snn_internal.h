@@ -5,6 +5,9 @@
 
 #include <stdint.h>
 #include <string.h>
+#if defined(__ARM_FEATURE_SIMD32)
+#include <arm_acle.h> /* __usad8 (snn_popcount) */
+#endif
 
 #include "snn_runtime.h"
 
@@ -123,7 +126,13 @@ static inline uint32_t snn_ctz(uint32_t x)
 /* Number of set bits of x. */
 static inline uint32_t snn_popcount(uint32_t x)
 {
-#if defined(__GNUC__)
+#if defined(__GNUC__) && defined(__ARM_FEATURE_SIMD32) && !defined(__OPTIMIZE_SIZE__)
+    /* No popcount instruction (GCC calls libgcc): bit pairs, nibbles, bytes, then USAD8
+     * sums the four bytes. */
+    x = x - ((x >> 1) & 0x55555555u);
+    x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+    return __usad8((x + (x >> 4)) & 0x0f0f0f0fu, 0);
+#elif defined(__GNUC__)
     return (uint32_t)__builtin_popcount(x);
 #else
     x = x - ((x >> 1) & 0x55555555u);
