@@ -453,14 +453,31 @@ static uint64_t gather_input(const snn_state *s, const snn_proj *p, const snn_la
  * each nonzero x_q adding its weight rows into k itself, as a spike adds its rows into the
  * membranes. The sums are exact, so k is that of gather_input(), in any order. Returns the
  * synaptic operations (terms with x_q != 0). */
-static uint64_t input_scatter(snn_state *s, uint32_t i)
+static uint64_t input_scatter(snn_state *s, uint32_t i, uint32_t max_x)
 {
     const snn_model *m = s->m;
     const snn_layer *L = &m->layers[i];
     int32_t *restrict kq = s->qk[i]; /* (H, W, C) */
     const int32_t *restrict x = s->x_q; /* (input H, W, C) */
     uint64_t n = 0;
-    snn_zero(kq, L->size * sizeof *kq);
+    /* With input_frac f >= 1, k may start at bias * 2^f + 2^(f-1) instead of 0 where no partial
+     * sum can then leave 32 bits: the sum of the terms, shifted down f bits (a floor), is then
+     * bias + round_shift32(sum) itself, and inside +-2^30, so the rounding loop below is a
+     * shift. (bias * 2^f is a multiple of 2^f, so the floor passes it through exactly.) */
+    uint32_t f = m->input_frac, C = L->c, bmax = 0;
+    for (uint32_t c = 0; c < C; c++)
+        bmax = (uint32_t)(L->qbias[c] < 0 ? -L->qbias[c] : L->qbias[c]) > bmax
+                   ? (uint32_t)(L->qbias[c] < 0 ? -L->qbias[c] : L->qbias[c]) : bmax;
+    bool prefill = f >= 1 && f <= 16 &&
+                   ((uint64_t)bmax << f) + (1u << (f - 1)) + (uint64_t)max_x * s->input_wsum[i] <= INT32_MAX;
+    if (prefill) {
+        for (uint32_t c = 0; c < C && c < L->size; c++)
+            kq[c] = L->qbias[c] * (int32_t)(1u << f) + (int32_t)(1u << (f - 1));
+        for (uint32_t j = C; j < L->size; j++)
+            kq[j] = kq[j - C];
+    } else {
+        snn_zero(kq, L->size * sizeof *kq);
+    }
 #define MAC_ROW(O, OFF, XV, N)                                                                   \
     do {                                                                                       \
         int32_t *restrict o_ = (O), xv_ = (XV);                                                \
@@ -488,11 +505,11 @@ static uint64_t input_scatter(snn_state *s, uint32_t i)
                     MAC_ROW(kq, (size_t)j * L->size, x[j], L->size);
             continue;
         }
-        uint32_t C = m->input_c, mg = L->c, kh_n = p->kh, kw_n = p->kw, oh = L->h, ow = L->w;
+        uint32_t in_c = m->input_c, mg = L->c, kh_n = p->kh, kw_n = p->kw, oh = L->h, ow = L->w;
         for (uint32_t iy = 0, j = 0; iy < m->input_h; iy++)
-            for (uint32_t ix = 0; ix < m->input_w; ix++, j += C) {
+            for (uint32_t ix = 0; ix < m->input_w; ix++, j += in_c) {
                 tap_span t = taps_from(p, oh, ow, iy, ix);
-                for (uint32_t c = 0; c < C; c++) {
+                for (uint32_t c = 0; c < in_c; c++) {
                     int32_t xv = x[j + c];
                     if (!xv)
                         continue;
@@ -506,8 +523,12 @@ static uint64_t input_scatter(snn_state *s, uint32_t i)
     /* As gather_input's caller: k = bias + the rounded sum, clamped to +-2^30. |bias| <= 2^24
      * (the loader checks), so clamping the sum to +-(2^30 + 2^25) first changes nothing and
      * keeps the addition in 32 bits. */
+    if (prefill) {
+        for (uint32_t j = 0; j < L->size; j++) /* floor(k / 2^f), in unsigned shifts */
+            kq[j] = (int32_t)((((uint32_t)kq[j] ^ 0x80000000u) >> f) - (0x80000000u >> f));
+        return n;
+    }
     const int32_t *bias = L->qbias, lim = (1 << 30) + (1 << 25);
-    uint32_t f = m->input_frac, C = L->c;
     bool big = f == 0; /* else |round_shift32()| <= 2^30 < lim: no clamp before the bias */
     for (uint32_t j0 = 0; j0 < L->size; j0 += C)
         for (uint32_t c = 0; c < C; c++) {
@@ -585,7 +606,7 @@ void snn_qsim_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed
             continue;
 #if SNN_FAST_PATHS
         if (s->input_wsum[i] && (uint64_t)max_x * s->input_wsum[i] <= INT32_MAX) {
-            s->stats[i].synops += input_scatter(s, i);
+            s->stats[i].synops += input_scatter(s, i, max_x);
             continue;
         }
 #else

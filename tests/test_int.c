@@ -291,23 +291,34 @@ static void check_input_current(int qmax, uint32_t dtype)
     const snn_model *m = q.m;
     const snn_layer *A = &m->layers[0];
     const snn_proj *p = &m->proj[0];
-    uint32_t seed = 99, scatter_runs = 0, gather_runs = 0;
+    uint32_t seed = 99, scatter_runs = 0, gather_runs = 0, prefill_runs = 0;
     for (int n = 0; n < 60; n++) {
         /* Small inputs (int16 weights need smaller ones for the 32-bit path), then inputs of
          * up to 40, where max|x_q| reaches the clamp, 2^20. */
         float x[16], range = n >= 30 ? 40.0f : qmax == 127 ? 3.0f : 0.01f;
         for (int k = 0; k < 16; k++)
             x[k] = ((float)(lcg(&seed) % 20001) / 10000.0f - 1.0f) * range;
-        for (int path = 0; path < 2; path++) {
-            if (path == 1)
+        uint32_t wsum = q.s.input_wsum[0];
+        int64_t max_x = 0;
+        for (int path = 0; path < 3; path++) {
+            if (path == 1) { /* the 32-bit bound as loose as it may be: no room to start at the bias */
+                if (!wsum || !max_x || max_x * wsum > INT32_MAX)
+                    continue;
+                q.s.input_wsum[0] = (uint32_t)(INT32_MAX / max_x);
+            }
+            if (path == 2)
                 q.s.input_wsum[0] = 0; /* force the 64-bit path */
             snn_state_begin(&q.s, x, SNN_CODING_DIRECT, 1);
-            int64_t max_x = 0;
+            max_x = 0;
             for (uint32_t j = 0; j < 16; j++)
                 max_x = llabs(q.s.x_q[j]) > max_x ? llabs(q.s.x_q[j]) : max_x;
-            if (path == 0 && q.s.input_wsum[0] && max_x * q.s.input_wsum[0] <= INT32_MAX)
+            if (path < 2 && q.s.input_wsum[0] && max_x * q.s.input_wsum[0] <= INT32_MAX) {
                 scatter_runs++;
-            else
+                /* the scatter's currents start at bias * 2^f + 2^(f-1) where that keeps 32 bits */
+                uint32_t f = m->input_frac;
+                int64_t bmax = llabs(A->qbias[0]) > llabs(A->qbias[1]) ? llabs(A->qbias[0]) : llabs(A->qbias[1]);
+                prefill_runs += f >= 1 && (bmax << f) + (1 << (f - 1)) + max_x * q.s.input_wsum[0] <= INT32_MAX;
+            } else
                 gather_runs++;
             uint64_t synops = 0;
             for (uint32_t oy = 0; oy < 4; oy++)
@@ -335,8 +346,10 @@ static void check_input_current(int qmax, uint32_t dtype)
         }
         assert_int_equal(snn_state_init(&q.s, q.m, q.mem, snn_state_mem_size(q.m)), SNN_RT_OK); /* input_wsum back */
     }
-    print_message("int%d: %u inputs summed in 32 bits, %u in 64, all equal to the reference\n", qmax == 127 ? 8 : 16,
-                  scatter_runs, gather_runs);
+    print_message("int%d: %u inputs summed in 32 bits (%u from the bias), %u in 64, all equal to the reference\n",
+                  qmax == 127 ? 8 : 16, scatter_runs, prefill_runs, gather_runs);
+    assert_true(prefill_runs >= 30);                /* the sums started at the bias */
+    assert_true(scatter_runs - prefill_runs >= 30); /* and at zero */
     assert_true(scatter_runs >= 30);
     assert_true(gather_runs >= 60);
     unload(&q);
