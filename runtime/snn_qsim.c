@@ -34,24 +34,8 @@
 #include <arm_acle.h>
 #endif
 
-/* The speed paths of the step loop: the constant input current summed input by input
- * (input_scatter()), the steady layers' fire loop (fire_steady()), and on a Cortex-M4 the
- * written-out row kernels and the two-lane fire loop. They take about 3 KB of code on a
- * Cortex-M4, so a build that optimises for size (-Os) leaves them out unless it defines
- * SNN_FAST_PATHS=1 (and an -O2 build may define it 0). The results are the same, bit for bit,
- * either way. */
-#if !defined(SNN_FAST_PATHS)
-#if defined(__OPTIMIZE_SIZE__)
-#define SNN_FAST_PATHS 0
-#else
-#define SNN_FAST_PATHS 1
-#endif
-#endif
-#if SNN_FAST_PATHS && defined(__ARM_FEATURE_SIMD32) && defined(__GNUC__)
-#define SNN_ROW_KERNELS 1 /* row16_add8() and row16_sub8() */
-#else
-#define SNN_ROW_KERNELS 0
-#endif
+/* SNN_FAST_PATHS and SNN_PAIRED_WEIGHTS: snn_runtime.h. */
+#define SNN_ROW_KERNELS SNN_PAIRED_WEIGHTS /* the Cortex-M4's written-out kernels */
 #if defined(__ARM_FEATURE_SIMD32)
 /* Pairs of 16-bit lanes from SXTB16's (w0, w2) and (w1, w3): PKHBT gives (w0, w1), PKHTB
  * (w2, w3). A 32-bit word that may alias the int8 weights and int16 membranes it is read from. */

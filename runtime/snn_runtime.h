@@ -22,6 +22,27 @@
 
 #include "snn_format.h"
 
+/* The speed paths of the integer step loop: the constant input current summed input by input,
+ * the steady layers' fire loop, and on a Cortex-M4 the written-out kernels (rows of taps, the
+ * two-lane fire loops). They take about 6 KB of code on a Cortex-M4, so a build that
+ * optimises for size (-Os) leaves them out unless it defines SNN_FAST_PATHS=1 (and an -O2
+ * build may define it 0). The results are the same, bit for bit, either way. */
+#if !defined(SNN_FAST_PATHS)
+#if defined(__OPTIMIZE_SIZE__)
+#define SNN_FAST_PATHS 0
+#else
+#define SNN_FAST_PATHS 1
+#endif
+#endif
+/* 1 where the step loop reads pair-ordered int8 weights (snn_model_use_paired_weights()): a
+ * core with the DSP extension's SIMD32 (Cortex-M4, -M7, -M33) and the speed paths. Elsewhere
+ * a program need not keep the copies: export-c's model.c leaves them out. */
+#if SNN_FAST_PATHS && defined(__ARM_FEATURE_SIMD32) && defined(__GNUC__)
+#define SNN_PAIRED_WEIGHTS 1
+#else
+#define SNN_PAIRED_WEIGHTS 0
+#endif
+
 /* How many layers and projections this build's structures hold. The file format allows
  * SNN_MAX_LAYERS and SNN_MAX_PROJ; a device build sets these to its model's counts (ann2snn
  * export-c does) so that snn_model and snn_state take a few KB instead of 76 KB. The runtime

@@ -137,6 +137,7 @@ static bool wants_pairs(const snn_model *m, uint32_t k)
 /* model.c's pair-ordered weight copies (snn_pair_index()) and their table. */
 static void put_paired_weights(text *c, const snn_model *m, uint32_t n_proj)
 {
+    put(c, "\n/* Only where the step loop reads them (a Cortex-M4 build for speed). */\n#if SNN_PAIRED_WEIGHTS\n");
     for (uint32_t k = 0; k < m->n_proj; k++) {
         if (!wants_pairs(m, k))
             continue;
@@ -148,14 +149,17 @@ static void put_paired_weights(text *c, const snn_model *m, uint32_t n_proj)
                 i % 20 == 19 || i + 1 == p->n_w ? "\n" : "");
         put(c, "};\n");
     }
-    put(c, "\nconst int8_t *const snn_model_paired_weights[%u] = {", n_proj);
-    for (uint32_t k = 0; k < n_proj; k++) {
-        if (k < m->n_proj && wants_pairs(m, k))
-            put(c, "%spaired_%u", k ? ", " : "", k);
-        else
-            put(c, "%sNULL", k ? ", " : "");
+    for (int with = 1; with >= 0; with--) {
+        put(c, "%sconst int8_t *const snn_model_paired_weights[%u] = {", with ? "\n" : "#else\n", n_proj);
+        for (uint32_t k = 0; k < n_proj; k++) {
+            if (with && k < m->n_proj && wants_pairs(m, k))
+                put(c, "%spaired_%u", k ? ", " : "", k);
+            else
+                put(c, "%sNULL", k ? ", " : "");
+        }
+        put(c, "};\n");
     }
-    put(c, "};\n");
+    put(c, "#endif\n");
 }
 
 static int write_project(const char *model_path, const char *dir, const snn_model *m,
@@ -190,7 +194,7 @@ static int write_project(const char *model_path, const char *dir, const snn_mode
     text c = {0};
     put(&c, "/* Written by ann2snn export-c from %s: the .snn file as const data, so that it\n"
             " * stays in flash and the runtime reads its weights in place. */\n", model_path);
-    put(&c, "#include \"model.h\"\n\n");
+    put(&c, "#include \"model.h\"\n#include \"snn_runtime.h\" /* SNN_PAIRED_WEIGHTS */\n\n");
     put(&c, "const size_t snn_model_len = %zu;\n\n", len);
     put(&c, "__attribute__((aligned(64))) const uint8_t snn_model_bytes[%zu] = {\n", len);
     for (size_t i = 0; i < len; i++)

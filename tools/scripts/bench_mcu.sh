@@ -7,6 +7,11 @@
 # deterministically (QEMU -icount shift=0: SysTick advances once every 40 instructions), with
 # the ratio to the anchor, an int8 ANN of the same kind of CNN on CMSIS-NN (3.73 M
 # instructions per inference, counted the same way).
+# The float32 file is converted as the integer files are (the plain neuron, channel-wise 99.9th
+# percentile: FLOAT_ARGS), so that the three rows of a model are one network; the default float32
+# conversion bursts (up to 4 spikes a step) and costs more. "flash: paired" is export-c's
+# pair-ordered copies of the int8 convolutions' weights (flash beside the file, for the M4's
+# convolution kernels); "flash: code" is the rest: program, runtime and picolibc.
 # Usage: tools/scripts/bench_mcu.sh [BUILD_DIR] [IMAGES]   (needs tools/install-deps.sh --mcu)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -26,8 +31,9 @@ count() { # ELF IDX T -> "instructions stack_bytes" per inference
          "$(sed -n 's/^stack high-water mark of an inference: \([0-9]*\).*/\1/p' "$work/count.txt")"
 }
 precisions=${PRECISIONS:-float32 int16 int8}
-echo "| model | precision | flash: model | flash: code | static RAM | stack | instr./inference T=8 | x CMSIS-NN | T=32 | x CMSIS-NN |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+FLOAT_ARGS=${FLOAT_ARGS:---burst 1 --norm channel=99.9}
+echo "| model | precision | flash: model | flash: paired | flash: code | static RAM | stack | instr./inference T=8 | x CMSIS-NN | T=32 | x CMSIS-NN |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for onnx in models/*.onnx; do
   for prec in $precisions; do
     name=$(basename "$onnx" .onnx)
@@ -36,18 +42,24 @@ for onnx in models/*.onnx; do
         *) data=$work/fmnist.idx calib=$fm/train-images-idx3-ubyte.gz ;;
     esac
     tag=$name.$prec
-    "$ann2snn" "$onnx" --calib "$calib" --precision "$prec" -o "$work/$tag.snn" >/dev/null 2>&1
+    extra=()
+    [ "$prec" = float32 ] && read -r -a extra <<< "$FLOAT_ARGS"
+    "$ann2snn" "$onnx" --calib "$calib" --precision "$prec" "${extra[@]}" -o "$work/$tag.snn" >/dev/null 2>&1
     "$ann2snn" export-c "$work/$tag.snn" -o "$work/$tag" 2>/dev/null
     make -s -C "$work/$tag" app.elf >/dev/null 2>&1
     read -r text data_b bss _ < <(arm-none-eabi-size "$work/$tag/app.elf" | tail -1)
+    paired=0
+    while read -r _ size _ sym; do
+        case $sym in paired_*) paired=$((paired + 0x$size)) ;; esac
+    done < <(arm-none-eabi-nm -S "$work/$tag/app.elf")
     make -s -C "$work/$tag" clean >/dev/null
     make -s -C "$work/$tag" app.elf MCU_OPT=-O2 >/dev/null 2>&1
     model_b=$(stat -c %s "$work/$tag.snn")
     read -r i8 stack8 < <(count "$work/$tag/app.elf" "$data" 8)
     read -r i32 stack32 < <(count "$work/$tag/app.elf" "$data" 32)
     stack=$((stack8 > stack32 ? stack8 : stack32))
-    printf "| %s | %s | %d B | %d B | %d B | %d B | %.2f M | %.1fx | %.2f M | %.1fx |\n" "$name" "$prec" "$model_b" \
-        $((text + data_b - model_b)) $((data_b + bss)) "$stack" "$(echo "$i8 / 1000000" | bc -l)" \
+    printf "| %s | %s | %d B | %d B | %d B | %d B | %d B | %.2f M | %.1fx | %.2f M | %.1fx |\n" "$name" "$prec" "$model_b" \
+        "$paired" $((text + data_b - model_b - paired)) $((data_b + bss)) "$stack" "$(echo "$i8 / 1000000" | bc -l)" \
         "$(echo "$i8 / $CMSIS_NN" | bc -l)" "$(echo "$i32 / 1000000" | bc -l)" "$(echo "$i32 / $CMSIS_NN" | bc -l)"
   done
 done
