@@ -9,9 +9,10 @@
 # instructions per inference, counted the same way).
 # The float32 file is converted as the integer files are (the plain neuron, channel-wise 99.9th
 # percentile: FLOAT_ARGS), so that the three rows of a model are one network; the default float32
-# conversion bursts (up to 4 spikes a step) and costs more. "flash: paired" is export-c's
-# pair-ordered copies of the int8 convolutions' weights (flash beside the file, for the M4's
-# convolution kernels); "flash: code" is the rest: program, runtime and picolibc.
+# conversion bursts (up to 4 spikes a step) and costs more. "flash: code" is the program, the
+# runtime and picolibc at -Os; "paired (-O2)" is export-c's pair-ordered copies of the int8
+# convolutions' weights, which only a build for speed keeps (flash beside the file, read by the
+# M4's convolution kernels).
 # Usage: tools/scripts/bench_mcu.sh [BUILD_DIR] [IMAGES]   (needs tools/install-deps.sh --mcu)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -32,7 +33,7 @@ count() { # ELF IDX T -> "instructions stack_bytes" per inference
 }
 precisions=${PRECISIONS:-float32 int16 int8}
 FLOAT_ARGS=${FLOAT_ARGS:---burst 1 --norm channel=99.9}
-echo "| model | precision | flash: model | flash: paired | flash: code | static RAM | stack | instr./inference T=8 | x CMSIS-NN | T=32 | x CMSIS-NN |"
+echo "| model | precision | flash: model | flash: code | paired (-O2) | static RAM | stack | instr./inference T=8 | x CMSIS-NN | T=32 | x CMSIS-NN |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for onnx in models/*.onnx; do
   for prec in $precisions; do
@@ -48,18 +49,18 @@ for onnx in models/*.onnx; do
     "$ann2snn" export-c "$work/$tag.snn" -o "$work/$tag" 2>/dev/null
     make -s -C "$work/$tag" app.elf >/dev/null 2>&1
     read -r text data_b bss _ < <(arm-none-eabi-size "$work/$tag/app.elf" | tail -1)
-    paired=0
+    make -s -C "$work/$tag" clean >/dev/null
+    make -s -C "$work/$tag" app.elf MCU_OPT=-O2 >/dev/null 2>&1
+    paired=0 # only an -O2 build keeps the copies (SNN_PAIRED_WEIGHTS)
     while read -r _ size _ sym; do
         case $sym in paired_*) paired=$((paired + 0x$size)) ;; esac
     done < <(arm-none-eabi-nm -S "$work/$tag/app.elf")
-    make -s -C "$work/$tag" clean >/dev/null
-    make -s -C "$work/$tag" app.elf MCU_OPT=-O2 >/dev/null 2>&1
     model_b=$(stat -c %s "$work/$tag.snn")
     read -r i8 stack8 < <(count "$work/$tag/app.elf" "$data" 8)
     read -r i32 stack32 < <(count "$work/$tag/app.elf" "$data" 32)
     stack=$((stack8 > stack32 ? stack8 : stack32))
     printf "| %s | %s | %d B | %d B | %d B | %d B | %d B | %.2f M | %.1fx | %.2f M | %.1fx |\n" "$name" "$prec" "$model_b" \
-        "$paired" $((text + data_b - model_b - paired)) $((data_b + bss)) "$stack" "$(echo "$i8 / 1000000" | bc -l)" \
+        $((text + data_b - model_b)) "$paired" $((data_b + bss)) "$stack" "$(echo "$i8 / 1000000" | bc -l)" \
         "$(echo "$i8 / $CMSIS_NN" | bc -l)" "$(echo "$i32 / 1000000" | bc -l)" "$(echo "$i32 / $CMSIS_NN" | bc -l)"
   done
 done
