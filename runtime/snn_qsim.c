@@ -1530,7 +1530,7 @@ static inline const int32_t *word_table(const int32_t *tab, uint32_t C, uint32_t
     return pat;
 }
 
-/* A steady layer (a constant current k per neuron, no -1 spikes, no counts) with reset by
+/* A steady layer (a constant current k per neuron, no -1 spikes; counts if a max-pool reads them) with reset by
  * subtraction, four neurons a turn: v += k; v >= theta: spike, v -= theta. */
 #if SNN_ROW_KERNELS
 /* fire_steady() for one whole word on a Cortex-M4, unrolled: per neuron ADD, SUBS, and under
@@ -1571,7 +1571,7 @@ __attribute__((naked, noinline)) static uint32_t steady_word_m4(int32_t *v, cons
 #endif
 
 static uint32_t fire_steady(uint32_t *restrict bits, int32_t *restrict v, const int32_t *restrict k,
-                            const int32_t *th_tab, uint32_t C, uint32_t size)
+                            int16_t *restrict cnt, const int32_t *th_tab, uint32_t C, uint32_t size)
 {
     int32_t th_pat[32];
     uint32_t n = 0;
@@ -1585,6 +1585,8 @@ static uint32_t fire_steady(uint32_t *restrict bits, int32_t *restrict v, const 
             word = steady_word_m4(vw, kw, th);
             bits[w0 / 32] = word;
             n += snn_popcount(word);
+            for (uint32_t b = cnt ? word : 0; b; b &= b - 1)
+                cnt[w0 + snn_ctz(b)]++;
             continue;
         }
 #endif
@@ -1608,6 +1610,8 @@ static uint32_t fire_steady(uint32_t *restrict bits, int32_t *restrict v, const 
 #undef STEADY_ONE
         bits[w0 / 32] = word;
         n += snn_popcount(word);
+        for (uint32_t b = cnt ? word : 0; b; b &= b - 1) /* a max-pool reads the counts */
+            cnt[w0 + snn_ctz(b)]++;
     }
     return n;
 }
@@ -1619,9 +1623,9 @@ static uint32_t fire_steady(uint32_t *restrict bits, int32_t *restrict v, const 
     static void NAME(snn_state *s, uint32_t i, VT *restrict v)                                 \
     {                                                                                          \
         FIRE_SETUP                                                                             \
-        if (SNN_FAST_PATHS && k && !cnt && !signed_fire && subtract) {                         \
+        if (SNN_FAST_PATHS && k && !signed_fire && subtract) {                                 \
             /* neg stays as begin() left it: a steady layer has no -1 spikes */               \
-            s->n_spikes[i + 1] = FIRE_STEADY(bits, v, k, L->qtheta, C, size);                  \
+            s->n_spikes[i + 1] = FIRE_STEADY(bits, v, k, cnt, L->qtheta, C, size);             \
             return;                                                                            \
         }                                                                                      \
         for (uint32_t w0 = 0, c = 0; w0 < size; w0 += 32) {                                    \
@@ -1976,6 +1980,39 @@ static void maxpool(snn_state *s, uint32_t i)
     snn_zero(bits, words(L->size) * sizeof *bits);
     if (neg)
         snn_zero(neg, words(L->size) * sizeof *neg);
+    if (SNN_FAST_PATHS && L->kh <= L->sh && L->kw <= L->sw) {
+        /* Windows apart: an input lies in one window at most, found once per input position
+         * (as the loop below finds it per spike). Each output still takes its inputs in
+         * raster order, and outputs do not interact, so the counts and spikes are the same. */
+        uint32_t C = S->c, sh = L->sh, sw = L->sw, kh = L->kh, kw = L->kw, pt = L->pt, pl = L->pl;
+        uint32_t oh = L->h, ow = L->w;
+        int16_t *o_own = NULL;
+        uint32_t o0 = 0, oy = 0, ox = 0;
+        FOR_EACH_SPIKE_AT(s, src, C, S->h, S->w, iy, ix, {
+            oy = (iy + pt) / sh;
+            ox = (ix + pl) / sw;
+            if (iy + pt - oy * sh >= kh || ix + pl - ox * sw >= kw || oy >= oh || ox >= ow)
+                continue;
+            o0 = (oy * ow + ox) * C;
+            o_own = own + o0;
+        }, c, sign, {
+            uint32_t o = o0 + c;
+            if (sign < 0) {
+                if (o_own[c] > window_max(L, S, cnt, oy, ox, c)) {
+                    o_own[c]--;
+                    set_bit(bits, o);
+                    set_bit(neg, o);
+                    n++;
+                }
+            } else if (cnt[(iy * S->w + ix) * C + c] > o_own[c]) {
+                o_own[c]++;
+                set_bit(bits, o);
+                n++;
+            }
+        });
+        s->n_spikes[i + 1] = n;
+        return;
+    }
     for (uint32_t wi = 0; wi < words(m->buffer_size[src]); wi++) {
         uint32_t b = sb[wi];
         while (b) {
