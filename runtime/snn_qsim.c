@@ -1082,24 +1082,20 @@ ROW16_KERNEL(row16_sub8, "qsub16")
 #define SNN_PAIR16(W, M0, M1, OP) /* the four lanes pairs of weight word W into M0, M1 */      \
     "sxtb16 r12, " W "\n\t" OP " " M0 ", " M0 ", r12\n\t"                                      \
     "sxtb16 r12, " W ", ror #8\n\t" OP " " M1 ", " M1 ", r12\n\t"
+#define SNN_SIXTEEN(OP) /* 16 synapses: eight membrane words at r0 (advanced), weights at r1 */ \
+    "ldm r0, {r4-r11}\n\t"                                                                     \
+    "ldrd r3, lr, [r1], #8\n\t"                                                                \
+    SNN_PAIR16("r3", "r4", "r5", OP) SNN_PAIR16("lr", "r6", "r7", OP)                          \
+    "ldrd r3, lr, [r1], #8\n\t"                                                                \
+    SNN_PAIR16("r3", "r8", "r9", OP) SNN_PAIR16("lr", "r10", "r11", OP)                        \
+    "stmia r0!, {r4-r11}\n\t"
 #define TAPS32_KERNEL(NAME, OP)                                                                \
     __attribute__((naked, noinline)) static void NAME(int16_t *o, const int8_t *w, uint32_t ntaps, uint32_t n8) \
     {                                                                                          \
         (void)o, (void)w, (void)ntaps, (void)n8; /* r0, r1, r2; n8 = 4, unused */             \
         __asm__ volatile("push {r4-r11, lr}\n"                                                 \
                          "1:\n\t"                                                              \
-                         "ldm r0, {r4-r11}\n\t"                                                \
-                         "ldrd r3, lr, [r1], #8\n\t"                                           \
-                         SNN_PAIR16("r3", "r4", "r5", OP) SNN_PAIR16("lr", "r6", "r7", OP)     \
-                         "ldrd r3, lr, [r1], #8\n\t"                                           \
-                         SNN_PAIR16("r3", "r8", "r9", OP) SNN_PAIR16("lr", "r10", "r11", OP)   \
-                         "stmia r0!, {r4-r11}\n\t"                                             \
-                         "ldm r0, {r4-r11}\n\t"                                                \
-                         "ldrd r3, lr, [r1], #8\n\t"                                           \
-                         SNN_PAIR16("r3", "r4", "r5", OP) SNN_PAIR16("lr", "r6", "r7", OP)     \
-                         "ldrd r3, lr, [r1], #8\n\t"                                           \
-                         SNN_PAIR16("r3", "r8", "r9", OP) SNN_PAIR16("lr", "r10", "r11", OP)   \
-                         "stmia r0!, {r4-r11}\n\t"                                             \
+                         SNN_SIXTEEN(OP) SNN_SIXTEEN(OP)                                       \
                          "sub r0, r0, #128\n\t" /* back over this tap and one more */         \
                          "subs r2, r2, #1\n\t"                                                 \
                          "bne 1b\n\t"                                                          \
@@ -1130,6 +1126,7 @@ TAPSN_KERNEL(tapsn_add8p, "qadd16")
 TAPSN_KERNEL(tapsn_sub8p, "qsub16")
 #undef TAPS32_KERNEL
 #undef TAPSN_KERNEL
+#undef SNN_SIXTEEN
 #undef SNN_PAIR16
 #else
 /* Not called (their callers test SNN_ROW_KERNELS); declared so that the calls compile. */

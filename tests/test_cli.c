@@ -254,6 +254,18 @@ static void test_info_snn(void **state)
     unlink(snn);
 }
 
+/* The start of DIR/proj/NAME (up to size - 1 bytes) as a string. */
+static void read_text(const char *dir, const char *name, char *out, size_t size)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/proj/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(out, 1, size - 1, f);
+    out[n] = '\0';
+    fclose(f);
+}
+
 /* export-c writes the whole project, with the model's sizes in model.h; bad use is exit 2. */
 static void test_export_c(void **state)
 {
@@ -272,29 +284,14 @@ static void test_export_c(void **state)
         snprintf(path, sizeof path, "%s/proj/%s", dir, files[i]);
         assert_int_equal(access(path, R_OK), 0);
     }
-    snprintf(path, sizeof path, "%s/proj/model.h", dir);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    size_t n = fread(out, 1, sizeof out - 1, f);
-    out[n] = '\0';
-    fclose(f);
+    read_text(dir, "model.h", out, sizeof out);
     assert_non_null(strstr(out, "#define SNN_MODEL_INPUT_SIZE 2u"));
     assert_non_null(strstr(out, "#define SNN_MODEL_STATE_BYTES "));
     assert_non_null(strstr(out, "#define SNN_MODEL_N_PROJ 2u")); /* the paired weights' table */
     assert_non_null(strstr(out, "snn_model_paired_weights[SNN_MODEL_N_PROJ]"));
-    snprintf(path, sizeof path, "%s/proj/model.c", dir);
-    f = fopen(path, "r");
-    assert_non_null(f);
-    n = fread(out, 1, sizeof out - 1, f);
-    out[n] = '\0';
-    fclose(f);
+    read_text(dir, "model.c", out, sizeof out);
     assert_non_null(strstr(out, "snn_model_paired_weights[2] = {NULL, NULL}")); /* float: none */
-    snprintf(path, sizeof path, "%s/proj/Makefile", dir);
-    f = fopen(path, "r");
-    assert_non_null(f);
-    n = fread(out, 1, sizeof out - 1, f);
-    out[n] = '\0';
-    fclose(f);
+    read_text(dir, "Makefile", out, sizeof out);
     assert_non_null(strstr(out, "-DSNN_NO_TTFS")); /* a rate-coded model leaves TTFS out */
     assert_non_null(strstr(out, "-DSNN_RT_MAX_LAYERS=2 -DSNN_RT_MAX_PROJ=2")); /* sized to it */
     assert_null(strstr(out, "@RUNTIME_SOURCES@")); /* every template key was filled */
