@@ -353,6 +353,14 @@ static inline int32_t round_shift32(int32_t a, uint32_t f)
     return (int32_t)((u >> f) + (((u & mask) + h) >> f) - (0x80000000u >> f));
 }
 
+/* a[C .. size) repeats a[0 .. C): every position of a channel-last array takes the first
+ * position's values (C <= size, size a multiple of C). */
+static void repeat_first32(int32_t *a, uint32_t C, uint32_t size)
+{
+    for (uint32_t j = C; j < size; j++)
+        a[j] = a[j - C];
+}
+
 #define GATHER_BLOCK 32
 
 /* acc[q] += sum(w * x_q) into output neurons (oy, ox, m0 + q), q < nb, of layer L from the
@@ -449,16 +457,16 @@ static uint64_t input_scatter(snn_state *s, uint32_t i, uint32_t max_x)
      * bias + round_shift32(sum) itself, and inside +-2^30, so the rounding loop below is a
      * shift. (bias * 2^f is a multiple of 2^f, so the floor passes it through exactly.) */
     uint32_t f = m->input_frac, C = L->c, bmax = 0;
-    for (uint32_t c = 0; c < C; c++)
-        bmax = (uint32_t)(L->qbias[c] < 0 ? -L->qbias[c] : L->qbias[c]) > bmax
-                   ? (uint32_t)(L->qbias[c] < 0 ? -L->qbias[c] : L->qbias[c]) : bmax;
+    for (uint32_t c = 0; c < C; c++) { /* |bias| <= 2^24 (the loader checks) */
+        uint32_t b = (uint32_t)(L->qbias[c] < 0 ? -L->qbias[c] : L->qbias[c]);
+        bmax = b > bmax ? b : bmax;
+    }
     bool prefill = f >= 1 && f <= 16 &&
                    ((uint64_t)bmax << f) + (1u << (f - 1)) + (uint64_t)max_x * s->input_wsum[i] <= INT32_MAX;
     if (prefill) {
         for (uint32_t c = 0; c < C && c < L->size; c++)
             kq[c] = L->qbias[c] * (int32_t)(1u << f) + (int32_t)(1u << (f - 1));
-        for (uint32_t j = C; j < L->size; j++)
-            kq[j] = kq[j - C];
+        repeat_first32(kq, C, L->size);
     } else {
         snn_zero(kq, L->size * sizeof *kq);
     }
@@ -583,8 +591,7 @@ void snn_qsim_begin(snn_state *s, const float *x, uint32_t coding, uint64_t seed
             for (uint32_t j = C; j < size; j++)
                 v16[j] = v16[j - C];
         else
-            for (uint32_t j = C; j < size; j++)
-                v[j] = v[j - C];
+            repeat_first32(v, C, size);
         s->steady[i] = (uint8_t)(coding == SNN_CODING_DIRECT && snn_input_only(m, i));
         if (!s->qk[i] || coding != SNN_CODING_DIRECT)
             continue;
@@ -1320,12 +1327,6 @@ static uint64_t conv16_paired(const snn_state *s, const snn_proj *p, const snn_l
     });
     return ops;
 }
-#else
-static uint64_t conv16_paired(const snn_state *s, const snn_proj *p, const snn_layer *L, int16_t *restrict I)
-{
-    (void)s, (void)p, (void)L, (void)I;
-    return 0;
-}
 #endif
 
 /* project() for a narrow layer (narrow_ok() admits only these kinds). Not inlined into the
@@ -1360,8 +1361,10 @@ static uint64_t project16(snn_state *s, const snn_proj *p, const snn_layer *L, i
         /* Every row word-aligned: the row kernels straight, eight synapses a turn; with a
          * pair-ordered copy of the weights, a kernel row of taps a call. */
         bool kernels = SNN_ROW_KERNELS && IS_I8(w8) && mg % 8 == 0 && !(((uintptr_t)w8 | (uintptr_t)I) & 3u);
+#if SNN_ROW_KERNELS
         if (kernels && p->w8_pairs)
             return conv16_paired(s, p, L, I);
+#endif
         FOR_EACH_SPIKE_AT(s, src, p->src_c, p->src_h, p->src_w, iy, ix, {
             t = taps_from(p, oh, ow, iy, ix);
         }, c, sign, {
